@@ -1,0 +1,22 @@
+"""kernelgda: gradient descent-ascent for GANs with kernel discriminators.
+
+Exact nonlinear dynamics, fixed points, linearization at any fixed point, and
+the closed forms of the isolated points model (Becker, Pandit, Rangan and
+Fletcher, 2023). The mathematics is specified in ``theory.md``.
+"""
+
+from . import isolated
+from .dynamics import Trajectory, simulate
+from .equilibrium import Equilibrium, find_equilibrium
+from .game import GDA, MODES, KernelGAN
+from .kernels import Gaussian, Kernel, Laplacian, Multiscale, RationalQuadratic, make_kernel
+from .linearize import Linearization, linearize
+from .regimes import REGIMES, classify
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
+    "Linearization", "Multiscale", "RationalQuadratic", "Trajectory", "classify",
+    "find_equilibrium", "isolated", "linearize", "make_kernel", "simulate", "__version__",
+]

@@ -1,0 +1,93 @@
+"""Input validation at the public boundary.
+
+Every public function coerces its arrays once, here, and raises a
+``ValueError`` that names the argument and says what was expected. Code
+behind the boundary trusts its inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import numpy as np
+
+
+def scalar(value, name: str, *, positive: bool = False, nonnegative: bool = False) -> float:
+    """Return ``value`` as a finite Python float, checking its sign."""
+    if isinstance(value, bool) or not isinstance(value, Real | np.floating | np.integer):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if positive and value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    if nonnegative and value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def integer(value, name: str, *, minimum: int | None = None) -> int:
+    """Return ``value`` as an int, refusing floats with a fractional part and bools."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        value = int(value)
+    if not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def points(value, name: str, *, d: int | None = None) -> np.ndarray:
+    """Coerce a point set to a finite float64 array of shape ``(num, d)``.
+
+    A 1-d array is read as ``num`` points in one dimension.
+    """
+    try:
+        arr = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of numbers, got {value!r}") from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (num_points, d) with both > 0, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite numbers (no NaN or inf)")
+    if d is not None and arr.shape[1] != d:
+        raise ValueError(f"{name} must have dimension d = {d}, got shape {arr.shape}")
+    return arr
+
+
+def weights(value, name: str, num: int, *, positive: bool = True) -> np.ndarray:
+    """Coerce weights to a finite float64 array of shape ``(num,)``.
+
+    A scalar is broadcast to all ``num`` points.
+    """
+    try:
+        arr = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of numbers, got {value!r}") from None
+    if arr.ndim == 0:
+        arr = np.full(num, float(arr))
+    if arr.shape != (num,):
+        raise ValueError(f"{name} must have shape ({num},) to match the points, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite numbers (no NaN or inf)")
+    if positive and np.any(arr <= 0):
+        raise ValueError(f"{name} must be > 0 (drop points of zero weight), got {arr}")
+    if not positive and np.any(arr < 0):
+        raise ValueError(f"{name} must be >= 0, got {arr}")
+    return arr
+
+
+def choice(value, name: str, options) -> str:
+    """Check that ``value`` is one of ``options``."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")
+    return value

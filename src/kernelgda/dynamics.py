@@ -1,0 +1,205 @@
+"""Exact nonlinear GDA dynamics of a kernel GAN (theory section 2).
+
+    f^{k+1} = (1 - eta_d lam) f^k + eta_d ( K(., X) p - K(., Y^k) q )            (D)
+    simultaneous:  y_j^{k+1} = y_j^k + eta_g q_j grad f^k(y_j^k)
+    alternating:   y_j^{k+1} = y_j^k + eta_g q_j grad f^{k+1}(y_j^k)
+
+The discriminator is kept as the exact kernel expansion of
+:class:`~kernelgda.discriminator.Expansion`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _validate as V
+from .discriminator import Expansion
+from .game import GDA, KernelGAN
+from .measure import Measurement, default_noise_floor, measure_eigenvalues
+
+__all__ = ["simulate", "Trajectory", "DIVERGENCE_FACTOR"]
+
+#: A run is "diverged" when a coordinate moves further than
+#: ``DIVERGENCE_FACTOR * max(sigma, extent)`` from the mean of the true points, where
+#: ``extent`` is the largest distance of a true or initial generated coordinate from it.
+DIVERGENCE_FACTOR = 1e6
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """Result of :func:`simulate`.
+
+    Attributes
+    ----------
+    y : (K + 1, n, d) array
+        Generated points ``Y^0..Y^K``; ``K = num_steps`` unless the run diverged,
+        in which case the last row is the last finite configuration.
+    status : {"completed", "diverged"}
+    message : str
+    q : (n,) array
+    sigma : float
+        The kernel's length scale (sets the linear regime of :meth:`rate`).
+    truncation_bound : float
+        Largest bound on the discriminator-gradient error caused by history
+        truncation over the run (0 for the full history).
+    num_slices : int
+        History slices held at the end of the run.
+    """
+
+    y: np.ndarray
+    status: str
+    message: str
+    q: np.ndarray
+    sigma: float
+    truncation_bound: float = 0.0
+    num_slices: int = 0
+    delays: int = field(default=2, repr=False)
+
+    @property
+    def num_steps(self) -> int:
+        """Number of steps actually taken."""
+        return self.y.shape[0] - 1
+
+    def distance(self, y_star) -> np.ndarray:
+        """``|Y^k - Y*|`` (Frobenius norm over points and coordinates), shape ``(K + 1,)``."""
+        y_star = V.points(y_star, "y_star", d=self.y.shape[2])
+        if y_star.shape != self.y.shape[1:]:
+            raise ValueError(f"y_star must have shape {self.y.shape[1:]}, got {y_star.shape}")
+        return np.sqrt(((self.y - y_star) ** 2).sum(axis=(1, 2)))
+
+    def measure(self, y_star, *, linear_limit: float | None = None,
+                noise_floor: float | None = None) -> Measurement:
+        """Eigenvalues fitted to the error sequence ``Y^k - Y*`` (theory section 4, "measure").
+
+        ``linear_limit`` defaults to ``1e-3 sigma`` and ``noise_floor`` to
+        ``1e5 eps max(1, |Y*|)`` (theory section 7); see :mod:`kernelgda.measure`.
+        """
+        y_star = V.points(y_star, "y_star", d=self.y.shape[2])
+        if y_star.shape != self.y.shape[1:]:
+            raise ValueError(f"y_star must have shape {self.y.shape[1:]}, got {y_star.shape}")
+        lim = 1e-3 * self.sigma if linear_limit is None else linear_limit
+        floor = default_noise_floor(y_star) if noise_floor is None else noise_floor
+        err = (self.y - y_star).reshape(self.y.shape[0], -1)
+        return measure_eigenvalues(err, linear_limit=lim, noise_floor=floor, delays=self.delays)
+
+    def rate(self, y_star, **kwargs) -> float:
+        """Measured generator-visible rate: modulus of the dominant fitted eigenvalue.
+
+        ``nan`` when the run has too few linear, above-noise steps. Keyword
+        arguments go to :meth:`measure`.
+        """
+        return self.measure(y_star, **kwargs).rate
+
+
+def _initial_expansion(gan, n, capacity, history_tol, start, q):
+    disc = Expansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, history_tol)
+    if start is not None:
+        ys = getattr(start, "y", None)
+        qs = getattr(start, "q", None)
+        if ys is None or qs is None:
+            raise ValueError("start must be None (f0 = 0) or an Equilibrium from find_equilibrium")
+        ys, qs = gan.check_generated(ys, qs)
+        if ys.shape[0] != n:
+            raise ValueError(f"start has {ys.shape[0]} generated points but y0 has {n}")
+        if gan.lam > 0:  # f* = (K(., X) p - K(., Y*) q) / lam; for lam = 0 (perfect match) f* = 0
+            disc.add_true(1.0 / gan.lam)
+            disc.add_slice(ys, -qs / gan.lam)
+    return disc
+
+
+def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=None,
+             history_tol: float | None = None,
+             divergence_bound: float | None = None) -> Trajectory:
+    """Run the exact nonlinear GDA dynamics of a kernel GAN.
+
+    Parameters
+    ----------
+    gan : KernelGAN
+    gda : GDA
+    y0 : (n, d) array
+        Initial generated points.
+    q : (n,) array or scalar
+        Generated weights ``q_j > 0``.
+    num_steps : int
+        Number of GDA steps ``T``.
+    start : None or Equilibrium
+        ``None`` starts the discriminator at ``f0 = 0``; an equilibrium from
+        :func:`find_equilibrium` starts it at that fixed point's ``f*``.
+    history_tol : float in (0, 1), optional
+        Relative truncation tolerance of the discriminator history; the
+        guaranteed bound on the gradient error is reported as
+        ``Trajectory.truncation_bound`` (see :mod:`kernelgda.discriminator`).
+    divergence_bound : float, optional
+        Distance from the mean of the true points beyond which the run stops as
+        ``"diverged"``; default :data:`DIVERGENCE_FACTOR` ``* max(sigma, extent)``.
+
+    Returns
+    -------
+    Trajectory
+
+    Notes
+    -----
+    Cost ``O(T (m + k n) n d)`` per step ``k`` with the full history, so
+    ``O(T^2 n^2 d)`` per run (theory section 2).
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=1.0), lam=0.5)
+    >>> traj = kg.simulate(gan, kg.GDA(0.1, 0.1), [[0.1]], 1.0, num_steps=200)
+    >>> traj.status, bool(traj.distance([[0.0]])[-1] < 0.1)
+    ('completed', True)
+    """
+    if not isinstance(gan, KernelGAN):
+        raise ValueError(f"gan must be a KernelGAN, got {type(gan).__name__}")
+    if not isinstance(gda, GDA):
+        raise ValueError(f"gda must be a GDA, got {type(gda).__name__}")
+    y, q = gan.check_generated(y0, q)
+    num_steps = V.integer(num_steps, "num_steps", minimum=0)
+    if history_tol is not None:
+        history_tol = V.scalar(history_tol, "history_tol", positive=True)
+        if history_tol >= 1:
+            raise ValueError(f"history_tol must be in (0, 1), got {history_tol}")
+    center = gan.x_true.mean(axis=0)
+    if divergence_bound is None:
+        extent = max(np.abs(gan.x_true - center).max(), np.abs(y - center).max())
+        divergence_bound = DIVERGENCE_FACTOR * max(gan.kernel.sigma, extent)
+    else:
+        divergence_bound = V.scalar(divergence_bound, "divergence_bound", positive=True)
+
+    n = y.shape[0]
+    disc = _initial_expansion(gan, n, num_steps + 1, history_tol, start, q)
+    decay = 1.0 - gda.eta_d * gan.lam
+    step_w = -gda.eta_d * q
+    move = (gda.eta_g * q)[:, None]
+    alternating = gda.mode == "alternating"
+
+    out = np.empty((num_steps + 1, n, y.shape[1]))
+    out[0] = y
+    bound = 0.0
+    status, message, k = "completed", f"completed {num_steps} steps", num_steps
+    for k in range(num_steps):
+        if not alternating:
+            g = disc.grad(y)
+        disc.decay(decay)
+        disc.add_true(gda.eta_d)
+        disc.add_slice(y, step_w)
+        if alternating:
+            g = disc.grad(y)
+        y = y + move * g
+        bound = max(bound, disc.bound)
+        if not np.isfinite(y).all() or np.abs(y - center).max() > divergence_bound:
+            status = "diverged"
+            message = (f"diverged at step {k + 1}: a generated point left the ball of radius "
+                       f"{divergence_bound:.3g} around the true points' mean"
+                       if np.isfinite(y).all() else f"diverged at step {k + 1}: non-finite values")
+            break
+        out[k + 1] = y
+    else:
+        k = num_steps
+    if status == "diverged":
+        out = out[:k + 1]
+    return Trajectory(y=out, status=status, message=message, q=q, sigma=gan.kernel.sigma,
+                      truncation_bound=bound, num_slices=disc.num_slices)

@@ -1,0 +1,242 @@
+"""Linearization of GDA at any fixed point (theory section 4).
+
+On the reduced state ``z = (B_1..B_L, e_1..e_n)``, with ``u_1..u_L`` the distinct
+generated locations, ``B_l = grad g(u_l)`` and ``e_j = y_j - y_j*``:
+
+    J_sim = [ (1-a) I              -eta_d C Q                          ]
+            [ eta_g Q Pb            I + eta_g Q H                      ]
+    J_alt = [ (1-a) I              -eta_d C Q                          ]
+            [ eta_g (1-a) Q Pb      I + eta_g Q H - eta_d eta_g Q Pb C Q ]
+
+with ``a = eta_d lam``, ``C_lj = d_u d_v^T K(u_l, y_j*)``, ``H_j = hess f*(y_j*)``,
+``Q = diag(q) (x) I_d`` and ``P_jl = 1`` when ``y_j*`` sits at ``u_l``. The rest
+of the discriminator decays with factor ``1 - a`` and never feeds back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate as V
+from .equilibrium import Equilibrium, fstar_hessians
+from .game import GDA, KernelGAN
+from .regimes import DEFAULT_TOL, classify
+
+__all__ = ["Linearization", "linearize", "distinct_locations", "VISIBLE_TOL", "MERGE_TOL"]
+
+#: An eigenvector "reaches the e block" when its e part has norm above this (eigenvectors
+#: have unit norm; a mode the generator cannot see has an e part at rounding level).
+VISIBLE_TOL = 1e-8
+#: Generated points closer than ``MERGE_TOL * sigma`` share one location ``u_l``.
+#: Newton places coincident points to ~1e-12 sigma of each other.
+MERGE_TOL = 1e-8
+
+
+def distinct_locations(y: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Merge coincident points.
+
+    Returns the locations ``(L, d)`` and the index ``(n,)`` of each point's location.
+    """
+    locs: list[np.ndarray] = []
+    index = np.empty(y.shape[0], dtype=int)
+    for j, yj in enumerate(y):
+        for l, u in enumerate(locs):
+            if np.linalg.norm(yj - u) <= MERGE_TOL * scale:
+                index[j] = l
+                break
+        else:
+            index[j] = len(locs)
+            locs.append(yj)
+    return np.array(locs), index
+
+
+@dataclass(frozen=True, eq=False)
+class Linearization:
+    """The linearized GDA map at a fixed point.
+
+    Attributes
+    ----------
+    matrix : ((L + n) d, (L + n) d) array
+        Jacobian ``J`` on the reduced state ``(B, e)``.
+    eigenvalues : complex ((L + n) d,) array
+    visible : bool ((L + n) d,) array
+        Whether each eigenvalue's right eigenvector reaches the ``e`` block.
+    spectral_radius : float
+        Largest modulus over ``eig(J)`` and ``1 - eta_d lam``.
+    generator_rate : float
+        Largest modulus among the visible eigenvalues.
+    dominant : complex
+        The visible eigenvalue that sets ``generator_rate`` (positive imaginary
+        part for a complex pair).
+    regime : str
+        Label of ``dominant`` (theory section 6) with tolerance ``tol``.
+    continuous : array
+        The continuous-time matrix ``A`` (``dB/dt = -lam B - C Q e``,
+        ``de/dt = mu Q (H e + B)``, time ``t = k eta_d``).
+    locations : (L, d) array
+        Distinct generated locations ``u_l``.
+    assignment : (n,) int array
+        Location index of each generated point.
+    blocks : dict
+        ``C (Ld, nd)``, ``H (nd, nd)``, ``Q (nd, nd)``, ``Pb (nd, Ld)``.
+    """
+
+    matrix: np.ndarray
+    eigenvalues: np.ndarray
+    visible: np.ndarray
+    spectral_radius: float
+    generator_rate: float
+    dominant: complex
+    regime: str
+    continuous: np.ndarray
+    locations: np.ndarray
+    assignment: np.ndarray
+    blocks: dict
+    tol: float = DEFAULT_TOL
+
+    @property
+    def num_locations(self) -> int:
+        return self.locations.shape[0]
+
+    def iterate(self, e0, num_steps: int) -> np.ndarray:
+        """Iterate ``J`` from ``(B, e) = (0, e0)``; returns ``e^0..e^T`` of shape ``(T + 1, n, d)``.
+
+        This is the linear prediction of a run started at ``(f*, Y* + e0)``.
+        """
+        n = self.assignment.size
+        d = self.locations.shape[1]
+        e0 = np.asarray(e0, dtype=float)
+        if e0.shape != (n, d):
+            raise ValueError(f"e0 must have shape ({n}, {d}), got {e0.shape}")
+        num_steps = V.integer(num_steps, "num_steps", minimum=0)
+        size_b = self.num_locations * d
+        z = np.concatenate([np.zeros(size_b), e0.ravel()])
+        out = np.empty((num_steps + 1, n * d))
+        out[0] = e0.ravel()
+        for k in range(num_steps):
+            z = self.matrix @ z
+            out[k + 1] = z[size_b:]
+        return out.reshape(num_steps + 1, n, d)
+
+
+def _blocks(gan: KernelGAN, y: np.ndarray, q: np.ndarray):
+    n, d = y.shape
+    k = gan.kernel
+    locs, index = distinct_locations(y, k.sigma)
+    L = locs.shape[0]
+    # C_lj = d_u d_v^T K(u_l, y_j) = -hess_u K(u_l - y_j)
+    c = -k._hess_r(locs[:, None, :] - y[None, :, :])  # (L, n, d, d)
+    C = c.transpose(0, 2, 1, 3).reshape(L * d, n * d)
+    if gan.lam > 0:
+        hj = fstar_hessians(gan, y, q) / gan.lam
+    else:  # lam = 0 needs a perfect match, where f* = 0 (theory section 3)
+        hj = np.zeros((n, d, d))
+    H = np.zeros((n * d, n * d))
+    for j in range(n):
+        H[j * d:(j + 1) * d, j * d:(j + 1) * d] = hj[j]
+    Q = np.diag(np.repeat(q, d))
+    P = np.zeros((n, L))
+    P[np.arange(n), index] = 1.0
+    Pb = np.kron(P, np.eye(d))
+    return locs, index, {"C": C, "H": H, "Q": Q, "Pb": Pb}
+
+
+def jacobian(gan: KernelGAN, gda: GDA, blocks: dict) -> np.ndarray:
+    """Assemble ``J_sim`` or ``J_alt`` from the blocks (module docstring)."""
+    C, H, Q, Pb = blocks["C"], blocks["H"], blocks["Q"], blocks["Pb"]
+    ld, nd = C.shape
+    a = gda.eta_d * gan.lam
+    CQ = C @ Q
+    QP = Q @ Pb
+    top = np.hstack([(1 - a) * np.eye(ld), -gda.eta_d * CQ])
+    if gda.mode == "simultaneous":
+        bottom = np.hstack([gda.eta_g * QP, np.eye(nd) + gda.eta_g * Q @ H])
+    else:
+        bottom = np.hstack([gda.eta_g * (1 - a) * QP,
+                            np.eye(nd) + gda.eta_g * Q @ H - gda.eta_d * gda.eta_g * QP @ CQ])
+    return np.vstack([top, bottom])
+
+
+def continuous_matrix(gan: KernelGAN, mu: float, blocks: dict) -> np.ndarray:
+    """Continuous-time ``A = [[-lam I, -C Q], [mu Q Pb, mu Q H]]`` (theory section 4)."""
+    C, H, Q, Pb = blocks["C"], blocks["H"], blocks["Q"], blocks["Pb"]
+    ld = C.shape[0]
+    return np.vstack([np.hstack([-gan.lam * np.eye(ld), -C @ Q]),
+                      np.hstack([mu * Q @ Pb, mu * Q @ H])])
+
+
+def dominant_eigenvalue(ev: np.ndarray, visible: np.ndarray) -> complex:
+    """The visible eigenvalue of largest modulus; of a conjugate pair the one with Im > 0."""
+    if not visible.any():
+        return complex(np.nan, np.nan)
+    cand = ev[visible]
+    mod = np.abs(cand)
+    top = cand[mod >= mod.max() * (1 - 1e-12)]
+    # Prefer a complex member with Im > 0, then the real one with the largest real part.
+    order = np.lexsort((-top.real, -top.imag))
+    return complex(top[order[0]])
+
+
+def linearize(gan: KernelGAN, eq: Equilibrium, gda: GDA, *, tol: float = DEFAULT_TOL
+              ) -> Linearization:
+    """Linearize the GDA map at a fixed point (theory section 4).
+
+    Parameters
+    ----------
+    gan : KernelGAN
+    eq : Equilibrium
+        A converged fixed point from :func:`find_equilibrium` (any configuration:
+        overlapping true points, several generated points per location, any
+        mass mismatch, any dimension).
+    gda : GDA
+    tol : float
+        Regime tolerance (theory section 6; default :data:`~kernelgda.regimes.DEFAULT_TOL`).
+
+    Returns
+    -------
+    Linearization
+
+    Raises
+    ------
+    ValueError
+        If ``eq`` did not converge, or the kernel is not twice differentiable at
+        the fixed point (the Laplacian kernel at coincident points).
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=1.0), lam=0.5)
+    >>> eq = kg.find_equilibrium(gan, [[0.0]], 1.0)
+    >>> lin = kg.linearize(gan, eq, kg.GDA(0.1, 0.1))
+    >>> lin.matrix.shape, lin.regime
+    ((2, 2), 'monotone')
+    """
+    if not isinstance(gan, KernelGAN):
+        raise ValueError(f"gan must be a KernelGAN, got {type(gan).__name__}")
+    if not isinstance(eq, Equilibrium):
+        raise ValueError(f"eq must be an Equilibrium from find_equilibrium, got {type(eq).__name__}")
+    if not isinstance(gda, GDA):
+        raise ValueError(f"gda must be a GDA, got {type(gda).__name__}")
+    if not eq.converged:
+        raise ValueError(f"eq is not a fixed point: {eq.message}")
+    tol = V.scalar(tol, "tol", positive=True)
+    y, q = gan.check_generated(eq.y, eq.q)
+    if not gan.kernel.smooth:
+        raise ValueError(f"the {gan.kernel.name} kernel is not differentiable at coincident points "
+                         "(every fixed point has the generated points' own kernel sections in f*); "
+                         "linearization needs a smooth kernel")
+    locs, index, blocks = _blocks(gan, y, q)
+    J = jacobian(gan, gda, blocks)
+    ev, vecs = np.linalg.eig(J)
+    size_b = locs.shape[0] * gan.d
+    visible = np.linalg.norm(vecs[size_b:], axis=0) > VISIBLE_TOL
+    dom = dominant_eigenvalue(ev, visible)
+    a = gda.eta_d * gan.lam
+    spectral_radius = float(max(np.abs(ev).max(), abs(1 - a)))
+    return Linearization(
+        matrix=J, eigenvalues=ev, visible=visible, spectral_radius=spectral_radius,
+        generator_rate=float(abs(dom)), dominant=dom, regime=classify(dom, tol),
+        continuous=continuous_matrix(gan, gda.mu, blocks), locations=locs, assignment=index,
+        blocks=blocks, tol=tol)
