@@ -1,0 +1,61 @@
+"""Command-line interface: ``kernelgda COMMAND ...``.
+
+Argument parsing and file I/O only; every computation lives in the library.
+Each subcommand is a module of this package with a ``register(subparsers)``
+function that adds its parser and sets ``func(args) -> int``. Bad input
+(a ``ValueError`` from the library or the parser) prints one line to stderr
+and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+__all__ = ["main", "build_parser", "UsageError"]
+
+#: Subcommand modules, in help order.
+COMMANDS = ("rates", "analyze")
+
+
+class UsageError(ValueError):
+    """Bad command-line input (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, no usage dump
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = _Parser(prog="kernelgda", description="Gradient descent-ascent for kernel GANs: "
+                     "exact dynamics, fixed points, linearization, phase diagrams.")
+    parser.add_argument("--version", action="version", version=f"kernelgda {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        importlib.import_module(f".{name}", __name__).register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``kernelgda`` console script; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return int(args.func(args) or 0)
+    except (ValueError, OSError) as exc:
+        print(f"kernelgda: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kernelgda: interrupted", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
