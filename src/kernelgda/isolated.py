@@ -90,9 +90,38 @@ def coupling(*, q, n, eta_d, eta_g, sigma):
     return eta_d * eta_g * n * np.square(q) / np.square(sigma)
 
 
+#: A mass mismatch ``|p - n q| <= MISMATCH_TOL (p + n q)`` counts as exactly zero, so that
+#: ``q = p / n`` computed in floating point still gives ``delta = 0`` (needed for ``lam = 0``).
+MISMATCH_TOL = 1e-12
+
+
+def _mismatch(p, q, n):
+    delta = p - n * q
+    return np.where(np.abs(delta) <= MISMATCH_TOL * (p + n * q), 0.0, delta)
+
+
+def _rule_options(mode, beta, d_steps):
+    from .rules import RULES
+
+    if mode not in RULES:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, RULES))}; got {mode!r}")
+    if beta is not None and mode != "momentum":
+        raise ValueError(f"beta applies to mode='momentum' only, not {mode!r}")
+    if d_steps is not None and mode != "alternating":
+        raise ValueError(f"d_steps applies to mode='alternating' only, not {mode!r}")
+    beta = 0.0 if beta is None else float(beta)
+    if not -1 < beta < 1:
+        raise ValueError(f"beta must be in (-1, 1), got {beta}")
+    if d_steps is None:
+        d_steps = 1
+    if isinstance(d_steps, bool) or not float(d_steps).is_integer() or d_steps < 1:
+        raise ValueError(f"d_steps must be an integer >= 1, got {d_steps!r}")
+    return beta, int(d_steps)
+
+
 def eigenvalues(*, p=1.0, q=1.0, n=1, eta_d, eta_g, lam, sigma, mode="alternating",
-                tol=DEFAULT_TOL) -> IsolatedEigenvalues:
-    """Eigenvalues of the isolated points model (theory section 5), broadcast over all arguments.
+                beta=None, d_steps=None, tol=DEFAULT_TOL) -> IsolatedEigenvalues:
+    """Eigenvalues of the isolated points model (theory sections 5 and 8), broadcast over all arguments.
 
     Parameters
     ----------
@@ -108,13 +137,32 @@ def eigenvalues(*, p=1.0, q=1.0, n=1, eta_d, eta_g, lam, sigma, mode="alternatin
         Regularization.
     sigma : array_like, ``> 0``
         Bandwidth (``gamma = 1 / sigma^2``, Gaussian or rational quadratic kernel).
-    mode : {"alternating", "simultaneous"}
+    mode : {"alternating", "simultaneous", "extragradient", "optimistic", "momentum"}
+    beta : float in (-1, 1), optional
+        Momentum coefficient (``mode="momentum"`` only; default 0).
+    d_steps : int >= 1, optional
+        Discriminator steps per generator step (``mode="alternating"`` only; default 1).
     tol : float
         Regime tolerance (theory section 6).
 
     Returns
     -------
     IsolatedEigenvalues
+        ``rho_c`` holds the eigenvalues of the coupled pair: 2 of them, or 4 for
+        optimistic and momentum (two step roots per field eigenvalue); ``rho_b``
+        likewise holds one or two values per cell in its last axis for those two
+        rules.
+
+    Notes
+    -----
+    Alternating with ``d_steps = k``: the pair is the 2 x 2 matrix
+    ``S_G S_D^k`` with ``tr = (1-a)^k + 1 - kappa - c s_k``,
+    ``det = (1-a)^k (1 - kappa)``, ``s_k = sum_{i<k} (1-a)^i``; the discriminator
+    modes are ``(1-a)^k`` and the spread modes ``1 - kappa``. Simultaneous,
+    extragradient, optimistic and momentum map the field eigenvalues ``mu``
+    (``-kappa`` for the spread modes, the roots of
+    ``mu^2 + (a + kappa) mu + (a kappa + c) = 0`` for the pair, ``-a`` for the
+    discriminator) through :func:`kernelgda.rules.z_of_mu`.
 
     Examples
     --------
@@ -122,8 +170,9 @@ def eigenvalues(*, p=1.0, q=1.0, n=1, eta_d, eta_g, lam, sigma, mode="alternatin
     >>> float(np.round(r.generator_rate, 12)), r.regime
     (1.0, 'cycling')
     """
-    if mode not in ("alternating", "simultaneous"):
-        raise ValueError(f"mode must be 'alternating' or 'simultaneous', got {mode!r}")
+    from .rules import z_of_mu
+
+    beta, d_steps = _rule_options(mode, beta, d_steps)
     p = _check("p", p, nonnegative=True)
     q = _check("q", q, positive=True)
     n = _check("n", n, positive=True)
@@ -136,37 +185,53 @@ def eigenvalues(*, p=1.0, q=1.0, n=1, eta_d, eta_g, lam, sigma, mode="alternatin
     p, q, n, eta_d, eta_g, lam, sigma = np.broadcast_arrays(p, q, n, eta_d, eta_g, lam, sigma)
 
     gamma = 1.0 / sigma**2
-    delta = p - n * q
+    delta = _mismatch(p, q, n)
     a = eta_d * lam
     with np.errstate(divide="ignore", invalid="ignore"):
         kappa = np.where(lam > 0, eta_g * q * gamma * delta / np.where(lam > 0, lam, 1.0),
                          np.where(delta == 0, 0.0, np.nan))
     c = eta_d * eta_g * gamma * n * q**2
-    if mode == "alternating":
-        tr = 2 - a - kappa - c
-        det = (1 - a) * (1 - kappa)
-    else:
-        tr = 2 - a - kappa
-        det = (1 - a) * (1 - kappa) + c
-    disc = np.sqrt((tr * tr - 4 * det).astype(complex))
-    rho_c = np.stack([(tr + disc) / 2, (tr - disc) / 2], axis=-1)
-    rho_a = 1 - a
-    rho_b = np.where(n > 1, 1 - kappa, np.nan)
 
-    # Dominant: the pair member of largest modulus (Im > 0 of a complex pair), unless a
-    # spread mode is strictly larger.
+    def pair_roots(tr, det):
+        disc = np.sqrt((tr * tr - 4 * det).astype(complex))
+        return np.stack([(tr + disc) / 2, (tr - disc) / 2], axis=-1)
+
+    if mode == "alternating":
+        dk = (1 - a) ** d_steps
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_k = np.where(a > 0, (1 - dk) / np.where(a > 0, a, 1.0), float(d_steps))
+        rho_c = pair_roots(dk + 1 - kappa - c * s_k, dk * (1 - kappa))
+        rho_a = dk
+        rho_b = (1 - kappa)[..., None].astype(complex)
+    else:
+        mu_pair = pair_roots(-(a + kappa), a * kappa + c)  # roots of mu^2 + (a+kappa) mu + (a kappa + c)
+        rho_c = z_of_mu(mu_pair, mode, beta).reshape(mu_pair.shape[:-1] + (-1,))
+        rho_b = z_of_mu(-kappa, mode, beta)
+        rho_a = np.abs(z_of_mu(-a, mode, beta)).max(axis=-1)
+    rho_b = np.where((n > 1)[..., None], rho_b, np.nan)
+    if rho_b.shape[-1] == 1:
+        rho_b_out = rho_b[..., 0].real if mode in ("alternating", "simultaneous", "extragradient") \
+            else rho_b[..., 0]
+    else:
+        rho_b_out = rho_b
+
+    # Dominant: the visible eigenvalue of largest modulus; of a conjugate pair the one
+    # with Im > 0; a spread mode wins only when strictly larger than the pair.
     mod_c = np.abs(rho_c)
-    first = mod_c[..., 0] >= mod_c[..., 1]
-    dom_c = np.where(first, rho_c[..., 0], rho_c[..., 1])
+    idx = np.argmax(mod_c, axis=-1)
+    dom_c = np.take_along_axis(rho_c, idx[..., None], axis=-1)[..., 0]
     dom_c = np.where(dom_c.imag < 0, np.conj(dom_c), dom_c)
     rate_c = np.abs(dom_c)
-    spread_wins = np.abs(np.nan_to_num(rho_b, nan=-np.inf)) > rate_c * (1 + 1e-12)
-    spread_wins &= n > 1
-    dominant = np.where(spread_wins, rho_b.astype(complex), dom_c)
+    mod_b = np.abs(np.nan_to_num(rho_b, nan=0.0))
+    ib = np.argmax(mod_b, axis=-1)
+    dom_b = np.take_along_axis(rho_b, ib[..., None], axis=-1)[..., 0]
+    dom_b = np.where(dom_b.imag < 0, np.conj(dom_b), dom_b)
+    spread_wins = (n > 1) & (np.abs(np.nan_to_num(dom_b, nan=0.0)) > rate_c * (1 + 1e-12))
+    dominant = np.where(spread_wins, dom_b, dom_c)
     generator_rate = np.abs(dominant)
     spectral_radius = np.maximum(generator_rate, np.abs(rho_a))
     code = classify_codes(dominant, tol)
-    return IsolatedEigenvalues(rho_a=rho_a, rho_b=rho_b, rho_c=rho_c,
+    return IsolatedEigenvalues(rho_a=rho_a, rho_b=rho_b_out, rho_c=rho_c,
                                generator_rate=generator_rate, spectral_radius=spectral_radius,
                                dominant=dominant, regime_code=code)
 
