@@ -18,6 +18,7 @@ from . import _validate as V
 from .discriminator import Expansion
 from .game import GDA, KernelGAN
 from .measure import Measurement, default_noise_floor, measure_eigenvalues
+from .rules import num_delays
 
 __all__ = ["simulate", "Trajectory", "DIVERGENCE_FACTOR"]
 
@@ -169,26 +170,20 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     else:
         divergence_bound = V.scalar(divergence_bound, "divergence_bound", positive=True)
 
+    if gda.mode in ("optimistic", "momentum"):
+        raise ValueError(f"simulate does not support mode={gda.mode!r} yet; use linearize or "
+                         "kg.isolated.eigenvalues for this rule")
     n = y.shape[0]
-    disc = _initial_expansion(gan, n, num_steps + 1, history_tol, start, q)
-    decay = 1.0 - gda.eta_d * gan.lam
-    step_w = -gda.eta_d * q
-    move = (gda.eta_g * q)[:, None]
-    alternating = gda.mode == "alternating"
+    per_step = {"extragradient": 2, "alternating": gda.d_steps}.get(gda.mode, 1)
+    disc = _initial_expansion(gan, n, per_step * num_steps + 1, history_tol, start, q)
+    stepper = _STEPPERS[gda.mode](gan, gda, q)
 
     out = np.empty((num_steps + 1, n, y.shape[1]))
     out[0] = y
     bound = 0.0
     status, message, k = "completed", f"completed {num_steps} steps", num_steps
     for k in range(num_steps):
-        if not alternating:
-            g = disc.grad(y)
-        disc.decay(decay)
-        disc.add_true(gda.eta_d)
-        disc.add_slice(y, step_w)
-        if alternating:
-            g = disc.grad(y)
-        y = y + move * g
+        y = stepper(disc, y)
         bound = max(bound, disc.bound)
         if not np.isfinite(y).all() or np.abs(y - center).max() > divergence_bound:
             status = "diverged"
@@ -202,4 +197,58 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     if status == "diverged":
         out = out[:k + 1]
     return Trajectory(y=out, status=status, message=message, q=q, sigma=gan.kernel.sigma,
-                      truncation_bound=bound, num_slices=disc.num_slices)
+                      truncation_bound=bound, num_slices=disc.num_slices,
+                      delays=num_delays(gda.mode))
+
+
+# -- one step of each update rule (theory sections 2 and 8) ------------------------------
+# Each factory returns ``step(disc, y) -> y_new`` that updates the expansion in place.
+
+def _simultaneous(gan, gda, q):
+    decay, step_w, move = 1.0 - gda.eta_d * gan.lam, -gda.eta_d * q, (gda.eta_g * q)[:, None]
+
+    def step(disc, y):
+        g = disc.grad(y)
+        disc.decay(decay)
+        disc.add_true(gda.eta_d)
+        disc.add_slice(y, step_w)
+        return y + move * g
+    return step
+
+
+def _alternating(gan, gda, q):
+    # d_steps discriminator steps with the current Y, then the generator along the new f.
+    decay, step_w, move = 1.0 - gda.eta_d * gan.lam, -gda.eta_d * q, (gda.eta_g * q)[:, None]
+
+    def step(disc, y):
+        for _ in range(gda.d_steps):
+            disc.decay(decay)
+            disc.add_true(gda.eta_d)
+            disc.add_slice(y, step_w)
+        return y + move * disc.grad(y)
+    return step
+
+
+def _extragradient(gan, gda, q):
+    # z_half = z + eta F(z); z' = z + eta F(z_half). With a = eta_d lam:
+    #   f_half = (1 - a) f + eta_d (K(., X) p - K(., Y) q)
+    #   f'     = (1 - a + a^2) f + eta_d (1 - a) K(., X) p + a eta_d K(., Y) q - eta_d K(., Y_half) q
+    #   Y_half = Y + eta_g q grad f(Y),   Y' = Y + eta_g q grad f_half(Y_half)
+    a = gda.eta_d * gan.lam
+    move = (gda.eta_g * q)[:, None]
+    kernel, x, p = gan.kernel, gan.x_true, gan.p_true
+
+    def step(disc, y):
+        y_half = y + move * disc.grad(y)
+        g_half = (1 - a) * disc.grad(y_half) + gda.eta_d * (
+            kernel.grad_sum(y_half, x, p) - kernel.grad_sum(y_half, y, q))
+        disc.decay(1 - a + a * a)
+        disc.add_true(gda.eta_d * (1 - a))
+        disc.add_slice(y, a * gda.eta_d * q)
+        disc.add_slice(y_half, -gda.eta_d * q)
+        return y + move * g_half
+    return step
+
+
+_STEPPERS = {"simultaneous": _simultaneous, "alternating": _alternating,
+             "extragradient": _extragradient}

@@ -16,8 +16,8 @@ from .kernels import Kernel
 
 __all__ = ["KernelGAN", "GDA", "MODES"]
 
-#: Update rules understood by :class:`GDA`.
-MODES = ("simultaneous", "alternating")
+#: Update rules understood by :class:`GDA` (theory sections 2 and 8).
+MODES = ("simultaneous", "alternating", "extragradient", "optimistic", "momentum")
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,7 +89,7 @@ class KernelGAN:
 
 @dataclass(frozen=True)
 class GDA:
-    """Learning rates and update order of gradient descent-ascent (theory section 2).
+    """Learning rates and update rule of gradient descent-ascent (theory sections 2 and 8).
 
     Parameters
     ----------
@@ -97,27 +97,56 @@ class GDA:
         Discriminator learning rate, ``> 0``.
     eta_g : float
         Generator learning rate, ``> 0``.
-    mode : {"alternating", "simultaneous"}
+    mode : {"alternating", "simultaneous", "extragradient", "optimistic", "momentum"}
         ``"alternating"`` takes the discriminator step first and moves the
         generator along the new discriminator (the authors' simulator);
-        ``"simultaneous"`` moves both from the same state.
+        ``"simultaneous"`` moves both from the same state; the other rules are
+        those of theory section 8.
+    d_steps : int >= 1
+        Discriminator steps per generator step; a value other than 1 needs
+        ``mode="alternating"``.
+    beta : float in (-1, 1)
+        Heavy-ball coefficient (negative is "negative momentum"); a value other
+        than 0 needs ``mode="momentum"``.
 
     Examples
     --------
     >>> GDA(eta_d=0.1, eta_g=0.5).mode
     'alternating'
+    >>> GDA(0.1, 0.1, mode="momentum", beta=-0.3).beta
+    -0.3
     """
 
     eta_d: float
     eta_g: float
     mode: str = "alternating"
+    d_steps: int = 1
+    beta: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "eta_d", V.scalar(self.eta_d, "eta_d", positive=True))
         object.__setattr__(self, "eta_g", V.scalar(self.eta_g, "eta_g", positive=True))
         V.choice(self.mode, "mode", MODES)
+        d_steps = V.integer(self.d_steps, "d_steps", minimum=1)
+        beta = V.scalar(self.beta, "beta")
+        if not -1 < beta < 1:
+            raise ValueError(f"beta must be in (-1, 1), got {beta}")
+        if d_steps != 1 and self.mode != "alternating":
+            raise ValueError(f"d_steps applies to mode='alternating' only, not {self.mode!r}")
+        if beta != 0 and self.mode != "momentum":
+            raise ValueError(f"beta applies to mode='momentum' only, not {self.mode!r}")
+        object.__setattr__(self, "d_steps", d_steps)
+        object.__setattr__(self, "beta", beta)
 
     @property
     def mu(self) -> float:
         """Learning-rate ratio ``mu = eta_g / eta_d`` (the continuous-time parameter)."""
         return self.eta_g / self.eta_d
+
+    def rule_options(self) -> dict:
+        """The rule's extra options, as keyword arguments for ``kg.isolated.eigenvalues``."""
+        if self.mode == "alternating":
+            return {"d_steps": self.d_steps}
+        if self.mode == "momentum":
+            return {"beta": self.beta}
+        return {}

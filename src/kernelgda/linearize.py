@@ -23,6 +23,7 @@ from . import _validate as V
 from .equilibrium import Equilibrium, fstar_hessians
 from .game import GDA, KernelGAN
 from .regimes import DEFAULT_TOL, classify
+from .rules import step_matrix, z_of_mu
 
 __all__ = ["Linearization", "linearize", "distinct_locations", "VISIBLE_TOL", "MERGE_TOL"]
 
@@ -59,12 +60,15 @@ class Linearization:
     Attributes
     ----------
     matrix : ((L + n) d, (L + n) d) array
-        Jacobian ``J`` on the reduced state ``(B, e)``.
-    eigenvalues : complex ((L + n) d,) array
+        Jacobian ``J`` on the reduced state ``(B, e)``; for optimistic and
+        momentum twice that size, on ``(z_k, z_k-1)`` and ``(z, D v)`` (theory
+        section 8).
+    eigenvalues : complex array, one per row of ``matrix``
     visible : bool ((L + n) d,) array
         Whether each eigenvalue's right eigenvector reaches the ``e`` block.
     spectral_radius : float
-        Largest modulus over ``eig(J)`` and ``1 - eta_d lam``.
+        Largest modulus over ``eig(J)`` and the discriminator modes outside the
+        reduced state (``1 - eta_d lam`` for GDA, mapped through the rule otherwise).
     generator_rate : float
         Largest modulus among the visible eigenvalues.
     dominant : complex
@@ -95,6 +99,7 @@ class Linearization:
     assignment: np.ndarray
     blocks: dict
     tol: float = DEFAULT_TOL
+    mode: str = "alternating"
 
     @property
     def num_locations(self) -> int:
@@ -112,12 +117,17 @@ class Linearization:
             raise ValueError(f"e0 must have shape ({n}, {d}), got {e0.shape}")
         num_steps = V.integer(num_steps, "num_steps", minimum=0)
         size_b = self.num_locations * d
-        z = np.concatenate([np.zeros(size_b), e0.ravel()])
+        size = size_b + n * d
+        z0 = np.concatenate([np.zeros(size_b), e0.ravel()])
+        copies = self.matrix.shape[0] // size
+        # Optimistic starts from (z0, z_-1 = z0) (F(z_-1) = F(z_0)); momentum from (z0, w0 = 0).
+        z = np.concatenate([z0, z0 if self.mode == "optimistic" else np.zeros(size)]) \
+            if copies == 2 else z0
         out = np.empty((num_steps + 1, n * d))
         out[0] = e0.ravel()
         for k in range(num_steps):
             z = self.matrix @ z
-            out[k + 1] = z[size_b:]
+            out[k + 1] = z[size_b:size]
         return out.reshape(num_steps + 1, n, d)
 
 
@@ -228,15 +238,25 @@ def linearize(gan: KernelGAN, eq: Equilibrium, gda: GDA, *, tol: float = DEFAULT
                          "(every fixed point has the generated points' own kernel sections in f*); "
                          "linearization needs a smooth kernel")
     locs, index, blocks = _blocks(gan, y, q)
-    J = jacobian(gan, gda, blocks)
+    J = step_matrix(gan.lam, gda.eta_d, gda.eta_g, blocks, gda.mode, beta=gda.beta,
+                    d_steps=gda.d_steps)
     ev, vecs = np.linalg.eig(J)
     size_b = locs.shape[0] * gan.d
-    visible = np.linalg.norm(vecs[size_b:], axis=0) > VISIBLE_TOL
+    size = size_b + y.size
+    visible = np.linalg.norm(vecs[size_b:size], axis=0) > VISIBLE_TOL
     dom = dominant_eigenvalue(ev, visible)
-    a = gda.eta_d * gan.lam
-    spectral_radius = float(max(np.abs(ev).max(), abs(1 - a)))
+    spectral_radius = float(max(np.abs(ev).max(), discriminator_mode(gan.lam, gda)))
     return Linearization(
         matrix=J, eigenvalues=ev, visible=visible, spectral_radius=spectral_radius,
         generator_rate=float(abs(dom)), dominant=dom, regime=classify(dom, tol),
         continuous=continuous_matrix(gan, gda.mu, blocks), locations=locs, assignment=index,
-        blocks=blocks, tol=tol)
+        blocks=blocks, tol=tol, mode=gda.mode)
+
+
+def discriminator_mode(lam: float, gda: GDA) -> float:
+    """Modulus of the discriminator modes outside the reduced state (``mu = -eta_d lam``
+    mapped through the rule, theory section 8)."""
+    a = gda.eta_d * lam
+    if gda.mode == "alternating":
+        return abs(1 - a) ** gda.d_steps
+    return float(np.abs(z_of_mu(-a, gda.mode, gda.beta)).max())
