@@ -14,8 +14,10 @@ import numpy as np
 
 
 def scalar(value, name: str, *, positive: bool = False, nonnegative: bool = False) -> float:
-    """Return ``value`` as a finite Python float, checking its sign."""
-    if isinstance(value, bool) or not isinstance(value, Real | np.floating | np.integer):
+    """Return ``value`` as a finite Python float, checking its sign (booleans are refused)."""
+    if isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    if not isinstance(value, Real | np.floating | np.integer):
         try:
             value = float(value)
         except (TypeError, ValueError):

@@ -263,6 +263,18 @@ class Laplacian(Kernel):
         # The matrix-product form divides by |r|; use explicit differences instead.
         return np.einsum("nmd,m->nd", self._grad_r(y[:, None, :] - z[None, :, :]), w)
 
+    def _value_r(self, r):
+        # Explicit differences: the square root would turn the ~eps |u|^2 rounding of the
+        # matrix-product distance into a ~sqrt(eps) |u| / sigma error near u = v.
+        return np.exp(-np.sqrt((r * r).sum(-1)) / self.sigma)
+
+    def __call__(self, u, v):
+        u, v = _pair(u, v)
+        return self._value_r(u[:, None, :] - v[None, :, :])
+
+    def value_sum(self, y, z, w):
+        return self._value_r(y[:, None, :] - z[None, :, :]) @ w
+
 
 @dataclass(frozen=True)
 class Multiscale(Kernel):

@@ -1,0 +1,342 @@
+"""Independent reference implementations for the tests.
+
+Everything here is written from ``theory.md`` alone and never calls the code
+under test: kernels are read only for their parameters (``kernel.name`` and
+``kernel.params()``), never evaluated. The references are deliberately
+straightforward (explicit loops or plain broadcasting, closed forms from the
+unrolled recursion) so that they share no shortcut with the library
+(matrix-product kernel sums, incremental history buffers, merged locations).
+
+Contents
+--------
+- kernel values and gradients from the formulas of theory section 1
+  (:func:`kernel_value`, :func:`kernel_grad_u`), naive double-loop kernel sums
+  (:func:`naive_value_sum`, :func:`naive_grad_sum`);
+- central finite differences (:func:`fd_gradient`, :func:`fd_jacobian`);
+- the exact GDA dynamics re-evaluated from the unrolled expansion of theory
+  section 2 at every step (:func:`naive_simulate`, :func:`naive_fgrad`);
+- the exact one-step map on the reduced state ``(B, e)`` of theory section 4
+  (:func:`reduced_step_map`) and its finite-difference Jacobian
+  (:func:`fd_reduced_jacobian`);
+- multiset matching of eigenvalues (:func:`match_eigenvalues`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# -- kernels, theory section 1 ------------------------------------------------------------
+
+
+def length_scale(kernel) -> float:
+    """The bandwidth ``sigma`` (the smallest one of a multiscale kernel), from the parameters."""
+    prm = kernel.params()
+    return float(prm["sigma"]) if "sigma" in prm else float(min(prm["sigmas"]))
+
+
+def kernel_value(kernel, u, v) -> float:
+    """``K(u, v)`` for one pair of points, from the formulas of theory section 1."""
+    prm = kernel.params()
+    r = np.asarray(u, dtype=float) - np.asarray(v, dtype=float)
+    s = float(r @ r)
+    kind = prm["kind"]
+    if kind == "gaussian":
+        return math.exp(-s / (2.0 * prm["sigma"] ** 2))
+    if kind == "rational_quadratic":
+        a = prm["alpha"]
+        return (1.0 + s / (2.0 * a * prm["sigma"] ** 2)) ** (-a)
+    if kind == "laplacian":
+        return math.exp(-math.sqrt(s) / prm["sigma"])
+    if kind == "multiscale":
+        return sum(w * math.exp(-s / (2.0 * sg**2))
+                   for sg, w in zip(prm["sigmas"], prm["scale_weights"], strict=True))
+    raise ValueError(f"no oracle for kernel {kind!r}")
+
+
+def kernel_grad_u(kernel, u, v) -> np.ndarray:
+    """``d/du K(u, v)`` for one pair, differentiated by hand from theory section 1.
+
+    Gaussian ``-r K / sigma^2``; rational quadratic ``-r / sigma^2 b^(-alpha-1)``
+    with ``b = 1 + |r|^2 / (2 alpha sigma^2)``; Laplacian ``-K r / (sigma |r|)``
+    (0 at ``r = 0``, the symmetric subgradient); multiscale: sum of Gaussians.
+    """
+    prm = kernel.params()
+    r = np.asarray(u, dtype=float) - np.asarray(v, dtype=float)
+    s = float(r @ r)
+    kind = prm["kind"]
+    if kind == "gaussian":
+        sg = prm["sigma"]
+        return -r / sg**2 * math.exp(-s / (2.0 * sg**2))
+    if kind == "rational_quadratic":
+        sg, a = prm["sigma"], prm["alpha"]
+        return -r / sg**2 * (1.0 + s / (2.0 * a * sg**2)) ** (-a - 1.0)
+    if kind == "laplacian":
+        if s == 0.0:
+            return np.zeros_like(r)
+        dist = math.sqrt(s)
+        return -r / (prm["sigma"] * dist) * math.exp(-dist / prm["sigma"])
+    if kind == "multiscale":
+        out = np.zeros_like(r)
+        for sg, w in zip(prm["sigmas"], prm["scale_weights"], strict=True):
+            out += -w * r / sg**2 * math.exp(-s / (2.0 * sg**2))
+        return out
+    raise ValueError(f"no oracle for kernel {kind!r}")
+
+
+def naive_value_sum(kernel, y, z, w) -> np.ndarray:
+    """``sum_c w_c K(y_a, z_c)`` by a double loop, shape ``(n,)``."""
+    y, z = np.atleast_2d(y), np.atleast_2d(z)
+    out = np.zeros(y.shape[0])
+    for a in range(y.shape[0]):
+        for c in range(z.shape[0]):
+            out[a] += w[c] * kernel_value(kernel, y[a], z[c])
+    return out
+
+
+def naive_grad_sum(kernel, y, z, w) -> np.ndarray:
+    """``grad f(y_a)`` of ``f = sum_c w_c K(., z_c)`` by a double loop, shape ``(n, d)``."""
+    y, z = np.atleast_2d(y), np.atleast_2d(z)
+    out = np.zeros(y.shape)
+    for a in range(y.shape[0]):
+        for c in range(z.shape[0]):
+            out[a] += w[c] * kernel_grad_u(kernel, y[a], z[c])
+    return out
+
+
+def grad_expansion(kernel, y, z, w) -> np.ndarray:
+    """Same as :func:`naive_grad_sum` by plain broadcasting over an ``(n, M, d)`` array.
+
+    Used where the double loop would be too slow (Gaussian, rational quadratic
+    and multiscale kernels only). It evaluates the hand-derived formulas of
+    :func:`kernel_grad_u` on all pairs at once, without the library's
+    matrix-product form.
+    """
+    prm = kernel.params()
+    r = y[:, None, :] - z[None, :, :]
+    s = (r * r).sum(-1)
+    kind = prm["kind"]
+    if kind == "gaussian":
+        scale = -np.exp(-s / (2.0 * prm["sigma"] ** 2)) / prm["sigma"] ** 2
+    elif kind == "rational_quadratic":
+        sg, a = prm["sigma"], prm["alpha"]
+        scale = -(1.0 + s / (2.0 * a * sg**2)) ** (-a - 1.0) / sg**2
+    elif kind == "multiscale":
+        scale = sum(-wt * np.exp(-s / (2.0 * sg**2)) / sg**2
+                    for sg, wt in zip(prm["sigmas"], prm["scale_weights"], strict=True))
+    else:
+        return naive_grad_sum(kernel, y, z, w)
+    return np.einsum("nm,nmd,m->nd", scale, r, w)
+
+
+# -- finite differences -------------------------------------------------------------------
+
+
+def fd_gradient(fun, x, h: float) -> np.ndarray:
+    """Central differences of a scalar function of a vector: ``(f(x + h e_i) - f(x - h e_i)) / 2h``.
+
+    Truncation error ``h^2 |f'''| / 6``, rounding error ``eps |f| / h``.
+    """
+    x = np.asarray(x, dtype=float)
+    out = np.zeros(x.size)
+    for i in range(x.size):
+        dx = np.zeros(x.size)
+        dx[i] = h
+        out[i] = (fun(x + dx.reshape(x.shape)) - fun(x - dx.reshape(x.shape))) / (2.0 * h)
+    return out
+
+
+def fd_jacobian(fun, x, h) -> np.ndarray:
+    """Central-difference Jacobian of a vector function.
+
+    ``J[:, i] = (F(x + h_i e_i) - F(x - h_i e_i)) / 2 h_i``; ``h`` is a scalar or
+    one step per coordinate.
+    """
+    x = np.asarray(x, dtype=float).ravel()
+    h = np.broadcast_to(np.asarray(h, dtype=float), x.shape)
+    cols = []
+    for i in range(x.size):
+        dx = np.zeros(x.size)
+        dx[i] = h[i]
+        cols.append((np.ravel(fun(x + dx)) - np.ravel(fun(x - dx))) / (2.0 * h[i]))
+    return np.array(cols).T
+
+
+# -- exact dynamics, theory section 2 -----------------------------------------------------
+
+
+def fstar_grad(kernel, x, p, lam, ystar, q, pts) -> np.ndarray:
+    """``grad f*(pts)`` with ``f* = (K(., X) p - K(., Y*) q) / lam`` (theory section 3)."""
+    return (grad_expansion(kernel, pts, x, p) - grad_expansion(kernel, pts, ystar, q)) / lam
+
+
+def naive_fgrad(kernel, x, p, lam, eta_d, q, history, k, pts, fstar_y=None) -> np.ndarray:
+    """``grad f^k(pts)`` from the unrolled expansion of theory section 2, rebuilt from scratch.
+
+    ``f^k = (1-a)^k f^0 + sum_{s<k} eta_d (1-a)^(k-1-s) (K(., X) p - K(., Y^s) q)``
+    with ``a = eta_d lam``; the true-point coefficient is
+    ``(1 - (1-a)^k) / lam`` (``eta_d k`` when ``lam = 0``). ``history[s]`` is
+    ``Y^s``; ``f^0 = 0``, or ``f*`` of the fixed point ``fstar_y`` (needs
+    ``lam > 0``; with ``lam = 0`` and a perfect match ``f* = 0``).
+    """
+    a = eta_d * lam
+    decay = 1.0 - a
+    c_true = eta_d * k if lam == 0 else (1.0 - decay**k) / lam
+    centres = [x]
+    coefs = [c_true * p]
+    if k > 0:
+        centres.append(np.concatenate(history[:k]))
+        coefs.append(np.concatenate([-eta_d * decay ** (k - 1 - s) * q for s in range(k)]))
+    if fstar_y is not None and lam > 0:
+        centres += [x, fstar_y]
+        coefs += [decay**k / lam * p, -(decay**k) / lam * q]
+    return grad_expansion(kernel, pts, np.concatenate(centres), np.concatenate(coefs))
+
+
+def naive_simulate(kernel, x, p, lam, eta_d, eta_g, mode, y0, q, num_steps, fstar_y=None
+                   ) -> np.ndarray:
+    """Exact GDA (theory section 2) re-evaluating ``grad f^k`` from its definition every step.
+
+    simultaneous: ``y^{k+1} = y^k + eta_g q grad f^k(y^k)``;
+    alternating: ``y^{k+1} = y^k + eta_g q grad f^{k+1}(y^k)``.
+    Returns ``Y^0..Y^T``, shape ``(T + 1, n, d)``. Cost ``O(T^2 n^2 d)`` with no
+    shortcut: every step rebuilds the whole expansion.
+    """
+    y = np.array(y0, dtype=float)
+    history = [y]
+    for k in range(num_steps):
+        kk = k + 1 if mode == "alternating" else k
+        g = naive_fgrad(kernel, x, p, lam, eta_d, q, history, kk, y, fstar_y)
+        y = y + eta_g * q[:, None] * g
+        history.append(y)
+    return np.array(history)
+
+
+# -- the exact one-step map on the reduced state, theory section 4 -----------------------
+
+
+def merge_locations(ystar, scale, tol=1e-8):
+    """Distinct locations among the rows of ``ystar`` (first occurrence order) and the index map."""
+    locs, index = [], []
+    for yj in ystar:
+        for l, u in enumerate(locs):
+            if np.linalg.norm(yj - u) <= tol * scale:
+                index.append(l)
+                break
+        else:
+            index.append(len(locs))
+            locs.append(yj)
+    return np.array(locs), np.array(index)
+
+
+def reduced_step_map(kernel, x, p, lam, eta_d, eta_g, mode, ystar, q):
+    """The exact nonlinear one-step map ``(B, e) -> (B', e')`` near a fixed point ``(f*, Y*)``.
+
+    Construction (independent of the library's Jacobian):
+
+    - The discriminator perturbation ``g`` is *realised* as a concrete smooth
+      function with ``grad g(u_l) = B_l``:
+      ``g(u) = sum_l (B_l . (u - u_l)) exp(-|u - u_l|^2 / (2 tau^2))`` with ``tau``
+      a tenth of the smallest distance between distinct locations (and at most
+      ``sigma / 4``), so that every bump is negligible (``exp(-50)``) at the
+      other locations. Its gradient at ``u_l`` is exactly ``B_l`` and its Hessian
+      there is zero. ``g`` need not lie in the RKHS: the update (D) is linear in
+      ``f`` and the generator only reads ``grad f``.
+    - One exact GDA step from ``(f* + g, Y* + e)`` (theory section 2),
+      ``f' = (1 - a)(f* + g) + eta_d (K(., X) p - K(., Y* + e) q)`` and the
+      generator step with ``grad (f* + g)`` (simultaneous) or ``grad f'``
+      (alternating) at ``Y* + e``, all evaluated in full.
+    - The new reduced state is read off as ``B'_l = grad (f' - f*)(u_l)`` and
+      ``e' = Y' - Y*``.
+
+    To first order the parts of ``g`` beyond its gradients at the ``u_l`` do not
+    feed back (theory section 4), so the derivative of this map at ``(0, 0)`` is
+    the Jacobian ``J``. Needs ``lam > 0``.
+
+    Returns
+    -------
+    step : callable
+        ``step(z) -> z'`` on the flattened state ``(B_1..B_L, e_1..e_n)``.
+    locs : (L, d) array
+    """
+    sigma = length_scale(kernel)
+    locs, _ = merge_locations(ystar, sigma)
+    num_l, d = locs.shape
+    n = ystar.shape[0]
+    if num_l > 1:
+        sep = min(np.linalg.norm(locs[i] - locs[j]) for i in range(num_l) for j in range(i))
+    else:
+        sep = np.inf
+    tau = min(sep / 10.0, sigma / 4.0)
+    a = eta_d * lam
+
+    def grad_g(bvec, pts):
+        out = np.zeros(pts.shape)
+        for l in range(num_l):
+            r = pts - locs[l]
+            w = np.exp(-(r * r).sum(1) / (2.0 * tau**2))
+            # grad of (B . r) w = B w + (B . r) grad w,  grad w = -r w / tau^2
+            out += bvec[l][None, :] * w[:, None] - (r @ bvec[l])[:, None] * r * w[:, None] / tau**2
+        return out
+
+    def grad_fstar(pts):
+        return fstar_grad(kernel, x, p, lam, ystar, q, pts)
+
+    def grad_fnew(bvec, y, pts):
+        # f' = (1 - a)(f* + g) + eta_d (K(., X) p - K(., Y) q)
+        return ((1.0 - a) * (grad_fstar(pts) + grad_g(bvec, pts))
+                + eta_d * (grad_expansion(kernel, pts, x, p) - grad_expansion(kernel, pts, y, q)))
+
+    def step(z):
+        z = np.asarray(z, dtype=float)
+        bvec = z[:num_l * d].reshape(num_l, d)
+        e = z[num_l * d:].reshape(n, d)
+        y = ystar + e
+        b_new = grad_fnew(bvec, y, locs) - grad_fstar(locs)
+        if mode == "simultaneous":
+            gy = grad_fstar(y) + grad_g(bvec, y)
+        else:
+            gy = grad_fnew(bvec, y, y)
+        y_new = y + eta_g * q[:, None] * gy
+        return np.concatenate([b_new.ravel(), (y_new - ystar).ravel()])
+
+    return step, locs
+
+
+def fd_reduced_jacobian(kernel, x, p, lam, eta_d, eta_g, mode, ystar, q, *, h_b=1e-6, h_e=None):
+    """Central-difference Jacobian of :func:`reduced_step_map` at ``(B, e) = (0, 0)``.
+
+    ``h_e`` defaults to ``1e-6 sigma``. The map is smooth on the scales ``sigma``
+    and ``tau``, so the truncation error (``h^2``) is ~1e-12 relative and the
+    rounding error is ``eps |Y*| / h_e`` ~ 1e-10: entries agree with ``J`` to
+    about 1e-8 absolute.
+    """
+    step, locs = reduced_step_map(kernel, x, p, lam, eta_d, eta_g, mode, ystar, q)
+    h_e = 1e-6 * length_scale(kernel) if h_e is None else h_e
+    nb, ne = locs.size, ystar.size
+    h = np.concatenate([np.full(nb, h_b), np.full(ne, h_e)])
+    return fd_jacobian(step, np.zeros(nb + ne), h), locs
+
+
+# -- eigenvalue multisets -----------------------------------------------------------------
+
+
+def match_eigenvalues(computed, expected) -> np.ndarray:
+    """Pair each expected eigenvalue with a distinct computed one, greedily by distance.
+
+    Returns the largest pairing distance (``inf`` if the sizes differ). Two
+    multisets are equal to ``tol`` when this is at most ``tol`` (for well
+    separated eigenvalues the greedy pairing is the optimal one).
+    """
+    computed = list(np.asarray(computed, dtype=complex).ravel())
+    expected = np.asarray(expected, dtype=complex).ravel()
+    if len(computed) != expected.size:
+        return np.inf
+    worst = 0.0
+    for z in expected:
+        dist = [abs(z - c) for c in computed]
+        i = int(np.argmin(dist))
+        worst = max(worst, dist[i])
+        computed.pop(i)
+    return worst
