@@ -12,11 +12,13 @@ from .game import GDA, MODES, KernelGAN
 from .kernels import Gaussian, Kernel, Laplacian, Multiscale, RationalQuadratic, make_kernel
 from .linearize import Linearization, linearize
 from .regimes import REGIMES, classify
+from .rules import field_eigenvalues, stability_region
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
     "Linearization", "Multiscale", "RationalQuadratic", "Trajectory", "classify",
-    "find_equilibrium", "isolated", "linearize", "make_kernel", "simulate", "__version__",
+    "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "simulate",
+    "stability_region", "__version__",
 ]

@@ -146,3 +146,93 @@ class Expansion:
             w = self.coef[self.start:self.stop].reshape(-1)
             v = v + k.value_sum(y, z, w)
         return v
+
+
+class MultiExpansion:
+    """Several functions expanded over one shared history of centres (theory section 8).
+
+    Optimistic and momentum GDA keep, besides ``f``, a second function (the
+    previous field direction or the velocity) that is a kernel expansion over the
+    same centres. ``F`` functions are stored as coefficient columns:
+
+        f_i = c_i K(., X) p + sum_s K(., Y^s) w_{s, :, i}
+
+    and a step applies a linear map ``f <- T f`` (``T`` is ``F x F``) to every
+    coefficient, then adds new terms.
+
+    Truncation uses the same relative rule as :class:`Expansion`; since ``T`` is
+    not a scalar, the dropped coefficient mass is propagated with the induced
+    1-norm of ``T`` (a rigorous over-estimate), and ``bound`` is
+    ``grad_bound`` times it: a bound on the gradient error of any function
+    ``sum_i b_i f_i`` with ``|b_i| <= 1``.
+    """
+
+    def __init__(self, kernel: Kernel, x: np.ndarray, p: np.ndarray, n: int, capacity: int,
+                 num_funcs: int, history_tol: float | None = None):
+        self.kernel = kernel
+        self.x = x
+        self.p = p
+        self.psum = float(p.sum())
+        self.n = n
+        self.d = x.shape[1]
+        self.num_funcs = num_funcs
+        self.c = np.zeros(num_funcs)
+        self.buf = np.empty((capacity, n, self.d))
+        self.coef = np.empty((capacity, n, num_funcs))
+        self.start = 0
+        self.stop = 0
+        self.history_tol = history_tol
+        self.dropped = 0.0
+
+    @property
+    def num_slices(self) -> int:
+        return self.stop - self.start
+
+    def mix(self, t: np.ndarray) -> None:
+        """Apply ``f <- T f`` to all functions."""
+        self.c = t @ self.c
+        if self.stop > self.start:
+            self.coef[self.start:self.stop] = self.coef[self.start:self.stop] @ t.T
+        self.dropped *= float(np.abs(t).sum(axis=0).max())
+
+    def add_true(self, amounts) -> None:
+        """Add ``amounts[i] K(., X) p`` to function ``i``."""
+        self.c = self.c + np.asarray(amounts, dtype=float)
+
+    def add_slice(self, y: np.ndarray, w: np.ndarray) -> None:
+        """Add ``K(., y) w[:, i]`` to function ``i`` (``w`` of shape ``(n, F)``)."""
+        if self.stop == self.buf.shape[0]:
+            grow = max(16, self.buf.shape[0])
+            self.buf = np.concatenate([self.buf, np.empty((grow,) + self.buf.shape[1:])])
+            self.coef = np.concatenate([self.coef, np.empty((grow,) + self.coef.shape[1:])])
+        self.buf[self.stop] = y
+        self.coef[self.stop] = w
+        self.stop += 1
+        if self.history_tol is not None:
+            self._truncate()
+
+    def _truncate(self) -> None:
+        kept = float(np.abs(self.coef[self.start:self.stop]).sum())
+        budget = self.history_tol * (float(np.abs(self.c).sum()) * self.psum + kept + self.dropped)
+        while self.num_slices > 1:
+            oldest = float(np.abs(self.coef[self.start]).sum())
+            if self.dropped + oldest > budget:
+                break
+            self.dropped += oldest
+            self.start += 1
+
+    @property
+    def bound(self) -> float:
+        """Bound on the gradient error of any ``sum_i b_i f_i`` with ``|b_i| <= 1``."""
+        return self.kernel.grad_bound * self.dropped if self.dropped else 0.0
+
+    def grad(self, y: np.ndarray, combo) -> np.ndarray:
+        """Gradient of ``sum_i combo[i] f_i`` at the rows of ``y``."""
+        combo = np.asarray(combo, dtype=float)
+        k = self.kernel
+        g = k.grad_sum(y, self.x, self.p) * float(self.c @ combo)
+        if self.stop > self.start:
+            z = self.buf[self.start:self.stop].reshape(-1, self.d)
+            w = (self.coef[self.start:self.stop] @ combo).reshape(-1)
+            g += k.grad_sum(y, z, w)
+        return g

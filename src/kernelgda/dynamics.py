@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _validate as V
-from .discriminator import Expansion
+from .discriminator import Expansion, MultiExpansion
 from .game import GDA, KernelGAN
 from .measure import Measurement, default_noise_floor, measure_eigenvalues
 from .rules import num_delays
@@ -94,8 +94,13 @@ class Trajectory:
         return self.measure(y_star, **kwargs).rate
 
 
-def _initial_expansion(gan, n, capacity, history_tol, start, q):
-    disc = Expansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, history_tol)
+def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None):
+    if num_funcs is None:
+        disc = Expansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, history_tol)
+    else:  # function 0 is f; the others start at 0 and are set up by the rule's stepper
+        disc = MultiExpansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, num_funcs,
+                              history_tol)
+    first = 1.0 if num_funcs is None else np.eye(num_funcs)[0]
     if start is not None:
         ys = getattr(start, "y", None)
         qs = getattr(start, "q", None)
@@ -105,8 +110,8 @@ def _initial_expansion(gan, n, capacity, history_tol, start, q):
         if ys.shape[0] != n:
             raise ValueError(f"start has {ys.shape[0]} generated points but y0 has {n}")
         if gan.lam > 0:  # f* = (K(., X) p - K(., Y*) q) / lam; for lam = 0 (perfect match) f* = 0
-            disc.add_true(1.0 / gan.lam)
-            disc.add_slice(ys, -qs / gan.lam)
+            disc.add_true(first / gan.lam)
+            disc.add_slice(ys, np.multiply.outer(-qs / gan.lam, first))
     return disc
 
 
@@ -170,12 +175,10 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     else:
         divergence_bound = V.scalar(divergence_bound, "divergence_bound", positive=True)
 
-    if gda.mode in ("optimistic", "momentum"):
-        raise ValueError(f"simulate does not support mode={gda.mode!r} yet; use linearize or "
-                         "kg.isolated.eigenvalues for this rule")
     n = y.shape[0]
     per_step = {"extragradient": 2, "alternating": gda.d_steps}.get(gda.mode, 1)
-    disc = _initial_expansion(gan, n, per_step * num_steps + 1, history_tol, start, q)
+    num_funcs = 2 if gda.mode in ("optimistic", "momentum") else None
+    disc = _initial_expansion(gan, n, per_step * num_steps + 2, history_tol, start, q, num_funcs)
     stepper = _STEPPERS[gda.mode](gan, gda, q)
 
     out = np.empty((num_steps + 1, n, y.shape[1]))
@@ -250,5 +253,50 @@ def _extragradient(gan, gda, q):
     return step
 
 
+def _optimistic(gan, gda, q):
+    # z' = z + eta (2 F(z_k) - F(z_{k-1})), F(z_{-1}) = F(z_0). Functions (f, phi) with
+    # phi = F_D(z_{k-1}) and F_D(z) = K(., X) p - K(., Y) q - lam f:
+    #   f'   = (1 - 2a) f - eta_d phi + 2 eta_d K(., X) p - 2 eta_d K(., Y^k) q
+    #   phi' = -lam f + K(., X) p - K(., Y^k) q
+    # and psi = q grad f^{k-1}(Y^{k-1}) for the generator.
+    a, lam, eta_d = gda.eta_d * gan.lam, gan.lam, gda.eta_d
+    mixing = np.array([[1 - 2 * a, -eta_d], [-lam, 0.0]])
+    new_w = np.stack([-2 * eta_d * q, -q], axis=1)
+    state = {}
+
+    def step(disc, y):
+        g = q[:, None] * disc.grad(y, (1.0, 0.0))
+        if not state:  # phi_0 = F_D(z_0), psi_0 = q grad f^0(Y^0)
+            disc.mix(np.array([[1.0, 0.0], [-lam, 0.0]]))
+            disc.add_true((0.0, 1.0))
+            disc.add_slice(y, np.stack([np.zeros_like(q), -q], axis=1))
+            state["psi"] = g
+        disc.mix(mixing)
+        disc.add_true((2 * eta_d, 1.0))
+        disc.add_slice(y, new_w)
+        y_new = y + gda.eta_g * (2 * g - state["psi"])
+        state["psi"] = g
+        return y_new
+    return step
+
+
+def _momentum(gan, gda, q):
+    # v' = beta v + F(z), z' = z + eta v', v_0 = 0. Functions (f, v_f):
+    #   v_f' = beta v_f - lam f + K(., X) p - K(., Y) q
+    #   f'   = (1 - a) f + eta_d beta v_f + eta_d K(., X) p - eta_d K(., Y) q
+    a, beta, eta_d = gda.eta_d * gan.lam, gda.beta, gda.eta_d
+    mixing = np.array([[1 - a, eta_d * beta], [-gan.lam, beta]])
+    new_w = np.stack([-eta_d * q, -q], axis=1)
+    state = {"v": 0.0}
+
+    def step(disc, y):
+        state["v"] = beta * state["v"] + q[:, None] * disc.grad(y, (1.0, 0.0))
+        disc.mix(mixing)
+        disc.add_true((eta_d, 1.0))
+        disc.add_slice(y, new_w)
+        return y + gda.eta_g * state["v"]
+    return step
+
+
 _STEPPERS = {"simultaneous": _simultaneous, "alternating": _alternating,
-             "extragradient": _extragradient}
+             "extragradient": _extragradient, "optimistic": _optimistic, "momentum": _momentum}
