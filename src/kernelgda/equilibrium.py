@@ -167,7 +167,7 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
     # At the stopping tolerance Y* can still be off by ~1e-11 along directions where the
     # Jacobian is nearly singular; an exact run then drifts to the true fixed point, which a
     # rate measurement mistakes for an eigenvalue 1. One more step removes that offset.
-    for _ in range(POLISH_STEPS if converged else 0):
+    for _ in range(POLISH_STEPS if converged and res > 0 else 0):
         step = np.linalg.lstsq(_jacobian(gan, y, q), -g.ravel(), rcond=None)[0].reshape(y.shape)
         g_new = stationarity(gan, y + step, q)
         res_new = float(np.abs(g_new).max())

@@ -11,7 +11,8 @@ Window
 Only the part of the run that is *linear* (``|e_k| <= linear_limit``, default
 ``1e-3 sigma``) and *above rounding noise* (envelope of ``|e_k|`` at least
 ``noise_floor``, default ``1e5 eps max(1, |Y*|)``) is used; of the steps that
-pass, the longest contiguous stretch. The envelope is a running maximum of
+pass, the longest contiguous stretch; a run that starts in the linear regime is
+cut at the first step that leaves it. The envelope is a running maximum of
 ``|e_k|`` over ``+-envelope`` steps, so that the zero crossings of an oscillating
 error do not cut the window. Each snapshot pair is divided by the envelope, so
 that every decade of the decay counts alike.
@@ -95,6 +96,12 @@ def measure_eigenvalues(errors, *, linear_limit: float, noise_floor: float, dela
     finite = np.isfinite(norms)
     env = maximum_filter1d(np.where(finite, norms, np.inf), size=2 * envelope + 1, mode="nearest")
     ok = finite & (norms <= linear_limit) & (env >= noise_floor)
+    inside = finite & (norms <= linear_limit)
+    if inside[0] and not inside.all():
+        # A run that starts in the linear regime is measured only until it first leaves it:
+        # after a nonlinear excursion |e_k| can come back below the limit with the
+        # discriminator far from f*, and that stretch is not a linear-regime measurement.
+        ok[np.argmin(inside):] = False
     i0, i1 = _longest_run(ok)
     num_snap = i1 - i0 - delays  # number of (x_k, x_{k+1}) pairs
     nan = Measurement(np.array([], dtype=complex), complex(np.nan, np.nan), float("nan"), (i0, i1))
