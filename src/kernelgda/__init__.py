@@ -6,6 +6,7 @@ Fletcher, 2023). The mathematics is specified in ``theory.md``.
 """
 
 from . import isolated
+from .batch import simulate_batch
 from .dynamics import Trajectory, simulate
 from .equilibrium import Equilibrium, find_equilibrium
 from .game import GDA, MODES, KernelGAN
@@ -20,5 +21,6 @@ __all__ = [
     "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
     "Linearization", "Multiscale", "RationalQuadratic", "Trajectory", "classify",
     "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "simulate",
+    "simulate_batch",
     "stability_region", "__version__",
 ]
