@@ -6,33 +6,318 @@ expansion over the true points and every past generated configuration:
     f^k = c_k K(., X) p + sum_s  K(., Y^s) w_s
 
 with scalar ``c_k`` and per-slice coefficient vectors ``w_s`` (shape ``(n,)``),
-all multiplied by ``1 - eta_d lam`` at every step. ``Expansion`` keeps the slices
-in a preallocated buffer and evaluates ``grad f`` with the matrix-product form
-of :meth:`Kernel.grad_sum`.
+all multiplied by ``1 - eta_d lam`` at every step.
+
+Fast evaluation
+---------------
+The gradient of an expansion ``sum_c w_c K(., z_c)`` at the rows of ``Y`` is two
+matrix products (theory section 2). For a radial kernel ``K = phi(|u - v|^2)``
+
+    grad f(y) = 2 ( (G w) y - G (w z) ),         G = phi'(|y - z|^2)
+
+so :class:`Expansion` keeps, for every centre, an *augmented row*
+``[z, |z|^2-term, 1]`` (the squared norms are computed once, when the centre
+enters the history) and a *coefficient row* ``[w, w z]``. One step then costs,
+for each cache-sized block of centres, one matrix product that yields the
+exponents (or squared distances) directly, one in-place elementwise map (``exp``
+for the Gaussian kernel) and one matrix product with the coefficient rows; no
+``(n, M, d)`` array is formed. Blocks are shared among the available cores by a
+small thread pool (NumPy releases the GIL; BLAS is pinned to one thread inside
+the parallel section so the two levels of threading do not compete). The decay
+``1 - eta_d lam`` is applied to a single scale factor, not to every stored
+coefficient, and coordinates are measured from the mean of the true points so
+that the matrix-product form of ``|y - z|^2`` keeps its accuracy: each kernel
+value is correct to about ``1e-16 (|y|^2 + |z|^2) / sigma^2`` relative, with
+``y, z`` measured from that mean. Kernels that are not differentiable at
+coincident points (the Laplacian) use explicit differences block by block.
 
 Truncation
 ----------
 With ``history_tol = eps`` the oldest slices are dropped while the total
 absolute coefficient mass dropped so far (decayed like everything else),
 ``D_k``, stays at most ``eps`` times the total absolute coefficient mass of the
-whole expansion, ``c_k sum p + sum_s |w_s|_1 + D_k``. Since every kernel
+whole expansion, ``|c_k| sum p + sum_s |w_s|_1 + D_k``. Since every kernel
 section has gradient at most ``G = kernel.grad_bound``, the discriminator
 gradient used by the truncated run differs from the exact one *at every point*
 by at most ``G D_k`` (reported as ``bound``), and ``G`` times the total mass is a
 bound on any gradient of ``f``. The mass of slices older than ``W`` steps is at
 most ``(1 - eta_d lam)^W / lam`` times the generated weight, so the number of
 slices kept is about ``log(eps lam) / log(1 - eta_d lam)``: a run becomes linear
-in ``T`` when ``eta_d lam`` is not tiny. With ``lam = 0`` nothing ever decays and
-nothing is dropped.
+in ``T`` when ``eta_d lam`` is not tiny, and the history buffer stays bounded by
+about twice that window. With ``lam = 0`` nothing ever decays and nothing is
+dropped.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
-from .kernels import Kernel
+from .kernels import Gaussian, Kernel
 
-__all__ = ["Expansion"]
+__all__ = ["Expansion", "MultiExpansion", "kernel_grad_sum"]
+
+#: Entries of one block of the pair matrix (``rows x block`` float64 values, 512 KiB:
+#: half of a core's L2 cache here), chosen by measurement (benchmarks/perf.py).
+BLOCK_ENTRIES = 65536
+#: Pair evaluations in one call below which a single thread does all the work: handing
+#: blocks to another thread costs tens of microseconds.
+PARALLEL_MIN_PAIRS = 150_000
+#: Below this ``|scale|`` the stored history coefficients are renormalised (avoids underflow).
+_RESCALE_BELOW = 1e-150
+
+_GAUSS, _PROFILE, _DIRECT = "gaussian", "profile", "direct"
+
+
+# -- threads -------------------------------------------------------------------------------
+
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class _Threads:
+    """A lazily started worker pool and a BLAS one-thread switch, shared by all expansions."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pool = None
+        self.blas = None  # threadpoolctl selection of the BLAS libraries, or False
+        self.local = threading.local()
+
+    def workers(self) -> int:
+        """Threads to split a large kernel sum over (1 when BLAS threads cannot be pinned)."""
+        cpus = _available_cpus()
+        if cpus < 2:
+            return 1
+        if self.blas is None:
+            with self.lock:
+                if self.blas is None:
+                    try:
+                        from threadpoolctl import ThreadpoolController
+                        self.blas = ThreadpoolController().select(user_api="blas")
+                    except Exception:  # threadpoolctl missing or broken: no own threads
+                        self.blas = False
+        return cpus if self.blas is not False else 1
+
+    def executor(self, workers: int) -> ThreadPoolExecutor:
+        if self.pool is None or self.pool._max_workers < workers - 1:
+            with self.lock:
+                if self.pool is None or self.pool._max_workers < workers - 1:
+                    self.pool = ThreadPoolExecutor(max_workers=workers - 1,
+                                                   thread_name_prefix="kernelgda")
+        return self.pool
+
+    def scratch(self, size: int) -> np.ndarray:
+        """A per-thread float64 work array of at least ``size`` entries."""
+        buf = getattr(self.local, "buf", None)
+        if buf is None or buf.size < size:
+            buf = self.local.buf = np.empty(size)
+        return buf
+
+
+_THREADS = _Threads()
+
+
+# -- augmented rows and the blocked kernel sum -----------------------------------------------
+
+def _kind(kernel: Kernel) -> str:
+    if isinstance(kernel, Gaussian):
+        return _GAUSS
+    return _PROFILE if kernel.smooth else _DIRECT
+
+
+def augment_centres(kernel: Kernel, z: np.ndarray) -> np.ndarray:
+    """Rows ``[z, -|z|^2 / (2 sigma^2), 1]`` (Gaussian) or ``[z, |z|^2, 1]`` (other kernels)."""
+    sq = np.einsum("ij,ij->i", z, z)
+    out = np.empty((z.shape[0], z.shape[1] + 2))
+    out[:, :-2] = z
+    out[:, -2] = sq * (-0.5 / kernel.sigma**2) if _kind(kernel) == _GAUSS else sq
+    out[:, -1] = 1.0
+    return out
+
+
+def _augment_points(kind: str, kernel: Kernel, y: np.ndarray) -> np.ndarray:
+    # Rows whose product with augmented centres is the exponent -|y - z|^2 / (2 sigma^2)
+    # (Gaussian) or the squared distance |y - z|^2 (other kernels).
+    sq = np.einsum("ij,ij->i", y, y)
+    out = np.empty((y.shape[0], y.shape[1] + 2))
+    if kind == _GAUSS:
+        out[:, :-2] = y * (1.0 / kernel.sigma**2)
+        out[:, -1] = sq * (-0.5 / kernel.sigma**2)
+    else:
+        out[:, :-2] = -2.0 * y
+        out[:, -1] = sq
+    out[:, -2] = 1.0
+    return out
+
+
+def _coef_rows(z: np.ndarray, w: np.ndarray) -> np.ndarray:
+    out = np.empty((z.shape[0], z.shape[1] + 1))
+    out[:, 0] = w
+    np.multiply(w[:, None], z, out=out[:, 1:])
+    return out
+
+
+def _run_blocks(kind, kernel, yaug, blocks, width):
+    """``sum_blocks mult * map(yaug z^T) @ coef`` for one thread's list of blocks."""
+    rows = yaug.shape[0]
+    acc = np.zeros((rows, width))
+    tmp = np.empty((rows, width))
+    flat = _THREADS.scratch(rows * max(z.shape[0] for z, _, _ in blocks))
+    for z, coef, mult in blocks:
+        s = flat[:rows * z.shape[0]].reshape(rows, z.shape[0])
+        np.matmul(yaug, z.T, out=s)
+        if kind == _GAUSS:
+            np.exp(s, out=s)
+        else:
+            np.maximum(s, 0.0, out=s)
+            s[...] = kernel.dprofile(s)
+        np.matmul(s, coef, out=tmp)
+        if mult != 1.0:
+            tmp *= mult
+        acc += tmp
+    return acc
+
+
+def _split(blocks, parts):
+    """Cut ``blocks`` into ``parts`` contiguous groups of about equal column counts."""
+    sizes = np.cumsum([z.shape[0] for z, _, _ in blocks])
+    cuts = np.searchsorted(sizes, sizes[-1] * np.arange(1, parts) / parts, side="right")
+    edges = [0, *sorted(set(int(c) for c in cuts if 0 < c < len(blocks))), len(blocks)]
+    return [blocks[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def kernel_grad_sum(kernel: Kernel, y: np.ndarray, segments, *, num_threads: int | None = None
+                    ) -> np.ndarray:
+    """Gradient of ``sum_seg mult_seg sum_c w_c K(., z_c)`` at the rows of ``y``.
+
+    Parameters
+    ----------
+    kernel : Kernel
+    y : (n, d) array
+        Evaluation points (in the same coordinates as the centres).
+    segments : list of (zaug, coef, mult)
+        ``zaug (M, d + 2)`` from :func:`augment_centres`, ``coef (M, d + 1)`` rows
+        ``[w, w z]``, scalar ``mult``.
+    num_threads : int, optional
+        Threads to use; default all available cores for large sums.
+
+    Returns
+    -------
+    (n, d) array
+
+    Notes
+    -----
+    ``grad f(y) = 2 ( (G w) y - G (w z) )`` with ``G = phi'(|y - z|^2)``
+    (theory section 2); for the Gaussian kernel ``2 phi' = -exp(.) / sigma^2``
+    and the exponent comes out of the first matrix product directly.
+    """
+    kind = _kind(kernel)
+    rows, d = y.shape
+    segments = [s for s in segments if s[0].shape[0] and s[2] != 0.0]
+    if kind == _DIRECT:  # explicit differences, block by block to bound memory
+        g = np.zeros((rows, d))
+        step = max(1, BLOCK_ENTRIES // (rows * d))
+        for z, coef, mult in segments:
+            for a in range(0, z.shape[0], step):
+                g += mult * kernel.grad_sum(y, z[a:a + step, :d], coef[a:a + step, 0])
+        return g
+    if not segments:
+        return np.zeros((rows, d))
+    cols = max(64, BLOCK_ENTRIES // rows)
+    blocks = [(z[a:a + cols], coef[a:a + cols], mult)
+              for z, coef, mult in segments for a in range(0, z.shape[0], cols)]
+    total = rows * sum(z.shape[0] for z, _, _ in segments)
+    workers = _THREADS.workers() if num_threads is None else max(1, int(num_threads))
+    yaug = _augment_points(kind, kernel, y)
+    if workers > 1 and total >= PARALLEL_MIN_PAIRS and len(blocks) > 1:
+        if num_threads is not None:
+            _THREADS.workers()  # make sure the BLAS switch is known
+        groups = _split(blocks, workers)
+        if _THREADS.blas:
+            with _THREADS.blas.limit(limits=1):
+                acc = _run_parallel(kind, kernel, yaug, groups, d + 1)
+        else:
+            acc = _run_parallel(kind, kernel, yaug, groups, d + 1)
+    else:
+        acc = _run_blocks(kind, kernel, yaug, blocks, d + 1)
+    if kind == _GAUSS:
+        g = acc[:, 1:] - acc[:, :1] * y
+        g *= 1.0 / kernel.sigma**2
+        return g
+    return 2.0 * (acc[:, :1] * y - acc[:, 1:])
+
+
+def _run_parallel(kind, kernel, yaug, groups, width):
+    pool = _THREADS.executor(len(groups))
+    futures = [pool.submit(_run_blocks, kind, kernel, yaug, grp, width) for grp in groups[1:]]
+    acc = _run_blocks(kind, kernel, yaug, groups[0], width)
+    for fut in futures:  # summed in a fixed order: results do not depend on scheduling
+        acc += fut.result()
+    return acc
+
+
+# -- history buffer --------------------------------------------------------------------------
+
+class _History:
+    """Slices of ``n`` centres in preallocated, growable row buffers with a live window."""
+
+    def __init__(self, kernel, origin, n, capacity, width):
+        self.kernel = kernel
+        self.origin = origin
+        self.n = n
+        d = origin.shape[0]
+        self.zaug = np.empty((capacity * n, d + 2))
+        self.coef = np.empty((capacity * n, width))
+        self.mass = np.empty(capacity)
+        self.start = 0
+        self.stop = 0
+
+    @property
+    def num_slices(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def nbytes(self) -> int:
+        return self.zaug.nbytes + self.coef.nbytes + self.mass.nbytes
+
+    def live(self, array):
+        return array[self.start * self.n:self.stop * self.n]
+
+    def push(self, y) -> tuple[slice, np.ndarray]:
+        """Append the centres ``y``; return the new slice's rows and its centred points."""
+        if self.stop * self.n == self.zaug.shape[0]:
+            self._make_room()
+        rows = slice(self.stop * self.n, (self.stop + 1) * self.n)
+        yc = y - self.origin
+        self.zaug[rows] = augment_centres(self.kernel, yc)
+        self.stop += 1
+        return rows, yc
+
+    def _make_room(self):
+        k, n, cap = self.num_slices, self.n, self.mass.shape[0]
+        live = slice(self.start * n, self.stop * n)
+        if 2 * k <= cap:  # slide the live window to the front (source and target are disjoint)
+            self.zaug[:k * n] = self.zaug[live]
+            self.coef[:k * n] = self.coef[live]
+            self.mass[:k] = self.mass[self.start:self.stop]
+        else:
+            new = max(16, 2 * cap)
+            for name in ("zaug", "coef"):
+                old = getattr(self, name)
+                arr = np.empty((new * n, old.shape[1]))
+                arr[:k * n] = old[live]
+                setattr(self, name, arr)
+            mass = np.empty(new)
+            mass[:k] = self.mass[self.start:self.stop]
+            self.mass = mass
+        self.start, self.stop = 0, k
 
 
 class Expansion:
@@ -46,40 +331,73 @@ class Expansion:
     n : int
         Number of generated points per slice.
     capacity : int
-        Maximum number of generated slices (history length).
+        Expected number of generated slices (the buffer grows if needed; with
+        truncation it starts smaller and stays about twice the kept window).
     history_tol : float or None
         Relative truncation tolerance in ``(0, 1)`` (module docstring), or
         ``None`` for the full history.
+    num_threads : int, optional
+        Threads for large kernel sums; default all available cores.
+
+    Notes
+    -----
+    The history coefficients are stored divided by ``scale``, the product of all
+    decay factors since the last renormalisation, so :meth:`decay` is O(1).
     """
 
     def __init__(self, kernel: Kernel, x: np.ndarray, p: np.ndarray, n: int, capacity: int,
-                 history_tol: float | None = None):
+                 history_tol: float | None = None, *, num_threads: int | None = None):
         self.kernel = kernel
-        self.x = x
-        self.p = p
-        self.psum = float(p.sum())
         self.n = n
         self.d = x.shape[1]
+        self.origin = x.mean(axis=0)
+        xc = x - self.origin
+        self._x_aug = augment_centres(kernel, xc)
+        self._x_coef = _coef_rows(xc, p)
+        self.psum = float(p.sum())
         self.c = 0.0
-        self.buf = np.empty((capacity, n, self.d))
-        self.coef = np.empty((capacity, n))
-        self.start = 0
-        self.stop = 0
+        self.scale = 1.0
         self.history_tol = history_tol
-        self.dropped = 0.0  # absolute coefficient mass dropped so far (decayed)
-        self.kept_mass = 0.0  # sum of |coef| over the kept slices
+        self.num_threads = num_threads
+        capacity = max(1, int(capacity))
+        if history_tol is not None:
+            capacity = min(capacity, 256)
+        self._hist = _History(kernel, self.origin, n, capacity, self.d + 1)
+        self._dropped = 0.0  # absolute coefficient mass dropped so far, divided by |scale|
+        self._kept = 0.0  # sum of |w| over the kept slices, divided by |scale|
 
     @property
     def num_slices(self) -> int:
-        return self.stop - self.start
+        return self._hist.num_slices
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the history and true-point buffers."""
+        return self._hist.nbytes + self._x_aug.nbytes + self._x_coef.nbytes
+
+    @property
+    def dropped(self) -> float:
+        """Absolute coefficient mass dropped by truncation (decayed like the expansion)."""
+        return self._dropped * abs(self.scale)
 
     def decay(self, factor: float) -> None:
         """Multiply the whole expansion by ``factor`` (the ``1 - eta_d lam`` of (D))."""
-        if factor != 1.0:
-            self.c *= factor
-            self.coef[self.start:self.stop] *= factor
-            self.dropped *= abs(factor)
-            self.kept_mass *= abs(factor)
+        if factor == 1.0:
+            return
+        self.c *= factor
+        if factor == 0.0:  # every coefficient is now exactly zero
+            h = self._hist
+            h.start = h.stop
+            self.scale, self._dropped, self._kept = 1.0, 0.0, 0.0
+            return
+        self.scale *= factor
+        if abs(self.scale) < _RESCALE_BELOW:
+            h, s = self._hist, self.scale
+            h.live(h.coef)[...] *= s
+            h.mass[h.start:h.stop] *= abs(s)
+            self._dropped *= abs(s)
+            self._kept *= abs(s)
+            self.scale = 1.0
 
     def add_true(self, amount: float) -> None:
         """Add ``amount * K(., X) p``."""
@@ -87,64 +405,52 @@ class Expansion:
 
     def add_slice(self, y: np.ndarray, w: np.ndarray) -> None:
         """Add ``K(., y) w`` as a new history slice (``y`` is copied)."""
-        if self.stop == self.buf.shape[0]:
-            self._compact()
-        self.buf[self.stop] = y
-        self.coef[self.stop] = w
-        self.stop += 1
-        self.kept_mass += float(np.abs(w).sum())
+        h = self._hist
+        rows, yc = h.push(y)
+        ws = np.multiply(w, 1.0 / self.scale)
+        h.coef[rows, 0] = ws
+        np.multiply(ws[:, None], yc, out=h.coef[rows, 1:])
+        mass = float(np.abs(ws).sum())
+        h.mass[h.stop - 1] = mass
+        self._kept += mass
         if self.history_tol is not None:
             self._truncate()
 
-    def _compact(self) -> None:
-        k = self.num_slices
-        if self.start == 0:
-            grow = max(16, self.buf.shape[0])
-            self.buf = np.concatenate([self.buf, np.empty((grow,) + self.buf.shape[1:])])
-            self.coef = np.concatenate([self.coef, np.empty((grow, self.n))])
-            return
-        self.buf[:k] = self.buf[self.start:self.stop]
-        self.coef[:k] = self.coef[self.start:self.stop]
-        self.start, self.stop = 0, k
-
     def total_mass(self) -> float:
-        """``c sum p + sum |w| + dropped``: ``grad_bound`` times this bounds any gradient of f."""
-        return abs(self.c) * self.psum + self.kept_mass + self.dropped
+        """``|c| sum p + sum |w| + dropped``: ``grad_bound`` times this bounds any gradient of f."""
+        return abs(self.c) * self.psum + (self._kept + self._dropped) * abs(self.scale)
 
     def _truncate(self) -> None:
-        budget = self.history_tol * self.total_mass()
-        while self.num_slices > 1:
-            oldest = float(np.abs(self.coef[self.start]).sum())
-            if self.dropped + oldest > budget:
+        h = self._hist
+        budget = self.history_tol * (abs(self.c) * self.psum / abs(self.scale)
+                                     + self._kept + self._dropped)
+        while h.num_slices > 1:
+            oldest = float(h.mass[h.start])
+            if self._dropped + oldest > budget:
                 break
-            self.dropped += oldest
-            self.kept_mass -= oldest
-            self.start += 1
+            self._dropped += oldest
+            self._kept -= oldest
+            h.start += 1
 
     @property
     def bound(self) -> float:
         """Rigorous bound on ``|grad f_truncated - grad f_exact|`` at any point."""
-        return self.kernel.grad_bound * self.dropped if self.dropped else 0.0
+        return self.kernel.grad_bound * self.dropped if self._dropped else 0.0
 
     def grad(self, y: np.ndarray) -> np.ndarray:
         """``grad f(y)`` at the rows of ``y (n', d)``."""
-        k = self.kernel
-        g = k.grad_sum(y, self.x, self.p)
-        g *= self.c
-        if self.stop > self.start:
-            z = self.buf[self.start:self.stop].reshape(-1, self.d)
-            w = self.coef[self.start:self.stop].reshape(-1)
-            g += k.grad_sum(y, z, w)
-        return g
+        h = self._hist
+        segments = [(self._x_aug, self._x_coef, self.c),
+                    (h.live(h.zaug), h.live(h.coef), self.scale)]
+        return kernel_grad_sum(self.kernel, y - self.origin, segments, num_threads=self.num_threads)
 
     def value(self, y: np.ndarray) -> np.ndarray:
         """``f(y)`` at the rows of ``y``."""
-        k = self.kernel
-        v = self.c * k.value_sum(y, self.x, self.p)
-        if self.stop > self.start:
-            z = self.buf[self.start:self.stop].reshape(-1, self.d)
-            w = self.coef[self.start:self.stop].reshape(-1)
-            v = v + k.value_sum(y, z, w)
+        k, h, d = self.kernel, self._hist, self.d
+        yc = y - self.origin
+        v = self.c * k.value_sum(yc, self._x_aug[:, :d], self._x_coef[:, 0])
+        if h.num_slices:
+            v = v + self.scale * k.value_sum(yc, h.live(h.zaug)[:, :d], h.live(h.coef)[:, 0])
         return v
 
 
@@ -158,7 +464,8 @@ class MultiExpansion:
         f_i = c_i K(., X) p + sum_s K(., Y^s) w_{s, :, i}
 
     and a step applies a linear map ``f <- T f`` (``T`` is ``F x F``) to every
-    coefficient, then adds new terms.
+    coefficient, then adds new terms. Gradients use the same blocked kernel sum
+    as :class:`Expansion`.
 
     Truncation uses the same relative rule as :class:`Expansion`; since ``T`` is
     not a scalar, the dropped coefficient mass is propagated with the induced
@@ -168,31 +475,41 @@ class MultiExpansion:
     """
 
     def __init__(self, kernel: Kernel, x: np.ndarray, p: np.ndarray, n: int, capacity: int,
-                 num_funcs: int, history_tol: float | None = None):
+                 num_funcs: int, history_tol: float | None = None, *, num_threads: int | None = None):
         self.kernel = kernel
-        self.x = x
-        self.p = p
-        self.psum = float(p.sum())
         self.n = n
         self.d = x.shape[1]
+        self.origin = x.mean(axis=0)
+        xc = x - self.origin
+        self._x_aug = augment_centres(kernel, xc)
+        self._x_coef = _coef_rows(xc, p)
+        self.psum = float(p.sum())
         self.num_funcs = num_funcs
         self.c = np.zeros(num_funcs)
-        self.buf = np.empty((capacity, n, self.d))
-        self.coef = np.empty((capacity, n, num_funcs))
-        self.start = 0
-        self.stop = 0
         self.history_tol = history_tol
+        self.num_threads = num_threads
+        capacity = max(1, int(capacity))
+        if history_tol is not None:
+            capacity = min(capacity, 256)
+        self._hist = _History(kernel, self.origin, n, capacity, num_funcs)
         self.dropped = 0.0
 
     @property
     def num_slices(self) -> int:
-        return self.stop - self.start
+        return self._hist.num_slices
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the history and true-point buffers."""
+        return self._hist.nbytes + self._x_aug.nbytes + self._x_coef.nbytes
 
     def mix(self, t: np.ndarray) -> None:
         """Apply ``f <- T f`` to all functions."""
+        h = self._hist
         self.c = t @ self.c
-        if self.stop > self.start:
-            self.coef[self.start:self.stop] = self.coef[self.start:self.stop] @ t.T
+        if h.num_slices:
+            live = h.live(h.coef)
+            live[...] = live @ t.T
         self.dropped *= float(np.abs(t).sum(axis=0).max())
 
     def add_true(self, amounts) -> None:
@@ -201,25 +518,24 @@ class MultiExpansion:
 
     def add_slice(self, y: np.ndarray, w: np.ndarray) -> None:
         """Add ``K(., y) w[:, i]`` to function ``i`` (``w`` of shape ``(n, F)``)."""
-        if self.stop == self.buf.shape[0]:
-            grow = max(16, self.buf.shape[0])
-            self.buf = np.concatenate([self.buf, np.empty((grow,) + self.buf.shape[1:])])
-            self.coef = np.concatenate([self.coef, np.empty((grow,) + self.coef.shape[1:])])
-        self.buf[self.stop] = y
-        self.coef[self.stop] = w
-        self.stop += 1
+        h = self._hist
+        rows, _ = h.push(y)
+        h.coef[rows] = w
         if self.history_tol is not None:
             self._truncate()
 
     def _truncate(self) -> None:
-        kept = float(np.abs(self.coef[self.start:self.stop]).sum())
-        budget = self.history_tol * (float(np.abs(self.c).sum()) * self.psum + kept + self.dropped)
-        while self.num_slices > 1:
-            oldest = float(np.abs(self.coef[self.start]).sum())
-            if self.dropped + oldest > budget:
+        h = self._hist
+        live = np.abs(h.live(h.coef)).reshape(h.num_slices, -1).sum(axis=1)
+        budget = self.history_tol * (float(np.abs(self.c).sum()) * self.psum + float(live.sum())
+                                     + self.dropped)
+        i = 0
+        while h.num_slices > 1:
+            if self.dropped + live[i] > budget:
                 break
-            self.dropped += oldest
-            self.start += 1
+            self.dropped += float(live[i])
+            h.start += 1
+            i += 1
 
     @property
     def bound(self) -> float:
@@ -229,10 +545,9 @@ class MultiExpansion:
     def grad(self, y: np.ndarray, combo) -> np.ndarray:
         """Gradient of ``sum_i combo[i] f_i`` at the rows of ``y``."""
         combo = np.asarray(combo, dtype=float)
-        k = self.kernel
-        g = k.grad_sum(y, self.x, self.p) * float(self.c @ combo)
-        if self.stop > self.start:
-            z = self.buf[self.start:self.stop].reshape(-1, self.d)
-            w = (self.coef[self.start:self.stop] @ combo).reshape(-1)
-            g += k.grad_sum(y, z, w)
-        return g
+        h = self._hist
+        d = self.d
+        zaug = h.live(h.zaug)
+        coef = _coef_rows(zaug[:, :d], h.live(h.coef) @ combo)
+        segments = [(self._x_aug, self._x_coef, float(self.c @ combo)), (zaug, coef, 1.0)]
+        return kernel_grad_sum(self.kernel, y - self.origin, segments, num_threads=self.num_threads)
