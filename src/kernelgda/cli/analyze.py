@@ -1,0 +1,196 @@
+"""``kernelgda analyze SCENARIO.toml``: fixed point, spectrum, rate and regime of a scenario.
+
+Loads a scenario file (layout in :mod:`kernelgda.scenario`), finds the fixed
+point by Newton's method from the scenario's generated points
+(:func:`kernelgda.find_equilibrium`), linearizes GDA there
+(:func:`kernelgda.linearize`, theory section 4) and prints the fixed point, the
+spectrum of the Jacobian sorted by modulus with the visibility of each
+eigenvalue to the generator, the generator-visible rate, the spectral radius and
+the regime (theory section 6).
+
+``--check`` also runs the exact nonlinear dynamics (:func:`kernelgda.simulate`)
+from ``(f*, Y* + e0)`` with ``|e0| = 1e-6 sigma`` in a random direction drawn
+from ``default_rng(seed)``, measures the dominant eigenvalue from the run
+(:meth:`kernelgda.Trajectory.rate`, theory section 7, experiment 1) and prints
+predicted and measured values side by side. The measured regime is classified
+with tolerance :data:`MEASURED_TOL` ``= 1e-3`` rather than the default ``1e-6``:
+the fit to a finite, rounded trajectory agrees with the Jacobian to about
+3-4 digits (theory section 4), so a tighter tolerance would call a measured
+neutral mode ``0.9999`` monotone, or a measured real root with a ``1e-5``
+imaginary part oscillatory.
+
+Exit codes: 0 on success, 1 when Newton finds no fixed point, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .rates import dumps, fmt, positive_int
+
+__all__ = ["register", "run", "analyze", "format_report", "MEASURED_TOL", "default_steps"]
+
+#: Regime tolerance for the measured dominant eigenvalue (module docstring).
+MEASURED_TOL = 1e-3
+#: Size of the initial perturbation, in units of sigma (theory section 7).
+PERTURBATION = 1e-6
+#: Table rows of the spectrum shown (JSON always has all of them).
+MAX_ROWS = 24
+
+
+def default_steps(rate: float) -> int:
+    """Run length for ``--check``: enough for the error to change by 3 decades at ``rate``.
+
+    From ``1e-6 sigma`` the error needs 3 decades to reach the linear limit ``1e-3 sigma``
+    (growing) or to come within a decade or two of the rounding floor (decaying);
+    ``ceil(3 ln 10 / |ln rate|) + 50`` steps, clipped to ``[200, 4000]``; 1000 for a
+    rate within ``1e-4`` of one (neutral or cycling: nothing decays).
+    """
+    if not math.isfinite(rate) or rate <= 0:
+        return 200
+    lr = abs(math.log(rate))
+    if lr < 1e-4:
+        return 1000
+    return int(min(max(math.ceil(3 * math.log(10) / lr) + 50, 200), 4000))
+
+
+def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: int = 0) -> dict:
+    """Fixed point, linearization and (optionally) the simulation check, as a plain dict.
+
+    Returns ``{"converged": False, ...}`` without a linearization when Newton fails.
+    """
+    import kernelgda as kg
+
+    gan, gda = scenario.gan, scenario.gda
+    eq = kg.find_equilibrium(gan, scenario.y0, scenario.q)
+    out = {"scenario": scenario.name, "parameters": scenario.params(),
+           "fixed_point": {"converged": bool(eq.converged), "message": eq.message,
+                           "iterations": int(eq.iterations), "residual": float(eq.residual),
+                           "y": eq.y, "q": eq.q}}
+    if not eq.converged:
+        return out
+    lin = kg.linearize(gan, eq, gda)
+    order = np.argsort(-np.abs(lin.eigenvalues), kind="stable")
+    visible = np.zeros(lin.eigenvalues.shape, dtype=bool)
+    visible[: lin.visible.size] = lin.visible  # augmented states (optimistic, momentum) may be longer
+    out["linearization"] = {
+        "size": int(lin.matrix.shape[0]), "num_locations": int(lin.num_locations),
+        "spectrum": [{"eigenvalue": complex(lin.eigenvalues[i]), "modulus": float(abs(lin.eigenvalues[i])),
+                      "visible": bool(visible[i])} for i in order],
+        "dominant": complex(lin.dominant), "generator_rate": float(lin.generator_rate),
+        "spectral_radius": float(lin.spectral_radius), "regime": lin.regime, "regime_tol": lin.tol,
+    }
+    if check:
+        sigma = gan.kernel.sigma
+        num_steps = default_steps(lin.generator_rate) if steps is None else steps
+        e0 = np.random.default_rng(seed).standard_normal(eq.y.shape)
+        e0 *= PERTURBATION * sigma / np.linalg.norm(e0)
+        traj = kg.simulate(gan, gda, eq.y + e0, eq.q, num_steps, start=eq)
+        meas = traj.measure(eq.y)
+        rate = float(meas.rate)
+        out["check"] = {
+            "steps": int(num_steps), "seed": int(seed), "perturbation": PERTURBATION * sigma,
+            "status": traj.status, "message": traj.message, "window": list(meas.window),
+            "predicted_rate": float(lin.generator_rate), "measured_rate": rate,
+            "difference": abs(rate - lin.generator_rate) if math.isfinite(rate) else float("nan"),
+            "predicted_dominant": complex(lin.dominant), "measured_dominant": complex(meas.dominant),
+            "predicted_regime": lin.regime,
+            "measured_regime": kg.classify(meas.dominant, MEASURED_TOL) if math.isfinite(rate)
+            else "undetermined",
+            "measured_regime_tol": MEASURED_TOL,
+        }
+    return out
+
+
+def format_report(res: dict, path: str | None = None) -> str:
+    """The human-readable report of :func:`analyze`'s result."""
+    par = res["parameters"]
+    fp = res["fixed_point"]
+    kernel = f"{par['kernel']} sigma = {fmt(par['sigma'])}" + (
+        f" alpha = {fmt(par['alpha'])}" if "alpha" in par else "")
+    mode = par["mode"] + (f" (d_steps = {par['d_steps']})" if par.get("d_steps", 1) != 1 else "") + (
+        f" (beta = {fmt(par['beta'])})" if par.get("beta", 0) else "")
+    lines = [f"scenario {res['scenario']}" + (f" ({path})" if path else ""),
+             f"  kernel {kernel}, lam = {fmt(par['lam'])}, eta_d = {fmt(par['eta_d'])}, "
+             f"eta_g = {fmt(par['eta_g'])}, mode {mode}",
+             f"  m = {par['m']} true and n = {par['n']} generated points in d = {par['d']}", "",
+             f"fixed point: {fp['message']}"]
+    for j, (y, q) in enumerate(zip(fp["y"][:MAX_ROWS], fp["q"][:MAX_ROWS], strict=True)):
+        coords = ", ".join(fmt(v, 8) for v in y)
+        lines.append(f"  y*_{j} = ({coords})  q = {fmt(q)}")
+    if len(fp["y"]) > MAX_ROWS:
+        lines.append(f"  ... {len(fp['y']) - MAX_ROWS} more (see --json)")
+    if "linearization" not in res:
+        return "\n".join(lines)
+    lin = res["linearization"]
+    spec = lin["spectrum"]
+    lines += ["", f"spectrum of J ({lin['size']} x {lin['size']}, {lin['num_locations']} distinct "
+                  "locations), by modulus:",
+              f"  {'#':>3}  {'eigenvalue':<34} {'|z|':<14} visible"]
+    for i, row in enumerate(spec[:MAX_ROWS]):
+        lines.append(f"  {i:>3}  {fmt(row['eigenvalue']):<34} {fmt(row['modulus']):<14} "
+                     f"{'yes' if row['visible'] else 'no'}")
+    if len(spec) > MAX_ROWS:
+        lines.append(f"  ... {len(spec) - MAX_ROWS} more (see --json)")
+    lines += ["", f"dominant eigenvalue     {fmt(lin['dominant'])}",
+              f"generator-visible rate  {fmt(lin['generator_rate'])}",
+              f"spectral radius         {fmt(lin['spectral_radius'])}",
+              f"regime                  {lin['regime']} (tol {lin['regime_tol']:g})"]
+    if "check" in res:
+        c = res["check"]
+        predicted_regime = f"{c['predicted_regime']} (tol {lin['regime_tol']:g})"
+        lines += ["", f"check: exact simulation from (f*, Y* + e0), |e0| = {fmt(c['perturbation'], 3)} "
+                      f"(seed {c['seed']}), {c['steps']} steps: {c['message']}",
+                  f"  fitted window: steps {c['window'][0]} to {c['window'][1] - 1}",
+                  f"  {'':<18}{'predicted':<34}measured",
+                  f"  {'rate':<18}{fmt(c['predicted_rate']):<34}{fmt(c['measured_rate'])}",
+                  f"  {'dominant':<18}{fmt(c['predicted_dominant']):<34}{fmt(c['measured_dominant'])}",
+                  f"  {'regime':<18}{predicted_regime:<34}"
+                  f"{c['measured_regime']} (tol {c['measured_regime_tol']:g})",
+                  f"  |rate difference| {fmt(c['difference'], 3)}"]
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    import sys
+
+    from ..scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    res = analyze(scenario, check=args.check, steps=args.steps, seed=args.seed)
+    print(dumps(res) if args.json else format_report(res, str(args.scenario)))
+    if not res["fixed_point"]["converged"]:
+        print(f"kernelgda: no fixed point found from the generated points of {args.scenario}: "
+              f"{res['fixed_point']['message']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _seed(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def register(subparsers) -> None:
+    sp = subparsers.add_parser(
+        "analyze", help="fixed point, spectrum, rate and regime of a scenario file",
+        description="Find the fixed point of a scenario (TOML), linearize GDA there and print the "
+                    "spectrum, the generator-visible rate and the regime; --check compares with the "
+                    "exact simulation.")
+    sp.add_argument("scenario", metavar="SCENARIO.toml", help="scenario file (see kernelgda.scenario)")
+    sp.add_argument("--json", action="store_true", help="print JSON instead of a report")
+    sp.add_argument("--check", action="store_true",
+                    help="also simulate from a 1e-6 sigma perturbation and compare the measured rate")
+    sp.add_argument("--steps", type=positive_int, default=None,
+                    help="simulation steps for --check (default: from the predicted rate, 200..4000)")
+    sp.add_argument("--seed", type=_seed, default=0, help="seed of the perturbation direction (default 0)")
+    sp.set_defaults(func=run)

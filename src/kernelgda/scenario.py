@@ -1,0 +1,449 @@
+"""Scenario files: a kernel GAN, its GDA settings and a starting configuration, in TOML.
+
+A scenario names the true points and weights, the generated points and weights,
+the kernel and the GDA settings (theory sections 1 and 2). Layout (every table
+and key is listed; keys marked *optional* have the default shown)::
+
+    name = "overlap"                  # optional; default: the file name without .toml
+    description = "free text"         # optional
+
+    [true]                            # the true points x_i and weights p_i
+    points = [[0.0, 0.0], [0.3, 0.0]] # an explicit (m, d) list (a flat list: m points in d = 1),
+    # or a generator instead of points:
+    # kind = "ring"      num = 6, radius = 1.0, dim = 2, center = [0, 0]   (points in the first two axes)
+    # kind = "grid"      num = 3 (per axis: num^dim points), spacing = 1.0, dim = 2, center
+    # kind = "gaussian"  num = 10, scale = 1.0, dim = 2, seed = 0, center  (N(center, scale^2 I))
+    weights = 1.0                     # optional: a scalar for every point or a list of m; default 1
+
+    [generated]                       # the generated points y_j (starting point) and weights q_j
+    on_true = true                    # generated points on the true points, or `points` / `kind` as above
+    per_point = 1                     # optional, only with on_true: k generated points on each true point
+    weights = 0.5                     # optional: a scalar or a list of n (see below)
+    offset = [0.05, 0.0]              # optional: added to every generated point (a scalar, a (d,)
+                                      # vector or an (n, d) array); default 0
+
+    [kernel]
+    kind = "gaussian"                 # "gaussian" | "rational_quadratic" | "laplacian"
+    sigma = 0.5                       # bandwidth, > 0
+    # alpha = 1.0                     # rational_quadratic only (default 1)
+
+    [gda]
+    lam = 0.5                         # discriminator regularization, >= 0
+    eta_d = 0.1                       # discriminator learning rate, > 0
+    eta_g = 0.1                       # generator learning rate, > 0
+    mode = "alternating"              # optional: "alternating" (default) | "simultaneous" |
+                                      # "extragradient" | "optimistic" | "momentum" (theory section 8)
+    # d_steps = 1                     # optional, alternating only: discriminator steps per generator step
+    # beta = 0.0                      # optional, momentum only: heavy-ball coefficient in (-1, 1)
+
+Defaults of the weights: true weights are ``1``. Generated weights default to a
+*matched mass*: with ``on_true``, each of the ``k`` generated points on true point
+``i`` gets ``p_i / k`` (so every cluster has mass mismatch ``delta = 0``); with
+explicit or generated points, each gets ``sum(p) / n``. With ``on_true`` the
+generated points are ordered true point by true point: ``y_{ik + r} = x_i``,
+``r = 0..k-1``.
+
+Generators are deterministic; only ``kind = "gaussian"`` draws random numbers, from
+``numpy.random.default_rng(seed)`` (default seed 0), so a file always gives the same
+points. Every problem (unreadable file, malformed TOML, a missing required key, an
+unknown key, a wrong type or value) raises a ``ValueError`` that names the file and
+the dotted key (``kernel.sigma``) and says what was expected.
+
+Examples
+--------
+>>> s = parse_scenario({"true": {"points": [[0.0]]}, "generated": {"on_true": True},
+...                     "kernel": {"sigma": 0.5}, "gda": {"lam": 0.5, "eta_d": 0.1, "eta_g": 0.1}})
+>>> s.params()["sigma"], s.y0.shape, s.q.tolist()
+(0.5, (1, 1), [1.0])
+>>> s.with_params(sigma=0.2).gan.kernel.sigma
+0.2
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import _validate as V
+from .game import GDA, MODES, KernelGAN
+from .kernels import make_kernel
+
+__all__ = ["Scenario", "parse_scenario", "load_scenario", "KERNEL_KINDS", "GENERATORS",
+           "OVERRIDABLE"]
+
+#: Kernels a scenario file may name (the multiscale kernel has no single ``sigma``).
+KERNEL_KINDS = ("gaussian", "rational_quadratic", "laplacian")
+#: Point generators and the keys each accepts (besides ``kind``).
+GENERATORS = {
+    "ring": ("num", "radius", "dim", "center"),
+    "grid": ("num", "spacing", "dim", "center"),
+    "gaussian": ("num", "scale", "dim", "seed", "center"),
+}
+#: Parameters :meth:`Scenario.with_params` may replace.
+OVERRIDABLE = ("sigma", "alpha", "lam", "eta_d", "eta_g", "mode", "d_steps", "beta")
+
+_TOP_KEYS = ("name", "description", "true", "generated", "kernel", "gda")
+_KERNEL_KEYS = ("kind", "sigma", "alpha")
+_GDA_KEYS = ("lam", "eta_d", "eta_g", "mode", "d_steps", "beta")
+_TRUE_KEYS = ("points", "kind", "weights") + tuple(sorted({k for v in GENERATORS.values() for k in v}))
+_GEN_KEYS = _TRUE_KEYS + ("on_true", "per_point", "offset")
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """A kernel GAN with GDA settings and a starting configuration.
+
+    Attributes
+    ----------
+    name : str
+    gan : KernelGAN
+        True points, weights, kernel and ``lam``.
+    gda : GDA
+        Learning rates and update order.
+    y0 : (n, d) array
+        Generated points as given in the file (a start for
+        :func:`~kernelgda.find_equilibrium` or :func:`~kernelgda.simulate`).
+    q : (n,) array
+        Generated weights.
+    source : dict
+        The parsed TOML table (kept in step by :meth:`with_params`).
+    """
+
+    name: str
+    gan: KernelGAN
+    gda: GDA
+    y0: np.ndarray
+    q: np.ndarray
+    source: dict
+
+    def params(self) -> dict:
+        """Flat dict of the scalar parameters.
+
+        Keys ``kernel`` (kind), ``sigma`` (and ``alpha`` for the rational quadratic
+        kernel), ``lam``, ``eta_d``, ``eta_g``, ``mode``, ``d_steps``, ``beta``, ``n``,
+        ``m``, ``d``.
+        """
+        kp = self.gan.kernel.params()
+        out = {"kernel": kp["kind"], "sigma": float(kp["sigma"])}
+        if "alpha" in kp:
+            out["alpha"] = float(kp["alpha"])
+        out.update(lam=self.gan.lam, eta_d=self.gda.eta_d, eta_g=self.gda.eta_g, mode=self.gda.mode,
+                   d_steps=self.gda.d_steps, beta=self.gda.beta,
+                   n=int(self.y0.shape[0]), m=self.gan.m, d=self.gan.d)
+        return out
+
+    def with_params(self, **overrides) -> Scenario:
+        """The same scenario with some of :data:`OVERRIDABLE` replaced.
+
+        ``sigma, alpha, lam, eta_d, eta_g, mode, d_steps, beta``; the generated and
+        true points stay as they are.
+
+        Raises
+        ------
+        ValueError
+            For an unknown key (the message lists the valid ones), ``alpha`` on a
+            kernel other than ``rational_quadratic``, or a bad value.
+
+        Examples
+        --------
+        >>> s = parse_scenario({"true": {"points": [[0.0]]}, "generated": {"on_true": True},
+        ...                     "kernel": {"sigma": 1.0}, "gda": {"lam": 1, "eta_d": 0.1, "eta_g": 0.1}})
+        >>> t = s.with_params(lam=0.25, mode="simultaneous")
+        >>> t.gan.lam, t.gda.mode, s.gan.lam
+        (0.25, 'simultaneous', 1.0)
+        """
+        unknown = sorted(set(overrides) - set(OVERRIDABLE))
+        if unknown:
+            raise ValueError(f"unknown scenario parameter(s) {', '.join(map(repr, unknown))}; "
+                             f"valid: {', '.join(OVERRIDABLE)}")
+        kernel_kind = self.gan.kernel.name
+        if "alpha" in overrides and kernel_kind != "rational_quadratic":
+            raise ValueError(f"alpha applies only to the rational_quadratic kernel, "
+                             f"this scenario's kernel is {kernel_kind!r}")
+        source = copy.deepcopy(self.source)
+        kernel_tab = source.setdefault("kernel", {})
+        gda_tab = source.setdefault("gda", {})
+        for key, value in overrides.items():
+            if isinstance(value, np.generic):  # NumPy scalars from parameter grids
+                value = value.item()
+            (kernel_tab if key in ("sigma", "alpha") else gda_tab)[key] = value
+        kernel = _kernel(kernel_tab)
+        gan = self.gan.with_kernel(kernel).with_lam(_scalar(gda_tab, "lam", "gda.", nonnegative=True))
+        return Scenario(self.name, gan, _gda(gda_tab), self.y0, self.q, source)
+
+
+# -- reading values ------------------------------------------------------------------------
+
+def _table(parent: dict, key: str, path: str, *, required: bool = True) -> dict:
+    full = f"{path}{key}"
+    if key not in parent:
+        if required:
+            raise ValueError(f"missing required table [{full}]")
+        return {}
+    value = parent[key]
+    if not isinstance(value, dict):
+        raise ValueError(f"{full} must be a table ([{full}]), got {type(value).__name__} {value!r}")
+    return value
+
+
+def _check_keys(tab: dict, allowed, path: str, what: str) -> None:
+    unknown = [k for k in tab if k not in allowed]
+    if unknown:
+        where = f"in [{path.rstrip('.')}]" if path else "at the top level"
+        raise ValueError(f"unknown key {path}{unknown[0]!r} {where}; expected {what}: {', '.join(allowed)}")
+
+
+def _number(value, full: str):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{full} must be a number, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _scalar(tab: dict, key: str, path: str, *, default=None, positive=False, nonnegative=False) -> float:
+    full = f"{path}{key}"
+    if key not in tab:
+        if default is None:
+            raise ValueError(f"missing required key {full}")
+        return default
+    return V.scalar(_number(tab[key], full), full, positive=positive, nonnegative=nonnegative)
+
+
+def _integer(tab: dict, key: str, path: str, *, default=None, minimum=None) -> int:
+    full = f"{path}{key}"
+    if key not in tab:
+        if default is None:
+            raise ValueError(f"missing required key {full}")
+        return default
+    value = tab[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{full} must be an integer, got {type(value).__name__} {value!r}")
+    return V.integer(value, full, minimum=minimum)
+
+
+def _string(tab: dict, key: str, path: str, *, default=None, options=None) -> str:
+    full = f"{path}{key}"
+    if key not in tab:
+        if default is None:
+            raise ValueError(f"missing required key {full}")
+        return default
+    value = tab[key]
+    if not isinstance(value, str):
+        raise ValueError(f"{full} must be a string, got {type(value).__name__} {value!r}")
+    if options is not None:
+        V.choice(value, full, options)
+    return value
+
+
+def _numeric_array(value, full: str) -> np.ndarray:
+    """A (nested) list of numbers as a float array; refuses strings, bools and ragged lists."""
+    def walk(v):
+        if isinstance(v, list):
+            for item in v:
+                walk(item)
+        else:
+            _number(v, full)
+    if not isinstance(value, list):
+        _number(value, full)
+    walk(value)
+    try:
+        return np.array(value, dtype=float)
+    except ValueError:
+        raise ValueError(f"{full} must be a rectangular array of numbers (rows of equal length)") from None
+
+
+# -- building blocks ------------------------------------------------------------------------
+
+def _generate(tab: dict, path: str, kind: str) -> np.ndarray:
+    allowed = ("kind",) + GENERATORS[kind]
+    extra = [k for k in tab if k not in allowed and k in _TRUE_KEYS and k not in ("weights",)]
+    if extra:
+        raise ValueError(f"key {path}{extra[0]} does not apply to kind = {kind!r}; "
+                         f"that generator takes: {', '.join(GENERATORS[kind])}")
+    num = _integer(tab, "num", path, minimum=1)
+    dim = _integer(tab, "dim", path, default=2, minimum=2 if kind == "ring" else 1)
+    if kind == "ring":
+        radius = _scalar(tab, "radius", path, default=1.0, positive=True)
+        angle = 2.0 * math.pi * np.arange(num) / num
+        pts = np.zeros((num, dim))
+        pts[:, 0] = radius * np.cos(angle)
+        pts[:, 1] = radius * np.sin(angle)
+    elif kind == "grid":
+        spacing = _scalar(tab, "spacing", path, default=1.0, positive=True)
+        axis = (np.arange(num) - (num - 1) / 2.0) * spacing
+        mesh = np.meshgrid(*([axis] * dim), indexing="ij")
+        pts = np.stack([g.ravel() for g in mesh], axis=1)
+    else:
+        scale = _scalar(tab, "scale", path, default=1.0, positive=True)
+        seed = _integer(tab, "seed", path, default=0, minimum=0)
+        pts = scale * np.random.default_rng(seed).standard_normal((num, dim))
+    if "center" in tab:
+        center = _numeric_array(tab["center"], f"{path}center")
+        if center.shape != (dim,):
+            raise ValueError(f"{path}center must be a list of {dim} numbers (dim = {dim}), "
+                             f"got shape {center.shape}")
+        pts = pts + center
+    return pts
+
+
+def _points(tab: dict, path: str, *, alternatives: str) -> np.ndarray:
+    has_points, has_kind = "points" in tab, "kind" in tab
+    if has_points and has_kind:
+        raise ValueError(f"give either {path}points or {path}kind (a generator), not both")
+    if has_points:
+        extra = [k for k in tab if k in _TRUE_KEYS and k not in ("points", "weights")]
+        if extra:
+            raise ValueError(f"key {path}{extra[0]} only applies to a generator ({path}kind); "
+                             f"it does not go with {path}points")
+        return V.points(_numeric_array(tab["points"], f"{path}points"), f"{path}points")
+    if has_kind:
+        kind = _string(tab, "kind", path, options=tuple(GENERATORS))
+        return _generate(tab, path, kind)
+    raise ValueError(f"missing required key: [{path.rstrip('.')}] needs {alternatives}")
+
+
+def _weights(tab: dict, path: str, num: int, default) -> np.ndarray:
+    if "weights" not in tab:
+        return np.full(num, default) if np.ndim(default) == 0 else np.asarray(default, dtype=float)
+    full = f"{path}weights"
+    return V.weights(_numeric_array(tab["weights"], full), full, num)
+
+
+def _kernel(tab: dict):
+    path = "kernel."
+    _check_keys(tab, _KERNEL_KEYS, path, "kernel keys")
+    kind = _string(tab, "kind", path, default="gaussian", options=KERNEL_KINDS)
+    sigma = _scalar(tab, "sigma", path, positive=True)
+    if kind == "rational_quadratic":
+        return make_kernel(kind, sigma=sigma, alpha=_scalar(tab, "alpha", path, default=1.0, positive=True))
+    if "alpha" in tab:
+        raise ValueError(f"kernel.alpha applies only to kind = 'rational_quadratic', not {kind!r}")
+    return make_kernel(kind, sigma=sigma)
+
+
+def _gda(tab: dict) -> GDA:
+    path = "gda."
+    _check_keys(tab, _GDA_KEYS, path, "GDA keys")
+    mode = _string(tab, "mode", path, default="alternating", options=MODES)
+    d_steps = _integer(tab, "d_steps", path, default=1, minimum=1)
+    beta = _scalar(tab, "beta", path, default=0.0)
+    if d_steps != 1 and mode != "alternating":
+        raise ValueError(f"gda.d_steps applies to mode = 'alternating' only, not {mode!r}")
+    if beta != 0 and mode != "momentum":
+        raise ValueError(f"gda.beta applies to mode = 'momentum' only, not {mode!r}")
+    if not -1 < beta < 1:
+        raise ValueError(f"gda.beta must be in (-1, 1), got {beta}")
+    return GDA(eta_d=_scalar(tab, "eta_d", path, positive=True),
+               eta_g=_scalar(tab, "eta_g", path, positive=True), mode=mode, d_steps=d_steps, beta=beta)
+
+
+def _generated(tab: dict, x: np.ndarray, p: np.ndarray):
+    path = "generated."
+    _check_keys(tab, _GEN_KEYS, path, "generated-point keys")
+    on_true = tab.get("on_true", False)
+    if not isinstance(on_true, bool):
+        raise ValueError(f"generated.on_true must be true or false, got {on_true!r}")
+    if on_true:
+        clash = [k for k in ("points", "kind") if k in tab]
+        if clash:
+            raise ValueError(f"give either generated.on_true or generated.{clash[0]}, not both")
+        k = _integer(tab, "per_point", path, default=1, minimum=1)
+        y = np.repeat(x, k, axis=0)
+        q = _weights(tab, path, y.shape[0], np.repeat(p / k, k))
+    else:
+        if "per_point" in tab:
+            raise ValueError("generated.per_point only applies with generated.on_true = true")
+        y = _points(tab, path, alternatives="points, kind (a generator) or on_true = true")
+        if y.shape[1] != x.shape[1]:
+            raise ValueError(f"generated points have dimension {y.shape[1]} but the true points have "
+                             f"{x.shape[1]}")
+        q = _weights(tab, path, y.shape[0], p.sum() / y.shape[0])
+    if "offset" in tab:
+        off = _numeric_array(tab["offset"], "generated.offset")
+        if off.shape not in ((), (x.shape[1],), y.shape):
+            raise ValueError(f"generated.offset must be a number, a list of d = {x.shape[1]} numbers "
+                             f"or an {y.shape} array, got shape {off.shape}")
+        y = y + off
+    return y, q
+
+
+# -- front doors ----------------------------------------------------------------------------
+
+def parse_scenario(table: dict, name: str = "scenario") -> Scenario:
+    """Build a :class:`Scenario` from a parsed TOML table (layout in the module docstring).
+
+    Parameters
+    ----------
+    table : dict
+        As returned by :func:`tomllib.load`.
+    name : str
+        Used when the table has no ``name`` key.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ValueError
+        Naming the dotted key and what was expected, for a missing required key,
+        an unknown key, a wrong type or a bad value.
+    """
+    if not isinstance(table, dict):
+        raise ValueError(f"a scenario must be a table (dict), got {type(table).__name__}")
+    _check_keys(table, _TOP_KEYS, "", "top-level keys and tables")
+    name = _string(table, "name", "", default=str(name))
+    if "description" in table:
+        _string(table, "description", "")
+    true_tab = _table(table, "true", "")
+    _check_keys(true_tab, _TRUE_KEYS, "true.", "true-point keys")
+    x = _points(true_tab, "true.", alternatives="points or kind (a generator)")
+    p = _weights(true_tab, "true.", x.shape[0], 1.0)
+    y, q = _generated(_table(table, "generated", ""), x, p)
+    kernel = _kernel(_table(table, "kernel", ""))
+    gda_tab = _table(table, "gda", "")
+    gda = _gda(gda_tab)
+    gan = KernelGAN(x_true=x, p_true=p, kernel=kernel, lam=_scalar(gda_tab, "lam", "gda.", nonnegative=True))
+    y, q = gan.check_generated(y, q)
+    y.flags.writeable = False
+    q.flags.writeable = False
+    return Scenario(name=name, gan=gan, gda=gda, y0=y, q=q, source=copy.deepcopy(table))
+
+
+def load_scenario(path) -> Scenario:
+    """Read a scenario TOML file (layout in the module docstring).
+
+    Raises
+    ------
+    ValueError
+        Naming the file, for an unreadable file, malformed TOML, or any problem
+        :func:`parse_scenario` reports.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "one.toml"
+    >>> _ = f.write_text('[true]\\npoints = [[0.0]]\\n[generated]\\non_true = true\\n'
+    ...                  '[kernel]\\nsigma = 0.5\\n[gda]\\nlam = 0.5\\neta_d = 0.1\\neta_g = 0.1\\n')
+    >>> s = load_scenario(f)
+    >>> s.name, s.params()["n"]
+    ('one', 1)
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            table = tomllib.load(fh)
+    except OSError as exc:
+        raise ValueError(f"cannot read scenario file {str(path)!r}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"scenario file {str(path)!r} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"scenario file {str(path)!r} is not UTF-8 text: {exc}") from None
+    try:
+        return parse_scenario(table, name=path.stem)
+    except ValueError as exc:
+        raise ValueError(f"scenario file {str(path)!r}: {exc}") from None
