@@ -28,14 +28,17 @@ def many_threads(monkeypatch):
     monkeypatch.setattr(disc_mod._THREADS, "workers", lambda: 3)
 
 
-def _converging_problem(rng, n=3, m=3, d=2, lam=0.5):
-    """True points within about sigma of each other and generated points near them."""
+def _converging_problem(rng, m=3, d=2):
+    """True points within about sigma of each other, generated points near them with q = 0.9 p.
+
+    With lam = 2, eta_d = eta_g = 0.1 the fixed point near X is stable in both modes
+    (generator-visible rate below 1 over a few hundred such draws).
+    """
     x = rng.normal(size=(m, d)) * 0.5
     p = rng.uniform(0.5, 1.5, m)
-    gan = kg.KernelGAN(x, p, kg.Gaussian(0.8), lam=lam)
-    q = rng.uniform(0.5, 1.5, n)
-    y0 = x[rng.integers(0, m, n)] + rng.normal(size=(n, d)) * 0.2
-    return gan, y0, q
+    gan = kg.KernelGAN(x, p, kg.Gaussian(0.8), lam=2.0)
+    y0 = x + rng.normal(size=(m, d)) * 0.2
+    return gan, y0, 0.9 * p
 
 
 @pytest.mark.parametrize("mode", ["alternating", "simultaneous"])
@@ -43,12 +46,11 @@ def _converging_problem(rng, n=3, m=3, d=2, lam=0.5):
 def test_fast_path_equals_straightforward_dynamics(rng, mode, from_eq, many_threads):
     # Oracle: theory section 2, the whole expansion rebuilt and evaluated by broadcasting each step.
     gan, y0, q = _converging_problem(rng)
-    gda = kg.GDA(eta_d=0.1, eta_g=0.3, mode=mode)
+    gda = kg.GDA(eta_d=0.1, eta_g=0.1, mode=mode)
     start = None
     if from_eq:
-        eq = kg.find_equilibrium(gan, gan.x_true, gan.p_true * rng.uniform(0.8, 1.2, gan.m))
-        assert eq.converged
-        start, q, y0 = eq, eq.q, eq.y + rng.normal(size=eq.y.shape) * 0.05
+        start = kg.find_equilibrium(gan, gan.x_true, q)
+        assert start.converged
     steps = 250
     traj = kg.simulate(gan, gda, y0, q, steps, start=start)
     ref = naive_simulate(gan.kernel, gan.x_true, gan.p_true, gan.lam, gda.eta_d, gda.eta_g, mode,
@@ -136,9 +138,9 @@ def test_renormalisation_growth_and_zero_decay(rng):
 def test_truncated_gradient_within_reported_bound_every_step(rng, kernel):
     # Oracle: the full-history expansion fed the same slices. The bound must hold at every step
     # and every point (theory section 2: dropped mass times max |grad K|).
-    gan, y0, q = _converging_problem(rng, lam=1.0)
+    gan, y0, q = _converging_problem(rng)
     gan = gan.with_kernel(kernel)
-    gda = kg.GDA(eta_d=0.1, eta_g=0.3)
+    gda = kg.GDA(eta_d=0.1, eta_g=0.1)
     decay = 1.0 - gda.eta_d * gan.lam
     exact = Expansion(kernel, gan.x_true, gan.p_true, len(q), 300)
     trunc = Expansion(kernel, gan.x_true, gan.p_true, len(q), 300, history_tol=1e-3)
@@ -163,8 +165,8 @@ def test_truncated_gradient_within_reported_bound_every_step(rng, kernel):
 def test_truncated_run_deviation_consistent_with_bound(rng):
     # Oracle: the exact full-history run. Each step's gradient error is at most the bound, so a
     # converging run deviates by at most eta_g q_max bound per step, summed over the run.
-    gan, y0, q = _converging_problem(rng, lam=1.0)
-    gda = kg.GDA(eta_d=0.1, eta_g=0.3)
+    gan, y0, q = _converging_problem(rng)
+    gda = kg.GDA(eta_d=0.1, eta_g=0.1)
     steps = 400
     exact = kg.simulate(gan, gda, y0, q, steps)
     devs = []

@@ -9,6 +9,7 @@ from . import isolated
 from .batch import simulate_batch
 from .dynamics import Trajectory, simulate
 from .equilibrium import Equilibrium, find_equilibrium
+from .features import RandomFeatures
 from .game import GDA, MODES, KernelGAN
 from .kernels import Gaussian, Kernel, Laplacian, Multiscale, RationalQuadratic, make_kernel
 from .linearize import Linearization, linearize
@@ -21,6 +22,6 @@ __all__ = [
     "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
     "Linearization", "Multiscale", "RationalQuadratic", "Trajectory", "classify",
     "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "simulate",
-    "simulate_batch",
+    "simulate_batch", "RandomFeatures",
     "stability_region", "__version__",
 ]

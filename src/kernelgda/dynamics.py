@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _validate as V
 from .discriminator import Expansion, MultiExpansion
+from .features import RandomFeatures
 from .game import GDA, KernelGAN
 from .measure import Measurement, default_noise_floor, measure_eigenvalues
 from .rules import num_delays
@@ -94,8 +95,10 @@ class Trajectory:
         return self.measure(y_star, **kwargs).rate
 
 
-def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None):
-    if num_funcs is None:
+def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, features=None):
+    if features is not None:  # random features: f = w.phi, no history (kernelgda.features)
+        disc = features.build(gan.kernel, gan.x_true, gan.p_true)
+    elif num_funcs is None:
         disc = Expansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, history_tol)
     else:  # function 0 is f; the others start at 0 and are set up by the rule's stepper
         disc = MultiExpansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, num_funcs,
@@ -116,7 +119,7 @@ def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None):
 
 
 def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=None,
-             history_tol: float | None = None,
+             history_tol: float | None = None, discriminator: RandomFeatures | None = None,
              divergence_bound: float | None = None) -> Trajectory:
     """Run the exact nonlinear GDA dynamics of a kernel GAN.
 
@@ -137,6 +140,12 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         Relative truncation tolerance of the discriminator history; the
         guaranteed bound on the gradient error is reported as
         ``Trajectory.truncation_bound`` (see :mod:`kernelgda.discriminator`).
+    discriminator : None or RandomFeatures
+        ``None`` keeps the exact kernel expansion; ``kg.RandomFeatures(num_features=D,
+        seed=s)`` uses the random-feature discriminator ``f = w.phi`` (cost
+        ``O(T D (m + n) d)``, no history; simultaneous and alternating modes;
+        see :mod:`kernelgda.features`). ``start=eq`` then sets ``w`` to the
+        random-feature ``f*``.
     divergence_bound : float, optional
         Distance from the mean of the true points beyond which the run stops as
         ``"diverged"``; default :data:`DIVERGENCE_FACTOR` ``* max(sigma, extent)``.
@@ -168,6 +177,16 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         history_tol = V.scalar(history_tol, "history_tol", positive=True)
         if history_tol >= 1:
             raise ValueError(f"history_tol must be in (0, 1), got {history_tol}")
+    if discriminator is not None:
+        if not isinstance(discriminator, RandomFeatures):
+            raise ValueError("discriminator must be None (exact expansion) or "
+                             f"kg.RandomFeatures(num_features=..., seed=...), got {discriminator!r}")
+        if history_tol is not None:
+            raise ValueError("history_tol applies to the exact expansion only; "
+                             "leave it unset with discriminator=RandomFeatures(...)")
+        if gda.mode not in ("simultaneous", "alternating"):
+            raise ValueError("discriminator=RandomFeatures(...) supports the simultaneous and "
+                             f"alternating modes, got mode {gda.mode!r}")
     center = gan.x_true.mean(axis=0)
     if divergence_bound is None:
         extent = max(np.abs(gan.x_true - center).max(), np.abs(y - center).max())
@@ -178,7 +197,8 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     n = y.shape[0]
     per_step = {"extragradient": 2, "alternating": gda.d_steps}.get(gda.mode, 1)
     num_funcs = 2 if gda.mode in ("optimistic", "momentum") else None
-    disc = _initial_expansion(gan, n, per_step * num_steps + 2, history_tol, start, q, num_funcs)
+    disc = _initial_expansion(gan, n, per_step * num_steps + 2, history_tol, start, q, num_funcs,
+                              discriminator)
     stepper = _STEPPERS[gda.mode](gan, gda, q)
 
     out = np.empty((num_steps + 1, n, y.shape[1]))
