@@ -26,6 +26,10 @@ __all__ = ["Equilibrium", "find_equilibrium", "stationarity", "fstar_hessians"]
 #: the largest gradient any term of ``G`` can have, 1e-12 leaves a margin of ~1e4 over
 #: rounding in the sums.
 TOL = 1e-12
+#: Trust region: a Newton step moves no point further than ``MAX_STEP * sigma`` (the
+#: linear model of ``G`` holds on the scale ``sigma``; beyond it every gradient vanishes and
+#: a full step could land in that flat far region, a spurious "fixed point").
+MAX_STEP = 0.5
 #: Extra Newton steps taken after convergence while they still reduce the residual.
 POLISH_STEPS = 2
 #: With ``lam = 0`` a fixed point needs ``MMD^2 <= MMD_TOL * (sum p)^2`` (a perfect match).
@@ -124,8 +128,9 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
     Uses the analytic Jacobian (module docstring) with least-squares steps, so
     coincident generated points (whose spread directions may be neutral and the
     Jacobian singular) are handled; convergence is quadratic where the Jacobian
-    is regular. A backtracking line search on ``max |G|`` keeps the iteration
-    from jumping to a far fixed point.
+    is regular. Steps are capped at :data:`MAX_STEP` ``* sigma`` per point and
+    a backtracking line search on ``max |G|`` keeps the iteration from jumping
+    to a far fixed point.
 
     Examples
     --------
@@ -145,11 +150,14 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
     res = float(np.abs(g).max())
     history = [res]
     it = 0
-    converged = res <= tol * scale
+    converged = bool(res <= tol * scale)
     while not converged and it < max_iter:
         it += 1
         jac = _jacobian(gan, y, q)
         step = np.linalg.lstsq(jac, -g.ravel(), rcond=None)[0].reshape(y.shape)
+        longest = float(np.linalg.norm(step, axis=1).max())
+        if longest > MAX_STEP * gan.kernel.sigma:
+            step *= MAX_STEP * gan.kernel.sigma / longest
         t = 1.0
         while True:
             y_new = y + t * step
@@ -162,7 +170,7 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
             break
         y, g, res = y_new, g_new, res_new
         history.append(res)
-        converged = res <= tol * scale
+        converged = bool(res <= tol * scale)
     # Polish: up to POLISH_STEPS more Newton steps while they still reduce the residual.
     # At the stopping tolerance Y* can still be off by ~1e-11 along directions where the
     # Jacobian is nearly singular; an exact run then drifts to the true fixed point, which a
