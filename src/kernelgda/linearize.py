@@ -221,7 +221,7 @@ def linearize(gan: KernelGAN, eq: Equilibrium, gda: GDA, *, tol: float = DEFAULT
     >>> eq = kg.find_equilibrium(gan, [[0.0]], 1.0)
     >>> lin = kg.linearize(gan, eq, kg.GDA(0.1, 0.1))
     >>> lin.matrix.shape, lin.regime
-    ((2, 2), 'monotone')
+    ((2, 2), 'oscillatory')
     """
     if not isinstance(gan, KernelGAN):
         raise ValueError(f"gan must be a KernelGAN, got {type(gan).__name__}")
