@@ -151,11 +151,14 @@ def compute(*, p, q, n, eta_d, eta_g, lam, sigma, mode="alternating", beta=None,
         "generator_rate": float(r.generator_rate),
         "spectral_radius": float(r.spectral_radius),
         "regime": r.regime,
+        "note": ("lam = 0 with delta != 0: no fixed point exists (theory section 3)"
+                 if lam == 0 and delta != 0 else None),
         "boundaries": {
-            "assumes": "alternating GDA (d_steps = 1), delta = 0 (theory section 5)",
+            "assumes": "alternating GDA, d_steps = 1, delta = 0; theory section 5",
             "applies": bool(applies),
             "oscillation_band_c": [float(c_lo), float(c_hi)],
-            "divergence_threshold_c": float(isolated.divergence_threshold(a, kappa)),
+            "divergence_threshold_c": float(isolated.divergence_threshold(a, kappa))
+            if math.isfinite(kappa) else float("nan"),
             "divergence_sigma": float(isolated.divergence_sigma(q=q, n=n, eta_d=eta_d, eta_g=eta_g,
                                                                  lam=lam)),
             "best_sigma_window": [float(win_lo), float(win_hi)],
@@ -180,14 +183,14 @@ def format_table(res: dict) -> str:
         None,
         ("rho_a (discriminator modes)", fmt(res["rho_a"])),
         ("rho_b (spread modes, n - 1)", ", ".join(map(fmt, res["rho_b"])) or "- (none: n = 1)"),
-        ("rho_c (coupled pair)", ", ".join(map(fmt, res["rho_c"]))),
+        ("rho_c (coupled pair)", ", ".join(map(fmt, res["rho_c"])) or "-"),
         ("dominant", fmt(res["dominant"])),
         ("generator-visible rate", fmt(res["generator_rate"])),
         ("spectral radius", fmt(res["spectral_radius"])),
         ("regime", res["regime"]),
         None,
         ("oscillation band", f"{fmt(b['oscillation_band_c'][0])} < c < {fmt(b['oscillation_band_c'][1])}"),
-        ("divergence threshold", f"c > {fmt(b['divergence_threshold_c'])}"),
+        ("divergence threshold (2 - a)(2 - kappa)", f"c > {fmt(b['divergence_threshold_c'])}"),
         ("divergence sigma", f"sigma < {fmt(b['divergence_sigma'])}"),
         ("best-sigma window", f"{fmt(b['best_sigma_window'][0])} <= sigma <= "
                               f"{fmt(b['best_sigma_window'][1])}"),
@@ -198,14 +201,16 @@ def format_table(res: dict) -> str:
     width = max(len(r[0]) for r in rows if r)
     lines = ["isolated points model (theory section 5)", f"  {setting}", ""]
     sections = iter(["derived parameters", "eigenvalues (each d times)",
-                     f"boundaries ({b['assumes']}"
-                     + ("" if b["applies"] else "; not this setting, shown for reference") + ")"])
+                     f"boundaries (assuming {b['assumes']}"
+                     + ("" if b["applies"] else "; not this setting: for reference") + ")"])
     lines.append(next(sections))
     for r in rows:
         if r is None:
             lines += ["", next(sections)]
         else:
             lines.append(f"  {r[0]:<{width}}  {r[1]}")
+    if res["note"]:
+        lines += ["", f"note: {res['note']}"]
     return "\n".join(lines)
 
 
