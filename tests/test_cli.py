@@ -15,6 +15,8 @@ import pytest
 import kernelgda as kg
 from kernelgda.cli import main
 
+pytestmark = pytest.mark.usefixtures("strict_float")
+
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 SHIPPED = ["isolated", "overlap", "ring"]
 RATES_ARGS = ["rates", "--p", "1", "--q", "0.8", "--n", "1", "--eta-d", "0.1", "--eta-g", "0.1",

@@ -12,6 +12,8 @@ import pytest
 import kernelgda as kg
 from kernelgda.scenario import OVERRIDABLE, Scenario, load_scenario, parse_scenario
 
+pytestmark = pytest.mark.usefixtures("strict_float")
+
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 BASE = {
