@@ -298,3 +298,17 @@ def test_isolated_scenario_fixed_point_is_the_true_point():
     eq = kg.find_equilibrium(s.gan, s.y0, s.q)
     np.testing.assert_allclose(eq.y, s.gan.x_true, rtol=0, atol=1e-12,
                                err_msg="isolated fixed point sits on the true point (theory section 5)")
+
+
+def test_module_docstring_example_parses():
+    """The layout documented in kernelgda.scenario is itself a valid scenario."""
+    import textwrap
+    import tomllib
+
+    import kernelgda.scenario as module
+
+    block = module.__doc__.split("::\n", 1)[1].split("\nDefaults of the weights")[0]
+    s = parse_scenario(tomllib.loads(textwrap.dedent(block)))
+    assert s.name == "overlap" and s.params()["n"] == 2
+    np.testing.assert_allclose(s.y0, [[0.05, 0.0], [0.35, 0.0]], rtol=0, atol=1e-15,
+                               err_msg="true points plus the documented offset")
