@@ -248,7 +248,8 @@ def oscillation_band(a):
 
 def divergence_threshold(a, kappa=0.0):
     """Alternating divergence through ``-1``: ``c > (2 - a)(2 - kappa)`` (``2 (2 - a)`` at ``delta = 0``)."""
-    return (2 - _arr(a, "a")) * (2 - _arr(kappa, "kappa"))
+    # nan kappa (lam = 0 with a mass mismatch: no fixed point) gives nan, like eigenvalues().
+    return (2 - np.asarray(a, dtype=float)) * (2 - np.asarray(kappa, dtype=float))
 
 
 def regime_boundaries_c(a):
