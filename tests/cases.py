@@ -64,7 +64,7 @@ CASES = [
          kg.Gaussian(sigma=0.6), lam=0.0, eta_d=0.1, eta_g=0.2, tags=("cycling",)),
     # Generated mass 50% above the true mass on two coincident points: spread modes unstable.
     Case("split-surplus-d2", [[0.0, 0.0]], [1.0], [[0.0, 0.0], [0.0, 0.0]], [0.75, 0.75],
-         kg.Gaussian(sigma=0.5), lam=0.5, eta_d=0.1, eta_g=0.1, tags=("divergent",)),
+         kg.Gaussian(sigma=0.5), lam=0.5, eta_d=0.1, eta_g=0.1, tags=("divergent", "coincident")),
 ]
 
 

@@ -161,11 +161,11 @@ def test_best_lam_and_best_rate_by_brute_force(c):
     sigma = np.sqrt(eta_d * eta_g * q**2 / c)
 
     def rate(a):
-        return float(iso.eigenvalues(p=q, q=q, n=1, eta_d=eta_d, eta_g=eta_g, lam=a / eta_d,
-                                     sigma=sigma).generator_rate)
+        return iso.eigenvalues(p=q, q=q, n=1, eta_d=eta_d, eta_g=eta_g, lam=np.asarray(a) / eta_d,
+                               sigma=sigma).generator_rate
 
     grid = np.linspace(1e-6, 1 - 1e-6, 2001)
-    a0 = grid[np.argmin([rate(a) for a in grid])]
+    a0 = grid[np.argmin(rate(grid))]
     best = minimize_scalar(rate, bounds=(max(a0 - 1e-3, 0.0), min(a0 + 1e-3, 1.0)), method="bounded",
                            options={"xatol": 1e-12})
     a_star = eta_d * iso.best_lam(c, eta_d)
