@@ -15,6 +15,7 @@ from .kernels import Gaussian, Kernel, Laplacian, Multiscale, RationalQuadratic,
 from .linearize import Linearization, linearize
 from .regimes import REGIMES, classify
 from .rules import field_eigenvalues, stability_region
+from .sweep import compare, phase_diagram
 
 __version__ = "0.1.0"
 
@@ -22,6 +23,6 @@ __all__ = [
     "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
     "Linearization", "Multiscale", "RationalQuadratic", "Trajectory", "classify",
     "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "simulate",
-    "simulate_batch", "RandomFeatures",
+    "simulate_batch", "RandomFeatures", "phase_diagram", "compare",
     "stability_region", "__version__",
 ]

@@ -7,7 +7,7 @@ symbols in mathtext (:data:`SYMBOLS`).
 
 from __future__ import annotations
 
-__all__ = ["REGIME_COLORS", "SYMBOLS", "style", "new_figure"]
+__all__ = ["REGIME_COLORS", "SYMBOLS", "style", "new_figure", "phase_figure"]
 
 #: One colour per regime label (theory section 6), shared by every figure.
 REGIME_COLORS = {
@@ -74,3 +74,146 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 3.4, height: fl
         fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), constrained_layout=True,
                                  **kwargs)
     return fig, axes
+
+
+# -- phase diagrams (kernelgda.sweep) ---------------------------------------------------
+
+def _phase_coord(ax, ds, dim, which):
+    """Numeric positions of coordinate ``dim`` and the axis scale/label on ``ax`` (``which``: x or y)."""
+    import numpy as np
+
+    values = ds[dim].values
+    label = SYMBOLS.get(dim, dim)
+    set_scale = ax.set_xscale if which == "x" else ax.set_yscale
+    set_label = ax.set_xlabel if which == "x" else ax.set_ylabel
+    set_label(label)
+    if values.dtype.kind not in "fiu":
+        pos = np.arange(len(values), dtype=float)
+        (ax.set_xticks if which == "x" else ax.set_yticks)(pos, [str(v) for v in values])
+        return pos
+    if ds[dim].attrs.get("scale") == "log":
+        set_scale("log")
+    return values.astype(float)
+
+
+def _regime_map(ax, x, y, codes):
+    import numpy as np
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    from .regimes import REGIMES
+
+    cmap = ListedColormap(["white"] + [REGIME_COLORS[r] for r in REGIMES])
+    norm = BoundaryNorm(np.arange(-1.5, len(REGIMES)), cmap.N)
+    ax.pcolormesh(x, y, codes.T, cmap=cmap, norm=norm, shading="nearest")
+    return [r for i, r in enumerate(REGIMES) if np.any(codes == i)]
+
+
+def _draw_boundaries(ax, dims, curves):
+    """Closed-form curves of :func:`kernelgda.sweep.closed_form_boundaries` in axis order ``dims``."""
+    def xy(sigma, lam):
+        return (sigma, lam) if dims[0] == "sigma" else (lam, sigma)
+
+    lam, sig = curves["lam"], curves["sigma"]
+    ax.plot(*xy(curves["band_low"], lam), color="k", ls="--", lw=0.8, label="complex-pair band")
+    ax.plot(*xy(curves["band_high"], lam), color="k", ls="--", lw=0.8)
+    if dims[0] == "sigma":
+        ax.fill_betweenx(lam, curves["band_low"], curves["band_high"], color="k", alpha=0.08, lw=0)
+    else:
+        ax.fill_between(lam, curves["band_low"], curves["band_high"], color="k", alpha=0.08, lw=0)
+    ax.plot(*xy(curves["divergence"], lam), color="k", lw=1.0, label="divergence line")
+    if "best_lam" in curves:
+        ax.plot(*xy(sig, curves["best_lam"]), color="w", ls=":", lw=1.2, label="best " + SYMBOLS["lam"])
+
+
+def phase_figure(ds, boundaries=None, *, title: str | None = None):
+    """Figure of a phase diagram from :func:`kernelgda.phase_diagram` (1 or 2 axes).
+
+    Two axes: (a) heat map of the predicted generator-visible rate (values above 1 in
+    the divergent colour) with the regime boundaries as white lines, (b) the predicted
+    regime regions, and for a simulated diagram (c) the measured regimes. One axis:
+    the predicted rate against the parameter, coloured by regime, with the measured
+    rates as crosses. ``boundaries`` (from :func:`kernelgda.sweep.closed_form_boundaries`)
+    are drawn on every map panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        For a diagram with three axes (the data has no two-dimensional picture).
+    """
+    import numpy as np
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    dims = tuple(ds["regime"].dims)
+    if len(dims) not in (1, 2):
+        raise ValueError(f"phase_figure draws diagrams with 1 or 2 axes; this one has {len(dims)} "
+                         f"({', '.join(dims)})")
+    measured = "measured_regime" in ds
+    rate = ds["generator_rate"].values
+    codes = ds["regime"].values.astype(int)
+    with style():
+        if len(dims) == 1:
+            fig, ax = new_figure(width=3.6)
+            x = _phase_coord(ax, ds, dims[0], "x")
+            ax.plot(x, rate, color="0.6", lw=0.8, zorder=1)
+            from .regimes import REGIMES
+
+            for i, name in enumerate(REGIMES):
+                sel = codes == i
+                if sel.any():
+                    ax.scatter(x[sel], rate[sel], s=10, color=REGIME_COLORS[name], label=name, zorder=2)
+            if measured:
+                ax.scatter(x, ds["measured_rate"].values, s=14, marker="x", color="k", lw=0.7,
+                           label="measured", zorder=3)
+            ax.axhline(1.0, color="0.3", lw=0.6, ls=":")
+            ax.set_ylabel(SYMBOLS["generator_rate"])
+            ax.legend(frameon=False)
+        else:
+            panels = 3 if measured else 2
+            fig, axes = new_figure(1, panels, width=3.3 * panels, height=3.0)
+            import matplotlib
+
+            cmap = matplotlib.colormaps["viridis"].copy()
+            cmap.set_over(REGIME_COLORS["divergent"])
+            cmap.set_bad("white")
+            finite = rate[np.isfinite(rate)]
+            vmin = float(min(finite.min(), 0.999)) if finite.size else 0.0
+            ax = axes[0]
+            x = _phase_coord(ax, ds, dims[0], "x")
+            y = _phase_coord(ax, ds, dims[1], "y")
+            mesh = ax.pcolormesh(x, y, rate.T, cmap=cmap, vmin=vmin, vmax=1.0, shading="nearest")
+            fig.colorbar(mesh, ax=ax, extend="max", label=SYMBOLS["generator_rate"])
+            if len(np.unique(codes)) > 1 and len(x) > 1 and len(y) > 1:
+                ax.contour(x, y, codes.T, levels=np.arange(-0.5, 6), colors="w", linewidths=0.5)
+            ax.set_title("predicted rate")
+            maps = [(axes[1], codes, "predicted regime")]
+            if measured:
+                maps.append((axes[2], ds["measured_regime"].values.astype(int), "measured regime"))
+            present = set()
+            for axm, cm, text in maps:
+                xm = _phase_coord(axm, ds, dims[0], "x")
+                ym = _phase_coord(axm, ds, dims[1], "y")
+                present |= set(_regime_map(axm, xm, ym, cm))
+                axm.set_title(text)
+            handles = [Patch(facecolor=REGIME_COLORS[r], label=r) for r in REGIME_COLORS if r in present]
+            if boundaries is not None:
+                for axb in axes:
+                    lims = axb.get_xlim(), axb.get_ylim()
+                    _draw_boundaries(axb, dims, boundaries)
+                    axb.set_xlim(*lims[0])
+                    axb.set_ylim(*lims[1])
+                band = "complex-pair band" + (" = best-" + SYMBOLS["sigma"] + " window"
+                                              if "best_lam" in boundaries else "")
+                handles += [Line2D([], [], color="k", ls="--", lw=0.8, label=band),
+                            Line2D([], [], color="k", lw=1.0, label="divergence line")]
+                if "best_lam" in boundaries:
+                    handles.append(Line2D([], [], color="0.5", ls=":", lw=1.2,
+                                          label="best " + SYMBOLS["lam"]))
+            axes[-1].legend(handles=handles, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        if title:
+            fig.suptitle(title)
+    return fig

@@ -1,0 +1,284 @@
+"""Phase diagrams: theory grids against the closed forms, simulated regimes against predicted ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kernelgda as kg
+from kernelgda.regimes import REGIMES
+from kernelgda.scenario import parse_scenario
+from kernelgda.sweep import boundary_distance, closed_form_boundaries, compare, pair_boundaries, phase_diagram
+
+SIGMA = np.geomspace(0.05, 1.0, 9)
+LAM = np.array([0.0, 0.01, 0.3, 2.0, 9.0])
+
+
+def _z(ds):
+    return ds.dominant_real.values + 1j * ds.dominant_imag.values
+
+
+# -- theory ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["alternating", "simultaneous"])
+def test_theory_grid_equals_isolated_eigenvalues_cell_by_cell(mode):
+    ds = phase_diagram({"sigma": SIGMA, "lam": LAM, "n": [1, 2]},
+                       {"eta_d": 0.2, "eta_g": 0.3, "p": 1.0, "q": 0.5, "mode": mode})
+    assert ds.regime.dims == ("sigma", "lam", "n")
+    for i, sigma in enumerate(SIGMA):
+        for j, lam in enumerate(LAM):
+            for k, n in enumerate([1, 2]):
+                ref = kg.isolated.eigenvalues(p=1.0, q=0.5, n=n, eta_d=0.2, eta_g=0.3, lam=lam,
+                                              sigma=sigma, mode=mode)
+                msg = f"cell sigma={sigma}, lam={lam}, n={n}: differs from kg.isolated.eigenvalues"
+                # The same closed-form expressions, evaluated on arrays instead of scalars:
+                # elementwise arithmetic is correctly rounded, so they agree to an ulp or two.
+                np.testing.assert_allclose(ds.generator_rate.values[i, j, k], ref.generator_rate,
+                                           rtol=1e-14, atol=0, err_msg=msg)
+                np.testing.assert_allclose(ds.spectral_radius.values[i, j, k], ref.spectral_radius,
+                                           rtol=1e-14, atol=0, err_msg=msg)
+                np.testing.assert_allclose(_z(ds)[i, j, k], ref.dominant, rtol=1e-14, atol=0, err_msg=msg)
+                assert ds.regime.values[i, j, k] == ref.regime_code, msg
+
+
+def test_theory_regions_match_closed_form_boundaries():
+    # Alternating, delta = 0: divergent below sigma_div, flipping up to the band, oscillatory
+    # inside the band, monotone above it (theory section 5, kg.isolated closed forms).
+    sigma = np.geomspace(0.02, 2.0, 80)
+    lam = np.geomspace(0.05, 9.0, 60)
+    fixed = {"eta_d": 0.1, "eta_g": 0.2, "p": 0.8, "q": 0.8}
+    ds = phase_diagram({"sigma": sigma, "lam": lam}, fixed)
+    s, lm = np.meshgrid(sigma, lam, indexing="ij")
+    low, high = kg.isolated.best_sigma_window(q=0.8, n=1, eta_d=0.1, eta_g=0.2, lam=lm)
+    div = kg.isolated.divergence_sigma(q=0.8, n=1, eta_d=0.1, eta_g=0.2, lam=lm)
+    expected = np.select([s < div, s < low, s < high], [REGIMES.index("divergent"),
+                         REGIMES.index("flipping"), REGIMES.index("oscillatory")],
+                         REGIMES.index("monotone"))
+    curves = np.stack([div, low, high])
+    away = np.all(np.abs(s / curves - 1) > 1e-6, axis=0)
+    assert away.sum() > 0.95 * away.size
+    np.testing.assert_array_equal(ds.regime.values[away], expected[away],
+                                  err_msg="regime regions differ from the closed-form boundaries")
+    assert set(np.unique(expected)) == {0, 1, 2, 5}, "the grid should cross every boundary"
+
+
+def test_pair_boundaries_equal_section5_at_delta_zero_and_solve_the_pair_in_general():
+    lam = np.geomspace(0.05, 9.0, 7)
+    low, high, div = pair_boundaries(p=0.8, q=0.8, n=1, eta_d=0.1, eta_g=0.2, lam=lam)
+    ref_low, ref_high = kg.isolated.best_sigma_window(q=0.8, n=1, eta_d=0.1, eta_g=0.2, lam=lam)
+    # Roots of a quadratic against closed forms: a few ulps of cancellation.
+    np.testing.assert_allclose(low, ref_low, rtol=1e-10, err_msg="band edge vs best_sigma_window")
+    np.testing.assert_allclose(high, ref_high, rtol=1e-10, err_msg="band edge vs best_sigma_window")
+    np.testing.assert_allclose(div, kg.isolated.divergence_sigma(q=0.8, n=1, eta_d=0.1, eta_g=0.2, lam=lam),
+                               rtol=1e-12, err_msg="divergence line vs divergence_sigma")
+    # delta = 0.2: at the band edges the pair is a double root, on the line a root is -1.
+    low, high, div = pair_boundaries(p=1.0, q=0.8, n=1, eta_d=0.1, eta_g=0.2, lam=lam)
+    for sigma in (low, high):
+        ok = np.isfinite(sigma)
+        pair = kg.isolated.eigenvalues(p=1.0, q=0.8, eta_d=0.1, eta_g=0.2, lam=lam[ok], sigma=sigma[ok]).rho_c
+        # A double root is sqrt-sensitive: 1e-16 relative in tr^2 - 4 det gives 1e-8 in the roots.
+        np.testing.assert_allclose(pair[:, 0], pair[:, 1], atol=1e-6, err_msg="band edge: no double root")
+    ok = np.isfinite(div)
+    pair = kg.isolated.eigenvalues(p=1.0, q=0.8, eta_d=0.1, eta_g=0.2, lam=lam[ok], sigma=div[ok]).rho_c
+    np.testing.assert_allclose(np.min(np.abs(pair + 1), axis=1), 0, atol=1e-12,
+                               err_msg="divergence line: no root at -1 (Jury condition, section 5)")
+
+
+def test_closed_form_boundaries_only_for_isolated_sigma_lam():
+    ds = phase_diagram({"sigma": SIGMA, "lam": LAM[1:]}, {"eta_d": 0.1, "eta_g": 0.1})
+    curves, note = closed_form_boundaries(ds)
+    assert curves is not None and "best_lam" in curves, note
+    ds = phase_diagram({"sigma": SIGMA, "eta_d": [0.1, 0.2]}, {"lam": 0.5, "eta_g": 0.1})
+    assert closed_form_boundaries(ds)[0] is None
+
+
+def test_theory_dataset_attributes_and_netcdf_round_trip(tmp_path):
+    xr = pytest.importorskip("xarray")
+    ds = phase_diagram({"sigma": SIGMA, "mode": ["alternating", "simultaneous"]},
+                       {"eta_d": 0.1, "eta_g": 0.1, "lam": 0.5, "q": 0.8})
+    assert ds.attrs["method"] == "theory" and ds.attrs["q"] == 0.8 and ds.attrs["eta_d"] == 0.1
+    assert ds.attrs["kernelgda_version"] == kg.__version__
+    assert ds.sigma.attrs["scale"] == "log"
+    meanings = ds.regime.attrs["flag_meanings"].split()
+    assert meanings[1:] == list(REGIMES) and list(ds.regime.attrs["flag_values"]) == list(range(-1, 6))
+    ds.to_netcdf(tmp_path / "p.nc", engine="scipy")
+    with xr.open_dataset(tmp_path / "p.nc", engine="scipy") as back:
+        np.testing.assert_array_equal(back.generator_rate.values, ds.generator_rate.values)
+        assert list(back.mode.values) == ["alternating", "simultaneous"]
+        assert back.attrs["gda_mode"] == "alternating" if "gda_mode" in back.attrs else True
+
+
+# -- simulation ---------------------------------------------------------------------------------
+
+def test_simulated_regimes_agree_with_theory_in_all_six_regimes():
+    # Alternating and simultaneous, lam = 0 included (cycling), one true point, n = 1:
+    # c = 0.09 / sigma^2 and a = 0.3 lam cross every boundary of theory section 5.
+    ds = phase_diagram({"mode": ["alternating", "simultaneous"], "lam": [0.0, 0.3, 1.5, 3.0],
+                        "sigma": [0.14, 0.21, 0.3, 0.6, 1.0]}, {"eta_d": 0.3, "eta_g": 0.3},
+                       method="simulate")
+    # n = 2 with delta = 0: the spread mode is neutral (rho_b = 1).
+    neutral = phase_diagram({"lam": [0.3, 1.5], "sigma": [0.3, 1.0]},
+                            {"eta_d": 0.3, "eta_g": 0.3, "n": 2, "q": 0.5}, method="simulate")
+    seen = set()
+    for d in (ds, neutral):
+        res = compare(d)
+        assert res.num_away >= 0.8 * res.num_cells, "too few cells away from a boundary to test"
+        assert res.agree_away == 1.0, f"measured regimes differ from theory away from boundaries:\n{res}"
+        # Fitted moduli agree with the closed forms to far better than 1e-3 in the linear regime.
+        assert res.rate_error_max_away < 1e-3 or res.num_converging == 0, res.table()
+        seen |= set(REGIMES[c] for c in np.unique(d.regime.values) if c >= 0)
+    assert seen == set(REGIMES), f"the grids should span all six regimes, got {sorted(seen)}"
+
+
+def test_simulated_small_grid_matches_theory_rates():
+    ds = phase_diagram({"lam": [0.5, 1.0, 2.0], "sigma": [0.4, 1.0]}, {"eta_d": 0.2, "eta_g": 0.2, "q": 0.8},
+                       method="simulate", num_steps=400)
+    res = compare(ds)
+    assert res.agree_away == 1.0, res.table()
+    # theory section 7: the fitted rate of the exact run equals the closed form (1e-3 demanded; the
+    # linear window gives ~1e-9)
+    np.testing.assert_allclose(ds.measured_rate.values, ds.generator_rate.values, rtol=0, atol=1e-6,
+                               err_msg="measured rate vs closed form (isolated eigenvalues)")
+    assert (ds.status.values == 0).all() and (ds.truncation_bound.values < 1e-6).all()
+
+
+def test_cells_without_fixed_point_are_skipped():
+    ds = phase_diagram({"lam": [0.0, 0.5]}, {"eta_d": 0.1, "eta_g": 0.1, "sigma": 0.5, "q": 0.8},
+                       method="simulate", num_steps=200)
+    assert ds.status.values.tolist() == [2, 0], "lam = 0 with delta != 0 has no fixed point"
+    assert ds.measured_regime.values[0] == -1 and np.isnan(ds.measured_rate.values[0])
+
+
+def test_fast_divergence_is_labelled_divergent():
+    # c = 36: the error passes 1e-3 sigma within two steps, too fast to fit an eigenvalue.
+    ds = phase_diagram({"sigma": [0.05]}, {"eta_d": 0.3, "eta_g": 0.3, "lam": 0.5}, method="simulate",
+                       num_steps=100)
+    assert ds.regime.values[0] == REGIMES.index("divergent")
+    assert ds.measured_regime.values[0] == REGIMES.index("divergent")
+    assert np.isnan(ds.measured_rate.values[0])
+
+
+def test_resume_gives_the_same_dataset_as_an_uninterrupted_run():
+    axes = {"sigma": [0.3, 0.6, 1.0], "lam": [0.0, 0.5, 2.0]}
+    fixed = {"eta_d": 0.2, "eta_g": 0.2}
+    kwargs = {"method": "simulate", "num_steps": 150, "chunk_size": 2}
+    full = phase_diagram(axes, fixed, **kwargs)
+    saved = {}
+
+    def interrupt(index, arrays, num_chunks):
+        saved[index] = {k: np.array(v) for k, v in arrays.items()}
+        if len(saved) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        phase_diagram(axes, fixed, on_chunk=interrupt, **kwargs)
+    computed = []
+    resumed = phase_diagram(axes, fixed, completed=saved,
+                            on_chunk=lambda i, arrays, n: computed.append(i), **kwargs)
+    assert not set(computed) & set(saved), "finished chunks were recomputed"
+    assert len(computed) + len(saved) == 5, "9 cells in chunks of 2"
+    assert resumed.identical(full), "resumed dataset differs from the uninterrupted run"
+    with pytest.raises(ValueError, match="does not belong"):
+        phase_diagram({"sigma": [0.3, 0.7, 1.0], "lam": [0.0, 0.5, 2.0]}, fixed, completed=saved, **kwargs)
+
+
+# -- scenarios ------------------------------------------------------------------------------------
+
+def _scenario(points, p, sigma=0.3, lam=0.5):
+    return parse_scenario({"true": {"points": points, "weights": p},
+                           "generated": {"on_true": True, "offset": 0.01},
+                           "kernel": {"sigma": sigma}, "gda": {"lam": lam, "eta_d": 0.2, "eta_g": 0.2}})
+
+
+def test_linearize_equals_theory_on_an_isolated_scenario():
+    sc = parse_scenario({"true": {"points": [[0.0]]}, "generated": {"on_true": True, "weights": 0.8,
+                                                                    "offset": 0.01},
+                         "kernel": {"sigma": 0.3}, "gda": {"lam": 0.5, "eta_d": 0.1, "eta_g": 0.1}})
+    axes = {"sigma": SIGMA, "lam": LAM}
+    lin = phase_diagram(axes, method="linearize", scenario=sc)
+    theory = phase_diagram(axes, {"eta_d": 0.1, "eta_g": 0.1, "q": 0.8})
+    # General Jacobian (eigensolve of a 2x2 matrix) vs closed form: rounding only.
+    np.testing.assert_allclose(_z(lin), _z(theory), rtol=0, atol=1e-11,
+                               err_msg="linearize vs isolated closed form")
+    np.testing.assert_array_equal(lin.regime.values, theory.regime.values)
+    assert np.isnan(lin.generator_rate.values[:, 0]).all(), "lam = 0 with delta = 0.2: no fixed point"
+
+
+def test_linearize_differs_from_theory_when_true_points_are_close_and_simulation_agrees():
+    # Two true points at distance 1 with matched generated points (theory section 7,
+    # experiment 5): isolated at sigma = 0.08 (12 sigma apart), interacting at sigma = 0.5
+    # and 0.9. Strong regularization keeps every cell monotone, where the rate depends on
+    # the coupling (in the oscillatory band it is sqrt(1 - eta_d lam) whatever the coupling).
+    sc = parse_scenario({"true": {"points": [[0.0], [1.0]], "weights": [1.0, 0.6]},
+                         "generated": {"on_true": True, "offset": 0.01}, "kernel": {"sigma": 0.3},
+                         "gda": {"lam": 18.0, "eta_d": 0.05, "eta_g": 0.05}})
+    axes = {"sigma": [0.08, 0.5, 0.9], "lam": [18.0, 19.0]}
+    lin = phase_diagram(axes, method="linearize", scenario=sc)
+    sim = phase_diagram(axes, method="simulate", scenario=sc)
+    # the isolated closed form: the union of the two clusters' spectra (theory section 5)
+    iso = np.maximum(*(phase_diagram(axes, {"eta_d": 0.05, "eta_g": 0.05, "p": w, "q": w})
+                       .generator_rate.values for w in (1.0, 0.6)))
+    gap = np.abs(lin.generator_rate.values - iso)
+    assert gap[0].max() < 1e-12, "12 sigma apart the clusters decouple: linearize = isolated closed form"
+    assert gap[1:].min() > 2e-5, "within 2 sigma the isolated closed form should be off"
+    # The exact simulation is the oracle: its fitted rate follows the general Jacobian to ~1e-8
+    # (allow 1e-6, 20x below the smallest gap), not the isolated closed form.
+    np.testing.assert_allclose(sim.measured_rate.values, lin.generator_rate.values, rtol=0, atol=1e-6,
+                               err_msg="measured rate vs general linearization")
+    assert (np.abs(sim.measured_rate.values - iso)[1:] > 1e-5).all(), "simulation follows the isolated form"
+    assert compare(lin, sim).agree_away == 1.0
+
+
+# -- compare ------------------------------------------------------------------------------------
+
+def test_boundary_distance():
+    tol = 1e-3
+    z = np.array([0.5, 0.9985, 1.0, -0.3 + 0.0012j, 0.0003, 0.5 + 0.4j])
+    # a real z is tol from |Im z| = tol; 1 is tol from 1 - tol; -0.3 + 0.0012j is 2e-4 from Im = tol
+    expected = [tol, 0.0005, tol, 0.0002, 0.0003, min(abs(abs(0.5 + 0.4j) - 0.999), 0.4 - tol)]
+    np.testing.assert_allclose(boundary_distance(z, tol), expected, rtol=1e-12, atol=1e-15,
+                               err_msg="distance to |z| = 1 +- tol, |Im z| = tol, Re z = 0 (hand computed)")
+
+
+def test_compare_counts_near_and_away_cells():
+    ds = phase_diagram({"lam": [0.5, 1.0]}, {"eta_d": 0.1, "eta_g": 0.1, "sigma": 1.0}, method="simulate",
+                       num_steps=300)
+    flipped = ds.copy(deep=True)
+    flipped["measured_regime"].values[1] = REGIMES.index("divergent")
+    res = compare(ds, flipped)
+    assert (res.num_cells, res.num_away, res.agree_away) == (2, 2, 0.5)
+    first, second = (REGIMES[c] for c in ds.regime.values)
+    expected = {first: {first: 1}}
+    expected.setdefault(second, {})["divergent"] = 1
+    assert res.confusion == expected, "confusion table: predicted -> measured counts"
+    with pytest.raises(ValueError, match="same grid"):
+        compare(ds, phase_diagram({"lam": [0.5, 2.0]}, {"eta_d": 0.1, "eta_g": 0.1, "sigma": 1.0},
+                                  method="simulate", num_steps=100))
+    with pytest.raises(ValueError, match="measured"):
+        compare(phase_diagram({"lam": [0.5, 1.0]}, {"eta_d": 0.1, "eta_g": 0.1, "sigma": 1.0}))
+
+
+# -- bad input ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("axes, fixed, kwargs, match", [
+    ({"sigmaa": [0.1]}, {}, {}, "valid names: p, q, n"),
+    ({"sigma": []}, {}, {}, "non-empty"),
+    ({"sigma": [0.1, np.nan]}, {"eta_d": 0.1, "eta_g": 0.1, "lam": 1.0}, {}, "finite"),
+    ({"sigma": [-0.1]}, {"eta_d": 0.1, "eta_g": 0.1, "lam": 1.0}, {}, "sigma.*> 0"),
+    ({"sigma": [0.1]}, {"eta_d": 0.1, "lam": 1.0}, {}, "missing parameter.*eta_g"),
+    ({"sigma": [0.1], "lam": [1], "eta_d": [1], "eta_g": [1]}, {}, {}, "1, 2 or 3"),
+    ({"sigma": [0.1]}, {"sigma": 0.2}, {}, "both"),
+    ({"mode": ["sideways"]}, {"eta_d": 0.1, "eta_g": 0.1, "lam": 1.0, "sigma": 1.0}, {}, "mode"),
+    ({"sigma": [0.1]}, {"eta_d": 0.1, "eta_g": 0.1, "lam": 1.0}, {"method": "linearize"}, "scenario"),
+    ({"sigma": [0.1]}, {"eta_d": 0.1, "eta_g": 0.1, "lam": 1.0, "mode": "extragradient"},
+     {"method": "simulate"}, "simulate"),
+    ({"sigma": [0.1]}, {"eta_d": 0.1, "eta_g": 0.1, "lam": 1.0}, {"method": "guess"}, "method"),
+])
+def test_bad_input(axes, fixed, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        phase_diagram(axes, fixed, **kwargs)
+
+
+def test_bad_scenario_axis_lists_valid_names():
+    with pytest.raises(ValueError, match="valid names: sigma, alpha, lam, eta_d, eta_g, mode"):
+        phase_diagram({"q": [0.5]}, method="linearize", scenario=_scenario([[0.0]], 1.0))
