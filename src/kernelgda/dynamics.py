@@ -10,6 +10,7 @@ The discriminator is kept as the exact kernel expansion of
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,6 +119,16 @@ def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, 
     return disc
 
 
+def _quiet(func):
+    """Run ``func`` with floating-point warnings off: a blow-up is reported by ``status``."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return func(*args, **kwargs)
+    return wrapper
+
+
+@_quiet
 def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=None,
              history_tol: float | None = None, discriminator: RandomFeatures | None = None,
              divergence_bound: float | None = None) -> Trajectory:
