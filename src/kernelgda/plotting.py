@@ -177,9 +177,7 @@ def phase_figure(ds, boundaries=None, *, title: str | None = None):
             fig, axes = new_figure(1, panels, width=3.3 * panels, height=3.0)
             import matplotlib
 
-            cmap = matplotlib.colormaps["viridis"].copy()
-            cmap.set_over(REGIME_COLORS["divergent"])
-            cmap.set_bad("white")
+            cmap = matplotlib.colormaps["viridis"].with_extremes(over=REGIME_COLORS["divergent"], bad="white")
             finite = rate[np.isfinite(rate)]
             vmin = float(min(finite.min(), 0.999)) if finite.size else 0.0
             ax = axes[0]

@@ -1,0 +1,135 @@
+"""``kernelgda phase``: files written, bad input, interrupted and resumed simulated sweeps."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import kernelgda as kg
+from kernelgda import sweep
+from kernelgda.cli import main
+from kernelgda.cli.phase import PARTIAL, parse_axis, parse_setting
+
+xr = pytest.importorskip("xarray")
+
+THEORY = ["phase", "--axis", "sigma=0.01:1:12:log", "--axis", "lam=0.01:10:10:log",
+          "--set", "eta_d=0.01", "--set", "eta_g=0.01", "--set", "q=0.8"]
+SIMULATE = ["phase", "--axis", "sigma=0.3,0.6,1.0", "--axis", "lam=0,0.5,2", "--set", "eta_d=0.2",
+            "--set", "eta_g=0.2", "--method", "simulate", "--steps", "150", "--chunk-size", "2"]
+
+
+def _load(path):
+    with xr.open_dataset(path, engine="scipy") as ds:
+        return ds.load()
+
+
+def test_theory_writes_dataset_figure_and_summary(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(THEORY + ["--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["phase.nc", "phase.png", "summary.json"]
+    ds = _load(out / "phase.nc")
+    ref = kg.isolated.eigenvalues(q=0.8, eta_d=0.01, eta_g=0.01, lam=ds.lam.values[None, :],
+                                  sigma=ds.sigma.values[:, None])
+    # netCDF stores float64 exactly
+    np.testing.assert_array_equal(ds.generator_rate.values, ref.generator_rate,
+                                  err_msg="phase.nc vs kg.isolated.eigenvalues")
+    np.testing.assert_allclose(ds.sigma.values, np.geomspace(0.01, 1, 12), rtol=1e-15)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["cells"] == 120 and sum(summary["regimes"].values()) == 120
+    assert summary["fixed"]["q"] == 0.8 and summary["plot"] == "phase.png"
+    assert "delta = 0.2" in summary["boundaries"]
+    assert "theory phase diagram, 120 cells" in capsys.readouterr().out
+
+
+def test_three_axes_write_data_and_skip_the_plot(tmp_path, capsys):
+    out = tmp_path / "three"
+    argv = THEORY + ["--axis", "n=1,2", "--out", str(out)]
+    assert main(argv) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["phase.nc", "summary.json"]
+    assert _load(out / "phase.nc").generator_rate.shape == (12, 10, 2)
+    assert "plot skipped" in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["plot"].startswith("plot skipped")
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--axis", "sgma=0.1:1:3"], "valid names: p, q, n, eta_d"),
+    (["--axis", "n=0:1:3:log"], "log axis needs START > 0"),
+    (["--axis", "n=1:2:0"], "NUM must be a whole number >= 1"),
+    (["--axis", "n="], "expected NAME"),
+    (["--axis", "n=1,nan"], "finite"),
+    (["--axis", "p=1:2:3:cubic"], "spacing"),
+    (["--axis", "p=0:1:2", "--axis", "n=1,2"], "1, 2 or 3"),
+    (["--set", "eta_d=fast"], "not a number"),
+    (["--method", "linearize"], "needs a scenario"),
+    (["--axis", "lam=1,2"], "twice"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, extra, match):
+    out = tmp_path / "bad"
+    assert main(THEORY + extra + ["--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and match in err, err
+    assert not out.exists(), "nothing may be written on bad input"
+
+
+def test_unwritable_output_directory(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main(THEORY + ["--out", str(blocker / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "cannot be written" in err
+
+
+def test_interrupted_simulation_resumes_to_the_same_dataset(tmp_path, capsys, monkeypatch):
+    whole = tmp_path / "whole"
+    assert main(SIMULATE + ["--out", str(whole)]) == 0
+    summary = json.loads((whole / "summary.json").read_text())
+    assert summary["agreement"]["agree_away"] == 1.0 and summary["status"]["completed"] == 9
+    assert not (whole / PARTIAL).exists(), "finished sweeps leave no partial chunks"
+
+    # Interrupt after two of the five chunks (9 cells in chunks of 2).
+    calls = []
+    real = sweep._simulate_chunk
+
+    def interrupting(cells, setup):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(len(cells))
+        return real(cells, setup)
+
+    out = tmp_path / "resumed"
+    monkeypatch.setattr(sweep, "_simulate_chunk", interrupting)
+    assert main(SIMULATE + ["--out", str(out)]) == 2
+    assert "interrupted" in capsys.readouterr().err
+    assert sorted(p.name for p in (out / PARTIAL).glob("chunk_*.npz")) == ["chunk_00000.npz",
+                                                                          "chunk_00001.npz"]
+    assert not (out / "phase.nc").exists()
+    # Without --resume the finished chunks are kept and the command refuses.
+    assert main(SIMULATE + ["--out", str(out)]) == 2
+    assert "--resume" in capsys.readouterr().err
+    # Other arguments cannot resume this sweep.
+    assert main(SIMULATE + ["--steps", "100", "--resume", "--out", str(out)]) == 2
+    assert "other arguments" in capsys.readouterr().err
+
+    counted = []
+
+    def counting(cells, setup):
+        counted.append(len(cells))
+        return real(cells, setup)
+
+    monkeypatch.setattr(sweep, "_simulate_chunk", counting)
+    assert main(SIMULATE + ["--resume", "--out", str(out)]) == 0
+    assert len(counted) == 3, "only the three unfinished chunks are computed"
+    assert not (out / PARTIAL).exists()
+    assert _load(out / "phase.nc").identical(_load(whole / "phase.nc")), \
+        "resumed dataset differs from the uninterrupted run"
+
+
+def test_parse_axis_and_setting():
+    name, values = parse_axis("sigma=0.01:1:3:log")
+    assert name == "sigma"
+    np.testing.assert_allclose(values, [0.01, 0.1, 1.0], rtol=1e-15)
+    assert parse_axis("lam=0:1:3") == ("lam", [0.0, 0.5, 1.0])
+    assert parse_axis("n=1,2") == ("n", [1.0, 2.0])
+    assert parse_setting("n=2") == ("n", 2) and parse_setting("mode=simultaneous") == ("mode", "simultaneous")
