@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import kernelgda as kg
+import kernelgda.features as features
 
 from .oracles import kernel_grad_u, kernel_value, naive_simulate
 
@@ -73,9 +74,14 @@ def _rf_gda(spec, kernel, x, p, lam, eta_d, eta_g, mode, y0, q, steps, fstar_y=N
 @pytest.mark.parametrize("mode", ["alternating", "simultaneous"])
 @pytest.mark.parametrize("from_eq", [False, True])
 @pytest.mark.parametrize("kernel", RF_KERNELS, ids=lambda k: k.name)
-def test_simulate_random_features_equals_straightforward(rng, mode, from_eq, kernel):
+@pytest.mark.parametrize("threads", ["one", "many"])
+def test_simulate_random_features_equals_straightforward(rng, mode, from_eq, kernel, threads,
+                                                          monkeypatch):
     # Oracle: (D-RF) iterated directly with the same frequencies; start=eq sets w to the
     # random-feature f* = (Phi(X)^T p - Phi(Y*)^T q) / lam.
+    if threads == "many":  # the cos / sin of the phases split over three threads
+        monkeypatch.setattr(features, "PARALLEL_MIN_ENTRIES", 0)
+        monkeypatch.setattr(features._THREADS, "workers", lambda: 3)
     # A converging problem: q = 0.9 p, lam = 2, eta_d = eta_g = 0.1 (see test_perf_paths).
     x = rng.normal(size=(3, 2)) * 0.5
     gan = kg.KernelGAN(x, rng.uniform(0.5, 1.5, 3), kernel, lam=2.0)

@@ -97,7 +97,7 @@ def test_kernel_grad_sum_thread_count_does_not_change_result(rng, monkeypatch):
     z = rng.normal(size=(700, 2))
     w = rng.normal(size=700)
     y = rng.normal(size=(9, 2))
-    segs = [(disc_mod.augment_centres(kernel, z), disc_mod._coef_rows(z, w), 1.0)]
+    segs = [(disc_mod.augment_centres(kernel, z), disc_mod.coef_columns(z, w), 1.0)]
     ref = grad_expansion(kernel, y, z, w)
     for threads in (1, 3):
         np.testing.assert_allclose(kernel_grad_sum(kernel, y, segs, num_threads=threads), ref,
