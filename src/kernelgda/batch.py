@@ -26,6 +26,7 @@ is compacted.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -212,12 +213,15 @@ class _Profiles:
         return self.params["k1"] if "k1" in self.params else np.ones(len(self.sigma))
 
 
-def _expansion_grad(prof, y, centers, weights, factor):
+def _expansion_grad(prof, y, centers, weights, factor, scratch):
     """``factor sum_c weights_c grad_u K(y_j, centers_c)`` per cell: ``(W, n, d)``.
 
     ``y (W, n, d)``, ``centers (W, M, d)``, ``weights (W, M)``, ``factor (W,)``, in blocks of
     cells of about :data:`_BLOCK_ELEMENTS` elements as
     ``2 scale sum_c weights_c (phi'(s_c) / scale) r_c`` with ``r_c = y_j - centers_c``.
+    ``scratch`` is a list of two reusable buffers (fresh arrays of this size would be
+    mapped and faulted in by the allocator at every call, which costs as much as the
+    arithmetic).
     """
     num, n, d = y.shape
     out = np.empty_like(y)
@@ -226,14 +230,20 @@ def _expansion_grad(prof, y, centers, weights, factor):
         out[:] = 0.0
         return out
     step = max(1, _BLOCK_ELEMENTS // (n * size * d))
+    need = min(step, num) * n * size
+    if scratch[0].size < need:
+        scratch[:] = [np.empty(need), np.empty(need)]
     for lo in range(0, num, step):
         rows = slice(lo, min(num, lo + step))
         if d == 1:
-            r = y[rows] - centers[rows, None, :, 0]  # (w, n, M)
-            e = prof.dphi_over_scale(r * r, rows)
-            e *= weights[rows, None, :]
+            shape = (rows.stop - lo, n, size)
+            r = scratch[0][:math.prod(shape)].reshape(shape)
+            np.subtract(y[rows], centers[rows, None, :, 0], out=r)
+            e = scratch[1][:r.size].reshape(shape)
+            np.multiply(r, r, out=e)
+            e = prof.dphi_over_scale(e, rows)
             e *= r
-            out[rows, :, 0] = e.sum(axis=-1)
+            out[rows, :, 0] = np.einsum("wnm,wm->wn", e, weights[rows])  # one pass: multiply and sum
         else:
             r = y[rows, :, None, :] - centers[rows, None, :, :]  # (w, n, M, d)
             e = prof.dphi_over_scale(np.einsum("wnmd,wnmd->wnm", r, r), rows)
@@ -287,11 +297,13 @@ def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, alternatin
     y = y0.copy()
     alive = np.ones(num, dtype=bool)
 
+    scratch = [np.empty(0), np.empty(0)]
+
     def grad(y, lo):
-        g = _expansion_grad(prof, y, x, p, c)
+        g = _expansion_grad(prof, y, x, p, c, scratch)
         z = buf[:, lo:stop].reshape(len(y), -1, d)
         w = coef[:, lo:stop].reshape(len(y), -1)
-        g += _expansion_grad(prof, y, z, w, scale)
+        g += _expansion_grad(prof, y, z, w, scale, scratch)
         return g
 
     for k in range(num_steps):

@@ -23,6 +23,7 @@ a 1000-step run. :func:`compare` counts agreement between the two.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -354,7 +355,7 @@ def _plan(setup, runnable):
     return cells[order]
 
 
-def _run_simulation(setup, runnable, chunk_size, completed, on_chunk):
+def _run_simulation(setup, runnable, chunk_size, completed, on_chunk, workers):
     order = _plan(setup, runnable)
     # cells with different n cannot share a batch: split the chunks where n changes
     n = np.broadcast_to(setup.params.get("n", 1), (setup.num,))[order]
@@ -364,18 +365,39 @@ def _run_simulation(setup, runnable, chunk_size, completed, on_chunk):
         chunks += [piece[i:i + chunk_size] for i in range(0, len(piece), chunk_size)]
     results = {}
     completed = {} if completed is None else completed
-    for i, cells in enumerate(chunks):
-        if i in completed:
-            res = completed[i]
-            if not (np.array_equal(np.asarray(res.get("cells")), cells)
-                    and np.array_equal(np.asarray(res.get("fingerprint")), _fingerprint(cells, setup))):
-                raise ValueError(f"completed chunk {i} does not belong to this sweep (its cells differ); "
-                                 "resume only with the same axes, parameters and options")
-        else:
-            res = _simulate_chunk(cells, setup)
-            if on_chunk is not None:
-                on_chunk(i, res, len(chunks))
+    for i in completed:
+        if i >= len(chunks):
+            raise ValueError(f"completed chunk {i} does not belong to this sweep "
+                             f"(it has {len(chunks)} chunks)")
+        res, cells = completed[i], chunks[i]
+        if not (np.array_equal(np.asarray(res.get("cells")), cells)
+                and np.array_equal(np.asarray(res.get("fingerprint")), _fingerprint(cells, setup))):
+            raise ValueError(f"completed chunk {i} does not belong to this sweep (its cells differ); "
+                             "resume only with the same axes, parameters and options")
         results[i] = res
+    todo = [i for i in range(len(chunks)) if i not in completed]
+
+    def finish(i, res):
+        results[i] = res
+        if on_chunk is not None:
+            on_chunk(i, res, len(chunks))
+
+    if workers == 1 or len(todo) < 2:
+        for i in todo:
+            finish(i, _simulate_chunk(chunks[i], setup))
+        return chunks, results
+    # Chunks are independent; NumPy releases the GIL in the array operations that take the
+    # time, so threads use several cores. Results are reported in chunk order.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [(i, pool.submit(_simulate_chunk, chunks[i], setup)) for i in todo]
+        try:
+            for i, fut in futures:
+                finish(i, fut.result())
+        finally:
+            for _, fut in futures:
+                fut.cancel()
     return chunks, results
 
 
@@ -429,7 +451,7 @@ def phase_diagram(axes, fixed=None, *, method: str = "theory", scenario=None, nu
                   tol: float = DEFAULT_TOL, measure_tol: float = MEASURE_TOL,
                   history_tol: float | None = HISTORY_TOL, seed: int = 0, chunk_size: int = CHUNK_SIZE,
                   completed: Mapping | None = None,
-                  on_chunk: Callable[[int, dict, int], None] | None = None):
+                  on_chunk: Callable[[int, dict, int], None] | None = None, workers: int | None = None):
     """Regimes and rates over a grid of parameters (theory sections 5-7).
 
     Parameters
@@ -464,8 +486,11 @@ def phase_diagram(axes, fixed=None, *, method: str = "theory", scenario=None, nu
         Chunks finished by an earlier, interrupted call with the same arguments, as
         passed to ``on_chunk``; they are not recomputed.
     on_chunk : callable, optional
-        ``on_chunk(index, arrays, num_chunks)`` after each newly simulated chunk (to
-        save it, or to show progress).
+        ``on_chunk(index, arrays, num_chunks)`` after each newly simulated chunk, in
+        chunk order (to save it, or to show progress).
+    workers : int, optional
+        Threads simulating chunks at the same time (default: 2, or 1 on a one-core
+        machine). The result does not depend on it.
 
     Returns
     -------
@@ -537,20 +562,21 @@ def phase_diagram(axes, fixed=None, *, method: str = "theory", scenario=None, nu
         setup = _SimSetup(params=params, num=num, num_steps=num_steps, history_tol=history_tol,
                           measure_tol=measure_tol, seed=seed, scenario=scenario, groups=groups,
                           group_of=group_of)
-        data.update(_simulated(setup, np.asarray(runnable), chunk_size, completed, on_chunk))
+        workers = min(2, os.cpu_count() or 1) if workers is None else V.integer(workers, "workers", minimum=1)
+        data.update(_simulated(setup, np.asarray(runnable), chunk_size, completed, on_chunk, workers))
         attrs.update(num_steps=num_steps, measure_tol=measure_tol, e0_scale=E0_SCALE, seed=seed,
                      history_tol=-1.0 if history_tol is None else history_tol, chunk_size=chunk_size)
     return _dataset(coords, shape, data, values, attrs, scenario)
 
 
-def _simulated(setup, runnable, chunk_size, completed, on_chunk):
+def _simulated(setup, runnable, chunk_size, completed, on_chunk, workers):
     num = setup.num
     measured = np.full(num, complex(np.nan, np.nan))
     status = np.full(num, 2, dtype=np.int8)
     taken = np.zeros(num, dtype=np.int64)
     bound = np.full(num, np.nan)
     escaped = np.zeros(num, dtype=bool)
-    _, results = _run_simulation(setup, runnable, chunk_size, completed, on_chunk)
+    _, results = _run_simulation(setup, runnable, chunk_size, completed, on_chunk, workers)
     for res in results.values():
         cells = np.asarray(res["cells"])
         escaped[cells] = np.asarray(res["escaped"], dtype=bool)
