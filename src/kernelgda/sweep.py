@@ -7,17 +7,24 @@ methods and returns an ``xarray.Dataset`` with one coordinate per axis:
   (:func:`kernelgda.isolated.eigenvalues`) as a few broadcast array expressions;
 - ``"linearize"``: the general Jacobian of theory section 4 for a scenario, with the
   fixed point computed once per kernel (it does not depend on ``lam`` or the learning
-  rates) and the eigenvalues of all cells from one stacked ``numpy.linalg.eig``;
-- ``"simulate"``: the exact dynamics of every cell (:func:`kernelgda.simulate_batch`)
-  started at ``(f*, Y* + e0)`` with ``|e0| = 1e-6 sigma`` and the dominant eigenvalue
-  *measured* from the trajectory (theory section 7, experiment 1), next to the
-  prediction (``theory`` for the isolated model, ``linearize`` for a scenario).
+  rates), the blocks of :mod:`kernelgda.linearize` reused with ``H = (lam hess f*) / lam``,
+  and the eigenvalues of all cells from stacked ``numpy.linalg.eig`` calls;
+- ``"simulate"``: the exact dynamics of every cell (:func:`kernelgda.simulate_batch`,
+  chunks of cells advanced together) started at ``(f*, Y* + e0)`` with
+  ``|e0| = 1e-6 sigma`` (one seeded unit direction), and the dominant eigenvalue
+  *measured* from each trajectory (:mod:`kernelgda.measure`, theory section 7,
+  experiment 1), next to the prediction (``theory`` for the isolated model, ``linearize``
+  for a scenario).
 
 Labels follow theory section 6. Predicted labels use ``tol`` (default 1e-6, far above
-the rounding of a closed form or a small eigensolve); measured labels use
-``measure_tol`` (default 1e-3), because a fitted eigenvalue is only as accurate as the
-run's linear window allows, and a modulus within 1e-3 of 1 cannot be told from 1 in
-a 1000-step run. :func:`compare` counts agreement between the two.
+the rounding of a closed form or a small eigensolve). Measured labels use
+``measure_tol`` (default 1e-3): a fitted eigenvalue is only as good as the run's linear
+window, and in a 1000-step run a modulus within 1e-3 of 1 cannot be told from 1. A run
+whose error passes ``1e-3 sigma`` (leaves the linear regime) too fast for a fit is
+labelled divergent with a ``nan`` rate. The measurement keeps the modes that carry
+signal (:mod:`kernelgda.measure`), so a dominant mode that ``e0`` hardly excites can be
+missed. :func:`compare` counts agreement between measured and predicted labels, away
+from and near the label boundaries.
 """
 
 from __future__ import annotations

@@ -120,6 +120,8 @@ def register(sub) -> None:
     p.add_argument("--measure-tol", type=float, default=1e-3, help="tolerance of measured labels")
     p.add_argument("--chunk-size", type=int, default=512, help="simulated cells per chunk")
     p.add_argument("--seed", type=int, default=0, help="seed of the direction of e0")
+    p.add_argument("--workers", type=int, default=None,
+                   help="threads simulating chunks at once (default 2, 1 on a one-core machine)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted simulated sweep")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.set_defaults(func=run)
@@ -193,7 +195,8 @@ def run(args) -> int:
             raise ValueError(f"--axis {name} given twice")
         axes[name] = values
     fixed = dict(parse_setting(s) for s in args.set)
-    for name, what in (("steps", args.steps), ("chunk-size", args.chunk_size)):
+    for name, what in (("steps", args.steps), ("chunk-size", args.chunk_size),
+                       ("workers", 1 if args.workers is None else args.workers)):
         if what < 1:
             raise ValueError(f"--{name} must be >= 1, got {what}")
     if not 0 <= args.history_tol < 1:
@@ -223,7 +226,7 @@ def run(args) -> int:
 
         kwargs = {"num_steps": args.steps, "history_tol": args.history_tol or None,
                   "measure_tol": args.measure_tol, "seed": args.seed, "chunk_size": args.chunk_size,
-                  "completed": chunks.loaded, "on_chunk": on_chunk}
+                  "completed": chunks.loaded, "on_chunk": on_chunk, "workers": args.workers}
     start = time.perf_counter()
     try:
         ds = phase_diagram(axes, fixed, method=args.method, scenario=scenario, tol=args.tol, **kwargs)
