@@ -188,9 +188,10 @@ def phase_figure(ds, boundaries=None, *, title: str | None = None):
             if len(np.unique(codes)) > 1 and len(x) > 1 and len(y) > 1:
                 ax.contour(x, y, codes.T, levels=np.arange(-0.5, 6), colors="w", linewidths=0.5)
             ax.set_title("predicted rate")
-            maps = [(axes[1], codes, "predicted regime")]
+            maps = [(axes[1], codes, f"predicted regime (tol {ds['regime'].attrs.get('tol', 1e-6):g})")]
             if measured:
-                maps.append((axes[2], ds["measured_regime"].values.astype(int), "measured regime"))
+                maps.append((axes[2], ds["measured_regime"].values.astype(int),
+                             f"measured regime (tol {ds['measured_regime'].attrs.get('tol', 1e-3):g})"))
             present = set()
             for axm, cm, text in maps:
                 xm = _phase_coord(axm, ds, dims[0], "x")
