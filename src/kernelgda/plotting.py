@@ -76,6 +76,42 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 3.4, height: fl
     return fig, axes
 
 
+# -- helpers shared by the experiment figures (kernelgda.experiments) -------------------
+
+def regime_handles(regimes=None, *, kind: str = "patch"):
+    """Legend handles for regime labels, in :data:`REGIME_COLORS` colours.
+
+    ``kind="patch"`` gives filled squares (for maps), ``"marker"`` round markers
+    (for scatter plots) and ``"line"`` short lines.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    names = list(REGIME_COLORS) if regimes is None else list(regimes)
+    if kind == "patch":
+        return [Patch(facecolor=REGIME_COLORS[r], edgecolor="none", label=r) for r in names]
+    if kind == "line":
+        return [Line2D([], [], color=REGIME_COLORS[r], label=r) for r in names]
+    return [Line2D([], [], ls="", marker="o", color=REGIME_COLORS[r], label=r) for r in names]
+
+
+def regime_cmap():
+    """``(cmap, norm)`` mapping regime codes 0..5 (and -1, undetermined, white) to their colours."""
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    from .regimes import REGIMES
+
+    colors = ["white"] + [REGIME_COLORS[r] for r in REGIMES]
+    bounds = [c - 0.5 for c in range(-1, len(REGIMES) + 1)]
+    return ListedColormap(colors), BoundaryNorm(bounds, len(colors))
+
+
+def panel_label(ax, letter: str) -> None:
+    """Bold panel letter ``(a)`` in the top-left corner, outside the axes."""
+    ax.text(-0.02, 1.02, f"({letter})", transform=ax.transAxes, ha="right", va="bottom",
+            fontweight="bold")
+
+
 # -- phase diagrams (kernelgda.sweep) ---------------------------------------------------
 
 def _phase_coord(ax, ds, dim, which):

@@ -1,0 +1,159 @@
+"""``kernelgda reproduce``, ``kernelgda figure`` and ``kernelgda list``: the paper's experiments.
+
+Examples::
+
+    kernelgda reproduce                     # every experiment, full settings, into results/
+    kernelgda reproduce --quick --out /tmp/r
+    kernelgda reproduce --only two-point regime-diagram
+    kernelgda figure digits --quick         # one experiment, no report
+    kernelgda list
+
+For each experiment ``NAME`` the commands write ``NAME.png``, ``NAME.pdf`` and the data
+behind the figure, ``NAME.nc`` (netCDF 3 through xarray's scipy engine); ``reproduce``
+then writes ``report.md`` and a self-contained ``index.html``. Every file is written
+atomically (a temporary file moved into place), so an interrupted or failed run leaves
+complete files from the experiments that finished and nothing half-written. Progress
+goes to stderr. An unknown experiment name or an unwritable output directory: one line
+on stderr, exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["register", "run_experiments", "write_experiment"]
+
+DEFAULT_OUT = "results"
+
+
+def register(sub) -> None:
+    """Add the ``reproduce``, ``figure`` and ``list`` subcommands."""
+    p = sub.add_parser("reproduce", help="run the paper's experiments and write figures and a report",
+                       description="Run the experiments (theory section 7) and write NAME.png, "
+                       "NAME.pdf, NAME.nc for each, then report.md and index.html.")
+    p.add_argument("--quick", action="store_true", help="small grids and short runs (under a minute)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these experiments (see "
+                   "`kernelgda list`)")
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                   help=f"output directory (default {DEFAULT_OUT}/)")
+    p.set_defaults(func=_reproduce)
+
+    f = sub.add_parser("figure", help="run one experiment and write its figure and data",
+                       description="Run one experiment and write NAME.png, NAME.pdf and NAME.nc.")
+    f.add_argument("name", metavar="NAME", help="experiment name (see `kernelgda list`)")
+    f.add_argument("--quick", action="store_true", help="small grids and short runs")
+    f.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                   help=f"output directory (default {DEFAULT_OUT}/)")
+    f.set_defaults(func=_figure)
+
+    li = sub.add_parser("list", help="list the experiments", description="List the experiments.")
+    li.set_defaults(func=_list)
+
+
+def _progress_factory():
+    from tqdm.auto import tqdm
+
+    def progress(iterable, *, total=None, desc=None):
+        return tqdm(iterable, total=total, desc=f"  {desc}" if desc else None, leave=False,
+                    file=sys.stderr, dynamic_ncols=True)
+
+    return progress
+
+
+def write_experiment(experiment, result, out: Path) -> tuple[dict, bytes]:
+    """Write ``NAME.png``, ``NAME.pdf`` and ``NAME.nc`` atomically; return the file names and the PNG."""
+    import matplotlib.pyplot as plt
+
+    from ..experiments import to_dataset
+    from ..io import atomic_path
+
+    name = experiment.name
+    files = {"png": f"{name}.png", "pdf": f"{name}.pdf", "data": f"{name}.nc"}
+    fig = experiment.plot(result)
+    try:
+        with atomic_path(out / files["png"]) as tmp:
+            fig.savefig(tmp, format="png", dpi=200)
+            png = tmp.read_bytes()
+        with atomic_path(out / files["pdf"]) as tmp:
+            fig.savefig(tmp, format="pdf")
+    finally:
+        plt.close(fig)
+    dataset = to_dataset(result)
+    with atomic_path(out / files["data"]) as tmp:
+        dataset.to_netcdf(tmp, engine="scipy")
+    return files, png
+
+
+def run_experiments(names, *, quick: bool, out: Path, progress=None):
+    """Run ``names`` in order, write each one's files; return a list of ``ReportEntry``."""
+    from tqdm.auto import tqdm
+
+    from ..experiments import config_dict, get
+    from ..report import ReportEntry
+
+    experiments = [get(n) for n in names]  # raises before anything is run or written
+    progress = progress or _progress_factory()
+    entries = []
+    bar = tqdm(experiments, desc="reproduce", file=sys.stderr, dynamic_ncols=True)
+    for exp in bar:
+        bar.set_postfix_str(exp.name)
+        start = time.perf_counter()
+        result = exp.compute(exp.config(quick), progress=progress)
+        files, png = write_experiment(exp, result, out)
+        seconds = time.perf_counter() - start
+        tqdm.write(f"{exp.name}: {seconds:.1f} s -> {out / files['png']}", file=sys.stderr)
+        entries.append(ReportEntry(name=exp.name, description=exp.description, caption=result.caption,
+                                   table=result.table, summary=result.summary,
+                                   config=config_dict(result.config), files=files, png=png,
+                                   seconds=seconds))
+    return entries
+
+
+def _output_dir(path: str) -> Path:
+    from ..io import writable_dir
+
+    return writable_dir(path, "--out")
+
+
+def _reproduce(args) -> int:
+    from .. import __version__
+    from ..experiments import EXPERIMENTS, get
+    from ..io import atomic_write_text
+    from ..report import ReportMeta, render_html, render_markdown
+
+    names = list(dict.fromkeys(args.only)) if args.only else list(EXPERIMENTS)
+    for n in names:
+        get(n)
+    out = _output_dir(args.out)
+    start = time.perf_counter()
+    entries = run_experiments(names, quick=args.quick, out=out)
+    command = "kernelgda reproduce" + (" --quick" if args.quick else "") + (
+        " --only " + " ".join(names) if args.only else "")
+    meta = ReportMeta(version=__version__, quick=args.quick, command=command,
+                      date=time.strftime("%Y-%m-%d %H:%M:%S %Z"), seconds=time.perf_counter() - start)
+    atomic_write_text(out / "report.md", render_markdown(entries, meta))
+    atomic_write_text(out / "index.html", render_html(entries, meta))
+    print(f"wrote {len(entries)} experiments, {out / 'report.md'} and {out / 'index.html'} "
+          f"in {meta.seconds:.1f} s")
+    return 0
+
+
+def _figure(args) -> int:
+    from ..experiments import get
+
+    exp = get(args.name)
+    out = _output_dir(args.out)
+    entries = run_experiments([exp.name], quick=args.quick, out=out)
+    print(f"wrote {', '.join(str(out / f) for f in entries[0].files.values())}")
+    return 0
+
+
+def _list(args) -> int:
+    from ..experiments import EXPERIMENTS
+
+    width = max(len(n) for n in EXPERIMENTS)
+    for name, exp in EXPERIMENTS.items():
+        print(f"{name:<{width}}  {exp.description}")
+    return 0

@@ -1,0 +1,68 @@
+"""The experiments that reproduce the paper's evidence (theory section 7), and their registry.
+
+Each experiment is a module with a frozen ``Config`` dataclass (the defaults), a
+``QUICK`` configuration that runs in seconds, a pure ``compute(config) -> Result``
+and a pure ``plot(result) -> Figure``. :data:`EXPERIMENTS` maps the registry name
+to an :class:`Experiment`; ``kernelgda reproduce`` runs them all.
+
+Examples
+--------
+>>> from kernelgda.experiments import EXPERIMENTS
+>>> list(EXPERIMENTS)[:3]
+['rate-check', 'spectral-maps', 'regime-diagram']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+from . import (
+    beyond_isolated,
+    digits,
+    linear_validity,
+    rate_check,
+    regime_diagram,
+    spectral_maps,
+    two_point,
+)
+from ._base import Result, config_dict, no_progress, to_dataset
+
+__all__ = ["Experiment", "EXPERIMENTS", "get", "Result", "to_dataset", "config_dict"]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A registry entry: the experiment's module and what the CLI needs to know about it."""
+
+    name: str
+    module: ModuleType
+
+    @property
+    def description(self) -> str:
+        """One-line description."""
+        return self.module.DESCRIPTION
+
+    def config(self, quick: bool = False):
+        """The default configuration, or the quick one (seconds)."""
+        return self.module.QUICK if quick else self.module.Config()
+
+    def compute(self, config=None, *, progress=no_progress) -> Result:
+        """Run the experiment (pure: no files, deterministic given the config's seed)."""
+        return self.module.compute(self.config() if config is None else config, progress=progress)
+
+    def plot(self, result: Result):
+        """The figure of a result (a matplotlib Figure)."""
+        return self.module.plot(result)
+
+
+#: Registry name -> Experiment, in the order ``kernelgda reproduce`` runs them.
+EXPERIMENTS = {m.NAME: Experiment(m.NAME, m) for m in (
+    rate_check, spectral_maps, regime_diagram, two_point, beyond_isolated, linear_validity, digits)}
+
+
+def get(name: str) -> Experiment:
+    """The experiment called ``name``; a ``ValueError`` listing the valid names otherwise."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; valid names: {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
