@@ -50,6 +50,7 @@ dropped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -115,6 +116,22 @@ class _Threads:
                     self.pool = ThreadPoolExecutor(max_workers=workers - 1,
                                                    thread_name_prefix="kernelgda")
         return self.pool
+
+    def map_rows(self, fn, rows: int, parallel: bool = True) -> list:
+        """``[fn(a, b), ...]`` over contiguous row ranges covering ``range(rows)``, in order.
+
+        With ``parallel`` (and several cores) the ranges run on the worker threads
+        with BLAS pinned to one thread, as in :func:`kernel_grad_sum`.
+        """
+        workers = min(self.workers(), rows) if parallel else 1
+        if workers < 2:
+            return [fn(0, rows)]
+        edges = np.linspace(0, rows, workers + 1).astype(int)
+        pool = self.executor(workers)
+        with self.blas.limit(limits=1) if self.blas else contextlib.nullcontext():
+            futures = [pool.submit(fn, a, b) for a, b in zip(edges[1:-1], edges[2:], strict=True)]
+            first = fn(edges[0], edges[1])
+            return [first] + [fut.result() for fut in futures]
 
     def scratch(self, size: int) -> np.ndarray:
         """A per-thread float64 work array of at least ``size`` entries."""

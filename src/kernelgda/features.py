@@ -123,31 +123,8 @@ class RandomFeatures:
         return FeatureDiscriminator(omega, phase, amp, x, p)
 
 
-#: Entries of the phase matrix below which cos and sin are taken on one thread.
+#: Entries of the phase matrix ``n x D`` below which a step runs on one thread.
 PARALLEL_MIN_ENTRIES = 65536
-
-
-def _cos_sin(theta: np.ndarray):
-    """``(cos theta, sin theta)``, the rows split over the cores (NumPy's float64 trigonometric
-    functions are scalar library calls, about 14 ns each here); ``theta`` is overwritten."""
-    cos = np.empty_like(theta)
-    workers = _THREADS.workers()
-    rows = theta.shape[0]
-    if workers < 2 or theta.size < PARALLEL_MIN_ENTRIES or rows < 2:
-        np.cos(theta, out=cos)
-        return cos, np.sin(theta, out=theta)
-
-    def part(a, b):
-        np.cos(theta[a:b], out=cos[a:b])
-        np.sin(theta[a:b], out=theta[a:b])
-
-    edges = np.linspace(0, rows, min(workers, rows) + 1).astype(int)
-    pool = _THREADS.executor(len(edges) - 1)
-    futures = [pool.submit(part, a, b) for a, b in zip(edges[1:-1], edges[2:], strict=True)]
-    part(edges[0], edges[1])
-    for fut in futures:
-        fut.result()
-    return cos, theta
 
 
 class FeatureDiscriminator:
@@ -196,11 +173,27 @@ class FeatureDiscriminator:
         theta += self.phase
         return theta
 
+    def _parallel(self, rows: int) -> bool:
+        return rows > 1 and rows * self.omega.shape[0] >= PARALLEL_MIN_ENTRIES
+
     def _features(self, y):
-        """``cos`` and ``sin`` of ``Omega (y - origin) + b``, cached for the last ``y`` seen."""
+        """``cos`` and ``sin`` of ``Omega (y - origin) + b``, cached for the last ``y`` seen.
+
+        Row blocks run on all cores: NumPy's float64 ``cos`` and ``sin`` are scalar library
+        calls (about 14 ns each here) and a threaded BLAS product with ``d = 2`` inner terms
+        can be slower than a single-threaded one.
+        """
         if self._key is None or self._key.shape != y.shape or not np.array_equal(self._key, y):
-            self._cos, self._sin = _cos_sin(self._theta(y))
-            self._key = np.array(y, copy=True)
+            cos = np.empty((y.shape[0], self.omega.shape[0]))
+            sin = np.empty_like(cos)
+
+            def part(a, b):
+                theta = self._theta(y[a:b])
+                np.cos(theta, out=cos[a:b])
+                np.sin(theta, out=sin[a:b])
+
+            _THREADS.map_rows(part, y.shape[0], self._parallel(y.shape[0]))
+            self._cos, self._sin, self._key = cos, sin, np.array(y, copy=True)
         return self._cos, self._sin
 
     def decay(self, factor: float) -> None:
@@ -215,12 +208,17 @@ class FeatureDiscriminator:
     def add_slice(self, y: np.ndarray, coef: np.ndarray) -> None:
         """``w <- w + Phi(y)^T coef``."""
         cos, _ = self._features(y)
-        self.w += self.amp * np.dot(coef, cos)
+        parts = _THREADS.map_rows(lambda a, b: np.dot(coef[a:b], cos[a:b]), y.shape[0],
+                                  self._parallel(y.shape[0]))
+        self.w += self.amp * sum(parts[1:], parts[0])
 
     def grad(self, y: np.ndarray) -> np.ndarray:
         """``grad f(y) = -Omega^T (a w * sin(Omega y + b))`` at the rows of ``y``."""
         _, sin = self._features(y)
-        return np.dot(sin, (-self.amp * self.w)[:, None] * self.omega)
+        w_omega = (-self.amp * self.w)[:, None] * self.omega
+        parts = _THREADS.map_rows(lambda a, b: np.dot(sin[a:b], w_omega), y.shape[0],
+                                  self._parallel(y.shape[0]))
+        return np.concatenate(parts)
 
     def value(self, y: np.ndarray) -> np.ndarray:
         """``f(y) = w.phi(y)`` at the rows of ``y``."""
