@@ -1,0 +1,316 @@
+"""Experiments of ``kernelgda reproduce``: each one's numbers against an independent oracle.
+
+The oracles are the closed forms of theory sections 4 and 5 written out here by hand
+(2 x 2 Jacobians of one generated point on one true point, the regime table of section
+5), the definitions of the quantities, and the exact simulation where the experiment
+compares against the theory. Configurations are shrunk so that each test runs in about
+a second; the full registry in quick mode is exercised by ``test_cli_reproduce.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from kernelgda import isolated
+from kernelgda.experiments import EXPERIMENTS, get, to_dataset
+from kernelgda.experiments import beyond_isolated as bi
+from kernelgda.experiments import digits as dg
+from kernelgda.experiments import linear_validity as lv
+from kernelgda.experiments import rate_check as rc
+from kernelgda.experiments import regime_diagram as rd
+from kernelgda.experiments import spectral_maps as sm
+from kernelgda.experiments import two_point as tp
+from kernelgda.regimes import REGIMES
+
+PAPER_EXPERIMENTS = ("rate-check", "spectral-maps", "regime-diagram", "two-point", "beyond-isolated",
+                     "linear-validity", "digits")
+
+
+def pair_jacobian(*, p, q, eta_d, eta_g, lam, sigma, mode="alternating"):
+    """``J`` of theory section 4 for one generated point on one true point (d = 1), by hand.
+
+    ``C = gamma`` (mixed derivative of the Gaussian at coincident points), ``H = -gamma
+    (p - q) / lam`` (curvature of ``f* = (p - q) K(., 0) / lam``), ``Q = q``, ``Pb = 1``.
+    """
+    gamma = 1.0 / sigma**2
+    a = eta_d * lam
+    h = -gamma * (p - q) / lam if lam > 0 else 0.0
+    if mode == "alternating":
+        return np.array([[1 - a, -eta_d * gamma * q],
+                         [eta_g * (1 - a) * q, 1 + eta_g * q * h - eta_d * eta_g * q * gamma * q]])
+    return np.array([[1 - a, -eta_d * gamma * q], [eta_g * q, 1 + eta_g * q * h]])
+
+
+# -- registry -------------------------------------------------------------------------------
+
+def test_registry_holds_the_paper_experiments_with_the_module_protocol():
+    assert set(PAPER_EXPERIMENTS) <= set(EXPERIMENTS), "registry misses a paper experiment"
+    for name, exp in EXPERIMENTS.items():
+        assert exp.name == name
+        assert exp.description, f"{name}: empty description"
+        mod = exp.module
+        assert dataclasses.is_dataclass(mod.Config) and mod.Config.__dataclass_params__.frozen, \
+            f"{name}: Config must be a frozen dataclass"
+        assert isinstance(mod.QUICK, mod.Config), f"{name}: QUICK must be a Config"
+        assert callable(mod.compute) and callable(mod.plot)
+
+
+def test_unknown_experiment_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="valid names: rate-check, spectral-maps"):
+        get("no-such-experiment")
+
+
+# -- rate-check -------------------------------------------------------------------------------
+
+RC_TINY = rc.Config(num_configs=8, max_steps=900, seed=5)
+
+
+@pytest.fixture(scope="module")
+def rate_check_result():
+    return rc.compute(RC_TINY)
+
+
+def test_rate_check_measured_rates_match_away_from_boundaries(rate_check_result):
+    r = rate_check_result
+    away = r["away"].astype(bool)
+    assert away.sum() >= 5, "too few configurations away from boundaries to test"
+    # The issue's criterion: exact-simulation rate within 1e-3 of the predicted one.
+    np.testing.assert_allclose(r["measured_rate"][away], r["predicted_rate"][away], rtol=0, atol=1e-3,
+                               err_msg="measured (exact simulation) vs generator-visible rate of J")
+    assert np.all(r["measured_regime"][away] == r["predicted_regime"][away]), \
+        "measured regime differs from the predicted one away from a boundary"
+
+
+def test_rate_check_jacobian_rate_equals_closed_form_for_isolated_cases(rate_check_result):
+    r = rate_check_result
+    iso = np.isfinite(r["closed_form_rate"])
+    assert iso.any()
+    # Two independent routes to the same eigenvalue: J's eigensolve (theory section 4) and
+    # the closed forms (section 5); 1e-9 is far above the eigensolve's rounding.
+    np.testing.assert_allclose(r["predicted_rate"][iso], r["closed_form_rate"][iso], rtol=1e-9,
+                               err_msg="general Jacobian vs isolated closed form (theory section 5)")
+
+
+def test_rate_check_is_deterministic(rate_check_result):
+    again = rc.compute(RC_TINY)
+    np.testing.assert_array_equal(again["measured_rate"], rate_check_result["measured_rate"])
+    np.testing.assert_array_equal(again["sigma"], rate_check_result["sigma"])
+
+
+def test_rate_check_draws_both_signs_of_mismatch_and_both_orders():
+    rng = np.random.default_rng(0)
+    cases = [rc.draw_case(rng) for _ in range(60)]
+    delta = np.array([c.gan.p_true.sum() - c.q.sum() for c in cases])
+    assert (delta > 1e-12).any() and (delta < -1e-12).any(), "mass mismatch of both signs"
+    assert {c.gda.mode for c in cases} == {"alternating", "simultaneous"}
+    assert {c.family for c in cases} == set(rc.FAMILIES)
+
+
+# -- spectral-maps ----------------------------------------------------------------------------
+
+def test_spectral_maps_equal_eigenvalues_of_the_hand_assembled_jacobian(rng):
+    cfg = dataclasses.replace(sm.QUICK, num_sigma=25, num_lam=25)
+    r = sm.compute(cfg)
+    rho = r["spectral_radius"]
+    for _ in range(40):
+        i, j = rng.integers(2), rng.integers(3)
+        k, l = rng.integers(25), rng.integers(25)
+        mode, eta_d = r["mode"][i], r["eta_d"][j]
+        lam, sigma = r["lam"][k], r["sigma"][l]
+        J = pair_jacobian(p=cfg.p, q=cfg.q, eta_d=eta_d, eta_g=cfg.mu * eta_d, lam=lam, sigma=sigma,
+                          mode=str(mode))
+        expected = max(np.abs(np.linalg.eigvals(J)).max(), abs(1 - eta_d * lam))
+        # 1e-12: a 2 x 2 eigensolve against the quadratic formula, both at rounding level.
+        np.testing.assert_allclose(rho[i, j, k, l], expected, rtol=1e-12,
+                                   err_msg="spectral radius vs eig of J (theory section 4)")
+        tr, det = np.trace(J), np.linalg.det(J)
+        np.testing.assert_allclose(r["discriminant"][i, j, k, l], tr * tr - 4 * det, rtol=1e-9, atol=1e-12,
+                                   err_msg="pair discriminant vs trace/determinant of J")
+
+
+def test_spectral_maps_best_curves_reduce_to_section_5_closed_forms_at_zero_mismatch():
+    cfg = sm.Config(num_sigma=240, num_lam=240, q=1.0, p=1.0, modes=("alternating",))
+    r = sm.compute(cfg)
+    sigma, lam = r["sigma"], r["lam"]
+    step = np.log(lam[1] / lam[0])  # one grid step (both axes have the same log spacing here)
+    windows = 0
+    for j, eta_d in enumerate(r["eta_d"]):
+        c = isolated.coupling(q=1.0, n=1, eta_d=eta_d, eta_g=eta_d, sigma=sigma)
+        lam_star = isolated.best_lam(c, eta_d)
+        inside = np.isfinite(lam_star) & (lam_star > lam[1]) & (lam_star < lam[-2])
+        assert inside.sum() > 5
+        got = r["best_lam"][0, j][inside]
+        assert np.all(np.abs(np.log(got / lam_star[inside])) <= step * 1.01), \
+            "best lam vs eta_d lam* = 1 - (1 - sqrt c)^2 (theory section 5), to one grid step"
+        lo, hi = isolated.best_sigma_window(q=1.0, n=1, eta_d=eta_d, eta_g=eta_d, lam=lam)
+        ok = (lo > sigma[1]) & (hi < sigma[-2])
+        if ok.sum() < 5:  # eta_d <= 0.01: the lower edge q eta_d / 2 is below the grid
+            continue
+        windows += 1
+        assert np.all(np.abs(np.log(r["best_sigma_lo"][0, j][ok] / lo[ok])) <= step * 1.01), \
+            "window lower edge vs q sqrt(n eta_d eta_g) / (1 + sqrt(1 - a)) (theory section 5)"
+        assert np.all(np.abs(np.log(r["best_sigma_hi"][0, j][ok] / hi[ok])) <= step * 1.01), \
+            "window upper edge vs q sqrt(n eta_d eta_g) / (1 - sqrt(1 - a)) (theory section 5)"
+    assert windows >= 1, "the window should lie inside the grid for eta_d = 0.1"
+
+
+# -- regime-diagram ---------------------------------------------------------------------------
+
+def test_regime_diagram_theory_panel_follows_the_section_5_table():
+    r = rd.compute(rd.Config(num_theory=120, num_a=4, num_c=4, num_steps=200))
+    a = r["a_theory"][:, None]
+    c = r["c_theory"][None, :]
+    s = np.sqrt(1 - a)
+    lo, hi, div = (1 - s) ** 2, (1 + s) ** 2, 2 * (2 - a)
+    expected = np.select([c < lo, c < hi, c < div], [0, 1, 2], default=5)  # monotone, osc., flip, div.
+    expected = np.where(a == 0, np.where(c < 4, 4, 5), expected)  # lam = 0: cycling below c = 4
+    # Cells within 1% of a boundary are left out: there the label flips on rounding.
+    with np.errstate(divide="ignore"):  # lo = 0 at a = 0: log(c / 0) = inf, far from that boundary
+        margin = np.min([np.abs(np.log(c / b)) for b in (lo, hi, div, np.full_like(a, 4.0))], axis=0) > 1e-2
+    code = r["theory_regime"]
+    assert np.array_equal(code[margin], expected[margin]), "closed-form regimes vs the table of section 5"
+
+
+def test_regime_diagram_measured_regimes_and_rates_agree_away_from_boundaries():
+    r = rd.compute(rd.Config(num_theory=50, num_a=7, num_c=7, num_steps=400))
+    away = r["boundary"] > r.config.boundary_margin
+    assert away.sum() >= 30
+    assert np.array_equal(r["measured_regime"][away], r["predicted_regime"][away]), \
+        "regime of the exact simulation vs closed form"
+    err = r["rate_error"][away]
+    assert np.all(err < 1e-3), f"measured rate off by {err.max():.2e} (exact simulation vs closed form)"
+    # Every cell has its own raw (eta_d, sigma, q) but sits at the cell's (a, c).
+    np.testing.assert_allclose(r["eta_d"] * r["lam"], np.broadcast_to(r["a"][:, None], r["lam"].shape),
+                               rtol=1e-12, err_msg="a = eta_d lam")
+    c = r["eta_d"] * r["eta_g"] * r["q"] ** 2 / r["sigma"] ** 2
+    np.testing.assert_allclose(c, np.broadcast_to(r["c"][None, :], c.shape), rtol=1e-12,
+                               err_msg="c = eta_d eta_g n q^2 / sigma^2")
+
+
+# -- two-point --------------------------------------------------------------------------------
+
+def test_two_point_linear_overlay_equals_iterating_the_hand_assembled_jacobian():
+    cfg = tp.Config(num_steps=60)
+    r = tp.compute(cfg)
+    for i, (eta_d, eta_g) in enumerate(cfg.learning_rates):
+        for j, lam in enumerate(cfg.lams):
+            for k, sigma in enumerate(cfg.sigmas):
+                J = pair_jacobian(p=1.0, q=1.0, eta_d=eta_d, eta_g=eta_g, lam=lam, sigma=sigma)
+                z = np.array([0.0, cfg.y0])  # (B0, e0) = (grad g0(y*), e0) with g0 = -f* = 0
+                expected = [z[1] ** 2]
+                for _ in range(cfg.num_steps):
+                    z = J @ z
+                    expected.append(z[1] ** 2)
+                # 60 products of a 2 x 2 matrix: relative rounding ~1e-14.
+                np.testing.assert_allclose(r["linear_sq"][i, j, k], expected, rtol=1e-10, atol=1e-300,
+                                           err_msg="linear model vs J^k (0, e0), theory section 4")
+
+
+def test_two_point_exact_run_follows_the_linear_model_when_the_start_is_close():
+    r = tp.compute(tp.Config(num_steps=200))
+    rows = [row for row in r.table if row["sigma"] == 10.0]
+    # Start at 0.01 sigma: the first neglected terms are cubic (even kernel), D ~ 1e-4.
+    assert all(row["max |exact - linear| / |e0|"] < 1e-3 for row in rows), \
+        "exact dynamics vs linear model at |e0| = 0.01 sigma"
+    assert r.table[0]["predicted regime"] in REGIMES
+
+
+# -- beyond-isolated --------------------------------------------------------------------------
+
+def test_beyond_isolated_rates_against_closed_form_and_simulation():
+    cfg = bi.Config(cases=((2, 1.0), (2, 0.8)), num_separations=4, separation_range=(0.5, 8.0),
+                    num_steps=1500)
+    r = bi.compute(cfg)
+    for c, (_, q) in enumerate(cfg.cases):
+        J = pair_jacobian(p=1.0, q=q, eta_d=cfg.eta_d, eta_g=cfg.eta_g, lam=cfg.lam, sigma=cfg.sigma)
+        expected = np.abs(np.linalg.eigvals(J)).max()
+        np.testing.assert_allclose(r["isolated_rate"][c], expected, rtol=1e-12,
+                                   err_msg="isolated rate vs eig of the hand-assembled 2 x 2 J")
+        # 8 sigma apart the blocks couple through exp(-32): general Jacobian = closed form.
+        np.testing.assert_allclose(abs(r["general"][c, -1]), expected, rtol=1e-9,
+                                   err_msg="general Jacobian vs isolated closed form at s = 8 sigma")
+    gap = r["boundary"] > 1e-3
+    meas, gen = np.abs(r["measured"]), np.abs(r["general"])
+    np.testing.assert_allclose(meas[gap], gen[gap], atol=1e-3, rtol=0,
+                               err_msg="exact simulation vs general Jacobian rate")
+    assert np.abs(gen[:, 0] - r["isolated_rate"][:, 0]).max() > 1e-2, \
+        "at half a bandwidth the isolated closed form should be visibly off"
+
+
+# -- linear-validity --------------------------------------------------------------------------
+
+def test_linear_validity_deviation_orders_and_linear_curve():
+    cfg = lv.Config(num_r=6, r_range=(1e-4, 1e-2), num_steps=150, example_r=(0.5,))
+    r = lv.compute(cfg)
+    assert np.all(r["deviation"][:, 0] < 1e-3), "exact vs linear at |e0| = 1e-4 sigma"
+    slopes = r["slope"]
+    # Symmetric isolated points: cubic remainder (slope 2); the coupled point: quadratic (slope 1).
+    np.testing.assert_allclose(slopes[:3], 2.0, atol=0.05, err_msg="D ~ r^2 at symmetric fixed points")
+    np.testing.assert_allclose(slopes[3], 1.0, atol=0.05, err_msg="D ~ r at the coupled fixed point")
+    st = cfg.settings[cfg.example_setting]
+    J = pair_jacobian(p=1.0, q=st.q, eta_d=cfg.eta_d, eta_g=st.c / cfg.eta_d, lam=st.a / cfg.eta_d,
+                      sigma=cfg.sigma)
+    z = np.array([0.0, 1.0])
+    expected = [1.0]
+    for _ in range(cfg.num_steps):
+        z = J @ z
+        expected.append(z[1])
+    np.testing.assert_allclose(r["example_linear"][0], expected, rtol=1e-9, atol=1e-14,
+                               err_msg="normalized linear curve vs J^k (0, 1)")
+
+
+# -- digits -----------------------------------------------------------------------------------
+
+def test_digits_targets_are_one_scaled_image_per_class():
+    x, labels = dg.load_targets()
+    assert x.shape == (10, 64)
+    assert sorted(labels.tolist()) == list(range(10))
+    assert x.min() >= 0 and x.max() <= 1
+
+
+def test_digits_outcome_rules():
+    cfg = dg.Config()
+    assert dg.predicted_outcome(1.2, 100, 1e-2) == "diverges"
+    assert dg.predicted_outcome(0.9, 100, 1e-2) == "converges"  # 0.9^100 = 2.7e-5
+    assert dg.predicted_outcome(0.999, 100, 1e-2) == "stalls"  # 0.999^100 = 0.9
+    assert dg.observed_outcome(1.0, 1e-3, False, cfg) == "converges"
+    assert dg.observed_outcome(1.0, 0.5, False, cfg) == "stalls"
+    assert dg.observed_outcome(1.0, 3.0, False, cfg) == "diverges"
+    assert dg.observed_outcome(1.0, 0.5, True, cfg) == "diverges"
+
+
+@pytest.mark.slow
+def test_digits_small_bandwidth_rate_is_the_isolated_closed_form():
+    cfg = dg.Config(sigmas=(0.3, 2.0), num_steps=60)
+    r = dg.compute(cfg)
+    # At sigma = 0.3 the closest digits are 6.5 sigma apart: couplings exp(-21) ~ 1e-9.
+    expected = isolated.eigenvalues(p=1.0, q=1.0, n=1, eta_d=cfg.eta_d, eta_g=cfg.eta_g, lam=cfg.lam,
+                                    sigma=0.3).generator_rate
+    np.testing.assert_allclose(abs(r["predicted"][0]), expected, rtol=1e-6,
+                               err_msg="linearization at Y* = X vs isolated closed form (section 5)")
+    dist = r["distance"]
+    np.testing.assert_allclose(dist[:, 0], np.linalg.norm(r["initial"] - r["targets"]), rtol=1e-12,
+                               err_msg="distance at step 0 vs |Y0 - X|")
+    for i in range(2):
+        taken = r["steps_taken"][i]
+        want = dg.observed_outcome(dist[i, 0], dist[i, taken], taken < cfg.num_steps, cfg)
+        assert dg.OUTCOMES[r["observed_outcome"][i]] == want
+
+
+# -- data files ---------------------------------------------------------------------------------
+
+def test_results_convert_to_netcdf3_and_round_trip(tmp_path):
+    import xarray as xr
+
+    r = tp.compute(tp.Config(num_steps=20))
+    ds = to_dataset(r)
+    path = tmp_path / "two-point.nc"
+    ds.to_netcdf(path, engine="scipy")
+    with xr.open_dataset(path, engine="scipy") as back:
+        np.testing.assert_array_equal(back["linear_sq"].values, r["linear_sq"])
+        np.testing.assert_array_equal(back["predicted_real"].values, r["predicted"].real)
+        assert back.attrs["config_num_steps"] == 20
+        assert back.attrs["experiment"] == "two-point"
