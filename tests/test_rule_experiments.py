@@ -30,7 +30,7 @@ def test_stability_regions_mu_curves_match_general_field():
                 assert np.min(np.abs(mu - z)) < 1e-9, "field eigenvalues: closed form vs M = D A"
     # The shaded region is where every step root is inside the unit circle: check a few grid
     # points against the roots of the rule polynomial computed with numpy.roots.
-    re, im = res["mu_real"], res["mu_imag"]
+    re, im = res["re_mu"], res["im_mu"]
     for i, (_, mode, beta) in enumerate(stability_regions.PANELS):
         for a, b in [(10, 30), (60, 60), (100, 20)]:
             mu = re[b] + 1j * im[a]

@@ -23,7 +23,10 @@ from . import (
     linear_validity,
     rate_check,
     regime_diagram,
+    rule_comparison,
+    rule_rates,
     spectral_maps,
+    stability_regions,
     two_point,
 )
 from ._base import Result, config_dict, no_progress, to_dataset
@@ -53,12 +56,16 @@ class Experiment:
 
     def plot(self, result: Result):
         """The figure of a result (a matplotlib Figure)."""
-        return self.module.plot(result)
+        from ..plotting import style
+
+        with style():  # text sizes are fixed when artists are created, so style the drawing
+            return self.module.plot(result)
 
 
 #: Registry name -> Experiment, in the order ``kernelgda reproduce`` runs them.
 EXPERIMENTS = {m.NAME: Experiment(m.NAME, m) for m in (
-    rate_check, spectral_maps, regime_diagram, two_point, beyond_isolated, linear_validity, digits)}
+    rate_check, spectral_maps, regime_diagram, two_point, beyond_isolated, linear_validity, digits,
+    stability_regions, rule_comparison, rule_rates)}
 
 
 def get(name: str) -> Experiment:

@@ -67,11 +67,11 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
                for (label, _, _), f in zip(PANELS, inside_frac, strict=True)}
     return Result(
         name=NAME, config=config,
-        data={"max_modulus": (("rule", "mu_imag", "mu_real"), np.array(masks)),
+        data={"max_modulus": (("rule", "im_mu", "re_mu"), np.array(masks)),
               "boundary": (("rule", "piece", "point"), boundaries),
               "mu": (("lam", "sigma", "root"), mu)},
-        coords={"rule": np.array([label for label, _, _ in PANELS]), "mu_real": re,
-                "mu_imag": im, "lam": lams, "sigma": sigma, "root": np.arange(2),
+        coords={"rule": np.array([label for label, _, _ in PANELS]), "re_mu": re,
+                "im_mu": im, "lam": lams, "sigma": sigma, "root": np.arange(2),
                 "piece": np.arange(2), "point": np.arange(bnd_len)},
         summary=summary,
         caption=("Stability regions (shaded; boundary where the largest step root has modulus 1) "
@@ -91,7 +91,7 @@ def plot(result: Result):
 
     cfg = result.config
     fig, axes = new_figure(2, 3, width=7.0, height=4.6, sharex=True, sharey=True)
-    re, im = result["mu_real"], result["mu_imag"]
+    re, im = result["re_mu"], result["im_mu"]
     sigma, lams, mu = result["sigma"], result["lam"], result["mu"]
     norm = mcolors.LogNorm(sigma.min(), sigma.max())
     styles = ("-", "--", ":")
