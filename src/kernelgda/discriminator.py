@@ -51,6 +51,7 @@ dropped.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -67,6 +68,9 @@ BLOCK_ENTRIES = 65536
 #: Pair evaluations in one call below which a single thread does all the work: handing
 #: blocks to another thread costs tens of microseconds.
 PARALLEL_MIN_PAIRS = 150_000
+#: Work is cut into this many chunks per thread, taken from a shared queue, so that a core
+#: busy with another process does not hold the others up.
+CHUNKS_PER_WORKER = 4
 #: Largest coefficient width ``d + 1`` done as matrix-vector products (measured: for d <= 3
 #: they beat OpenBLAS's matrix product with 3-4 columns by about 20%).
 GEMV_MAX_WIDTH = 4
@@ -126,12 +130,33 @@ class _Threads:
         workers = min(self.workers(), rows) if parallel else 1
         if workers < 2:
             return [fn(0, rows)]
-        edges = np.linspace(0, rows, workers + 1).astype(int)
+        edges = np.linspace(0, rows, min(rows, CHUNKS_PER_WORKER * workers) + 1).astype(int)
+        return self.run([(fn, a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)], workers)
+
+    def run(self, tasks, workers: int) -> list:
+        """Results of ``fn(*args)`` for every ``(fn, *args)`` of ``tasks``, in order.
+
+        The calling thread and ``workers - 1`` pool threads take tasks from a shared
+        counter (so a core slowed down by another process takes fewer of them), with
+        BLAS pinned to one thread meanwhile.
+        """
+        results = [None] * len(tasks)
+        ticket = itertools.count()  # next() on a count is atomic under the GIL
+
+        def drain():
+            for i in iter(ticket.__next__, None):
+                if i >= len(tasks):
+                    return
+                fn, *args = tasks[i]
+                results[i] = fn(*args)
+
         pool = self.executor(workers)
         with self.blas.limit(limits=1) if self.blas else contextlib.nullcontext():
-            futures = [pool.submit(fn, a, b) for a, b in zip(edges[1:-1], edges[2:], strict=True)]
-            first = fn(edges[0], edges[1])
-            return [first] + [fut.result() for fut in futures]
+            futures = [pool.submit(drain) for _ in range(min(workers, len(tasks)) - 1)]
+            drain()
+            for fut in futures:
+                fut.result()
+        return results
 
     def scratch(self, size: int) -> np.ndarray:
         """A per-thread float64 work array of at least ``size`` entries."""
@@ -266,12 +291,12 @@ def kernel_grad_sum(kernel: Kernel, y: np.ndarray, segments, *, num_threads: int
     if workers > 1 and total >= PARALLEL_MIN_PAIRS and len(blocks) > 1:
         if num_threads is not None:
             _THREADS.workers()  # make sure the BLAS switch is known
-        groups = _split(blocks, workers)
-        if _THREADS.blas:
-            with _THREADS.blas.limit(limits=1):
-                acc = _run_parallel(kind, kernel, yaug, groups, shape)
-        else:
-            acc = _run_parallel(kind, kernel, yaug, groups, shape)
+        groups = _split(blocks, CHUNKS_PER_WORKER * workers)
+        parts = _THREADS.run([(_run_blocks, kind, kernel, yaug, grp, shape) for grp in groups],
+                             workers)
+        acc = parts[0]
+        for part in parts[1:]:  # summed in a fixed order: results do not depend on scheduling
+            acc += part
     else:
         acc = _run_blocks(kind, kernel, yaug, blocks, shape)
     total = acc[0] * segments[0][2]
@@ -283,15 +308,6 @@ def kernel_grad_sum(kernel: Kernel, y: np.ndarray, segments, *, num_threads: int
         g *= 1.0 / kernel.sigma**2
         return g
     return 2.0 * (acc[:, :1] * y - acc[:, 1:])
-
-
-def _run_parallel(kind, kernel, yaug, groups, shape):
-    pool = _THREADS.executor(len(groups))
-    futures = [pool.submit(_run_blocks, kind, kernel, yaug, grp, shape) for grp in groups[1:]]
-    acc = _run_blocks(kind, kernel, yaug, groups[0], shape)
-    for fut in futures:  # summed in a fixed order: results do not depend on scheduling
-        acc += fut.result()
-    return acc
 
 
 # -- history buffer --------------------------------------------------------------------------
