@@ -185,3 +185,22 @@ def test_history_tol_outside_unit_interval_is_refused(bad):
     gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(1.0), lam=0.5)
     with pytest.raises(ValueError, match="history_tol"):
         kg.simulate(gan, kg.GDA(0.1, 0.1), [[0.1]], 1.0, 5, history_tol=bad)
+
+
+@pytest.mark.parametrize("kernel", KERNELS[:3], ids=lambda k: k.name)
+def test_far_points_keep_full_accuracy(rng, kernel):
+    # Oracle: double loop with explicit differences. Slices 1e4 sigma from the true points'
+    # mean: there |y|^2 + |z|^2 - 2 y.z would lose ~1e-8 of each kernel value, so the sum must
+    # switch to explicit differences and stay accurate to rounding.
+    n, m, d = 3, 2, 2
+    x = rng.normal(size=(m, d))
+    far = np.array([1e4 * kernel.sigma, 0.0])
+    e = Expansion(kernel, x, np.ones(m), n, 4)
+    zs = [far + rng.normal(size=(n, d)) * kernel.sigma for _ in range(4)]
+    ws = [rng.normal(size=n) for _ in range(4)]
+    for z, w in zip(zs, ws, strict=True):
+        e.add_slice(z, w)
+    pts = far + rng.normal(size=(5, d)) * kernel.sigma
+    ref = naive_grad_sum(kernel, pts, np.vstack(zs), np.concatenate(ws))
+    np.testing.assert_allclose(e.grad(pts), ref, rtol=1e-11, atol=1e-13 * np.abs(ref).max(),
+                               err_msg=f"far from the true points vs double loop, {kernel.name}")
