@@ -102,14 +102,14 @@ def truncation_and_features(exact_traj=None, num_steps: int = 2000, tols=(1e-4, 
         exact_traj = kg.simulate(gan, gda, y0, q, num_steps)
     rows = []
     for tol in tols:
-        t, tr = best_time(lambda tol=tol: kg.simulate(gan, gda, y0, q, num_steps, history_tol=tol), 2)
+        t, tr = best_time(lambda tol=tol: kg.simulate(gan, gda, y0, q, num_steps, history_tol=tol), 1)
         dev = np.abs(tr.y - exact_traj.y).max()
         rows.append((3, f"truncated, history_tol={tol:g} (eta_d lam = 0.05)", t,
                      f"max |dy| {dev:.1e} (sigma {gan.kernel.sigma}); {tr.num_slices} of {num_steps} "
                      f"slices kept; certified grad bound {tr.truncation_bound:.1e}"))
     for num in dims:
         spec = kg.RandomFeatures(num_features=num, seed=0)
-        t, tr = best_time(lambda spec=spec: kg.simulate(gan, gda, y0, q, num_steps, discriminator=spec), 2)
+        t, tr = best_time(lambda spec=spec: kg.simulate(gan, gda, y0, q, num_steps, discriminator=spec), 1)
         dev = np.abs(tr.y - exact_traj.y).max()
         rows.append((3, f"random features, D={num}", t, f"max |dy| {dev:.1e} (sigma {gan.kernel.sigma})"))
     return rows
