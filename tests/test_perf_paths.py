@@ -7,6 +7,10 @@ plain-broadcasting kernel sums (``oracles.naive_grad_sum``, ``oracles.grad_expan
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import numpy as np
 import pytest
 
@@ -204,3 +208,28 @@ def test_far_points_keep_full_accuracy(rng, kernel):
     ref = naive_grad_sum(kernel, pts, np.vstack(zs), np.concatenate(ws))
     np.testing.assert_allclose(e.grad(pts), ref, rtol=1e-11, atol=1e-13 * np.abs(ref).max(),
                                err_msg=f"far from the true points vs double loop, {kernel.name}")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_parallel_kernel_sum_works_in_a_forked_child(rng, many_threads):
+    # Oracle: the parent's own result. A forked child has none of the parent's pool threads;
+    # the pool must be rebuilt there, not waited on forever.
+    kernel = kg.Gaussian(0.5)
+    z, w, y = rng.normal(size=(500, 2)), rng.normal(size=500), rng.normal(size=(7, 2))
+    segs = [(disc_mod.augment_centres(kernel, z), disc_mod.coef_columns(z, w), 1.0)]
+    expected = kernel_grad_sum(kernel, y, segs)  # starts the pool in the parent
+    pid = os.fork()
+    if pid == 0:  # child: exit code 0 when the sum completes and matches
+        ok = np.allclose(kernel_grad_sum(kernel, y, segs), expected, rtol=1e-13, atol=0)
+        os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.01)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("kernel sum in a forked child hung (pool threads of the parent)")
+    assert os.waitstatus_to_exitcode(status) == 0, "forked child's kernel sum differs from the parent's"

@@ -96,9 +96,15 @@ class _Threads:
     """A lazily started worker pool and a BLAS one-thread switch, shared by all expansions."""
 
     def __init__(self):
+        self.blas = None  # threadpoolctl selection of the BLAS libraries, or False
+        self._reset()
+        if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self):
         self.lock = threading.Lock()
         self.pool = None
-        self.blas = None  # threadpoolctl selection of the BLAS libraries, or False
+        self.pool_size = 0
         self.local = threading.local()
 
     def workers(self) -> int:
@@ -117,11 +123,14 @@ class _Threads:
         return cpus if self.blas is not False else 1
 
     def executor(self, workers: int) -> ThreadPoolExecutor:
-        if self.pool is None or self.pool._max_workers < workers - 1:
+        if self.pool_size < workers - 1:
             with self.lock:
-                if self.pool is None or self.pool._max_workers < workers - 1:
+                if self.pool_size < workers - 1:
+                    if self.pool is not None:
+                        self.pool.shutdown(wait=False)
                     self.pool = ThreadPoolExecutor(max_workers=workers - 1,
                                                    thread_name_prefix="kernelgda")
+                    self.pool_size = workers - 1
         return self.pool
 
     def map_rows(self, fn, rows: int, parallel: bool = True) -> list:
