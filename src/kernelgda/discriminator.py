@@ -17,19 +17,23 @@ matrix products (theory section 2). For a radial kernel ``K = phi(|u - v|^2)``
 
 so :class:`Expansion` keeps, for every centre, an *augmented row*
 ``[z, |z|^2-term, 1]`` (the squared norms are computed once, when the centre
-enters the history) and a *coefficient row* ``[w, w z]``. One step then costs,
-for each cache-sized block of centres, one matrix product that yields the
-exponents (or squared distances) directly, one in-place elementwise map (``exp``
-for the Gaussian kernel) and one matrix product with the coefficient rows; no
+enters the history) and a *coefficient column* ``[w, w z]``. One step then
+costs, for each cache-sized block of centres, one matrix product that yields
+the exponents (or squared distances) directly, one in-place elementwise map
+(``exp`` for the Gaussian kernel) and one product with the coefficient columns
+(``d + 1`` matrix-vector products when ``d <= 3``, where they are faster); no
 ``(n, M, d)`` array is formed. Blocks are shared among the available cores by a
-small thread pool (NumPy releases the GIL; BLAS is pinned to one thread inside
-the parallel section so the two levels of threading do not compete). The decay
+small thread pool that takes chunks from a shared queue (``np.dot`` and ``exp``
+release the GIL; BLAS is pinned to one thread inside the parallel section so
+the two levels of threading do not compete), and partial sums are added in a
+fixed order, so results do not depend on scheduling. The decay
 ``1 - eta_d lam`` is applied to a single scale factor, not to every stored
-coefficient, and coordinates are measured from the mean of the true points so
-that the matrix-product form of ``|y - z|^2`` keeps its accuracy: each kernel
-value is correct to about ``1e-16 (|y|^2 + |z|^2) / sigma^2`` relative, with
-``y, z`` measured from that mean. Kernels that are not differentiable at
-coincident points (the Laplacian) use explicit differences block by block.
+coefficient. Coordinates are measured from the mean of the true points so that
+the matrix-product form of ``|y - z|^2`` keeps its accuracy: each kernel value
+is correct to about ``1e-16 (|y|^2 + |z|^2) / sigma^2`` relative; beyond
+``FAR_LIMIT`` (points 1000 ``sigma`` away) and for kernels that are not
+differentiable at coincident points (the Laplacian), explicit differences are
+used block by block instead. All arithmetic is float64.
 
 Truncation
 ----------
