@@ -283,6 +283,19 @@ def test_digits_outcome_rules():
 
 
 @pytest.mark.slow
+def test_digits_perfect_fit_spectrum_equals_the_general_jacobian():
+    import kernelgda as kg
+
+    x, _ = dg.load_targets()
+    gan = kg.KernelGAN(x, 1.0, kg.Gaussian(sigma=2.0), lam=0.1)
+    gda = kg.GDA(1.0, 1.0)
+    lin = kg.linearize(gan, kg.find_equilibrium(gan, x, 1.0), gda)
+    z = dg.perfect_fit_dominant(gan, gda, q=1.0)
+    # Eigenvalues of C mapped through the 2 x 2 pair vs the 1280 x 1280 eigensolve of J.
+    np.testing.assert_allclose(z, lin.dominant, rtol=1e-10,
+                               err_msg="C-spectrum reduction vs general Jacobian (theory section 4)")
+
+
 def test_digits_small_bandwidth_rate_is_the_isolated_closed_form():
     cfg = dg.Config(sigmas=(0.3, 2.0), num_steps=60)
     r = dg.compute(cfg)

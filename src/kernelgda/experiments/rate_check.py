@@ -39,7 +39,7 @@ NAME = "rate-check"
 DESCRIPTION = ("Predicted generator-visible rate vs the rate measured from the exact dynamics, "
                "over random configurations (theory section 7.1)")
 
-FAMILIES = ("isolated", "coupled", "lam0")
+FAMILIES = ("isolated", "coupled", "lam0", "flipping")
 #: Fewest steps the measurement window must span; a faster divergence (rate above
 #: ``1000^(1/15) = 1.58``) crosses it too quickly for a fit and is redrawn.
 MIN_WINDOW = 15
@@ -120,13 +120,33 @@ def _line(rng, m, d, spacing):
 
 
 def draw_case(rng: np.random.Generator) -> Case:
-    """One random configuration of the three families (isolated, coupled, ``lam = 0``)."""
-    family = FAMILIES[rng.choice(3, p=[0.45, 0.45, 0.10])]
+    """One random configuration of the four families.
+
+    ``isolated``: one or two clusters 12 sigma apart, one to three generated points each,
+    mass mismatch of either sign or none; ``coupled``: two or three true points 0.7 to
+    2.5 sigma apart, one generated point each, mismatch of either sign; ``lam0``: isolated
+    clusters with ``lam = 0`` and matched mass (cycling or divergent); ``flipping``: one
+    generated point on one true point, matched mass, alternating, with ``c`` drawn inside
+    the narrow flipping band ``(1 + sqrt(1 - a))^2 < c < 2 (2 - a)`` (theory section 5),
+    which random learning rates almost never hit.
+    """
+    family = FAMILIES[rng.choice(4, p=[0.40, 0.40, 0.10, 0.10])]
     d = int(rng.integers(1, 3))
     sigma = 10 ** rng.uniform(-0.5, 0.5)
     mode = ("alternating", "simultaneous")[int(rng.integers(2))]
     eta_d = 10 ** rng.uniform(-1.3, 0.0)
     eta_g = 10 ** rng.uniform(-1.3, 0.3)
+    if family == "flipping":
+        lam = 10 ** rng.uniform(-1.0, 0.5)
+        eta_d = float(rng.uniform(0.5, 1.0) / lam)  # a = eta_d lam in (0.5, 1): a wider band
+        a = eta_d * lam
+        c = rng.uniform((1 + np.sqrt(1 - a)) ** 2, 2 * (2 - a))
+        p = np.array([rng.uniform(0.5, 1.5)])
+        eta_g = float(c * sigma**2 / (eta_d * p[0] ** 2))
+        x = _line(rng, 1, d, [])
+        gan = KernelGAN(x, p, Gaussian(sigma=sigma), lam=lam)
+        return Case(family, gan, x.copy(), p.copy(), GDA(eta_d, eta_g, "alternating"),
+                    ((float(p[0]), float(p[0]), 1),))
     if family == "coupled":  # true points a fraction of sigma to a few sigma apart
         m = int(rng.integers(2, 4))
         x = _line(rng, m, d, sigma * rng.uniform(0.7, 2.5, size=m - 1))
@@ -299,6 +319,7 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         "regime_agreement_away": float((meas_code[away] == pred_code[away]).mean()) if away.any()
         else float("nan"),
         "isolated": int(sum(r["family"] != "coupled" for r in rows)),
+        "flipping_band": int(sum(r["family"] == "flipping" for r in rows)),
         "coupled": int(sum(r["family"] == "coupled" for r in rows)),
         "simultaneous": int(sum(r["mode"] == "simultaneous" for r in rows)),
         "negative_mismatch": int(sum(r["delta"] < -1e-12 for r in rows)),
@@ -306,7 +327,8 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     }
     caption = (
         f"Rate check over {len(rows)} random kernel GANs ({summary['isolated']} isolated or "
-        f"lam = 0, {summary['coupled']} coupled; {summary['simultaneous']} simultaneous; mass "
+        f"lam = 0, of which {summary['flipping_band']} drawn in the flipping band, "
+        f"{summary['coupled']} coupled; {summary['simultaneous']} simultaneous; mass "
         f"mismatch of both signs). (a) Measured against predicted generator-visible rate |z|, "
         f"coloured by the predicted regime. (b) Absolute error against the distance b to the "
         f"nearest regime boundary; away from boundaries (b > {config.boundary_margin:g}) the "
@@ -323,6 +345,7 @@ def plot(result: Result):
     err, bnd = result["rate_error"], result["boundary"]
     code = result["predicted_regime"]
     coupled = result["family"] == FAMILIES.index("coupled")
+
     margin = result.config.boundary_margin
     with style():
         fig, (ax0, ax1) = new_figure(1, 2, width=6.8, height=2.8)
@@ -349,7 +372,9 @@ def plot(result: Result):
         ax1.axvline(margin, color="0.5", lw=0.8, ls=":")
         ax1.text(0.98, 1.5e-3, r"$10^{-3}$", transform=ax1.get_yaxis_transform(), ha="right",
                  va="bottom", fontsize=7)
-        ax1.set_xlabel(r"distance to nearest regime boundary $b$")
+        ax1.annotate("on a boundary:\n$b = 0$, $|z| = 1$", xy=(1e-12, 1e-14), xytext=(1e-10, 1e-14),
+                     fontsize=6, va="center", arrowprops=dict(arrowstyle="-", color="0.5", lw=0.6))
+        ax1.set_xlabel(r"distance to nearest regime boundary $b$ (clipped at $10^{-12}$)")
         ax1.set_ylabel(r"$|\,|z|_{\rm measured} - |z|_{\rm predicted}|$")
         present = [REGIMES[i] for i in sorted(set(code.tolist())) if i >= 0]
         handles = regime_handles(present)
