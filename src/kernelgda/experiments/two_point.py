@@ -131,8 +131,8 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         "iteration, exact dynamics (solid) and linear model (dashed) for three bandwidths; rows "
         "are learning-rate pairs (eta_d, eta_g), columns lam; curves are upper envelopes (running "
         f"maximum over {2 * ENVELOPE + 1} steps) so that the zero crossings of oscillating runs do "
-        "not hide them. Above each panel, the regime the linearization predicts for each "
-        "bandwidth, in its regime colour. Where sigma is at least 1 the start is "
+        "not hide them; values below 1e-34 are not drawn. Above each panel, the regime the "
+        "linearization predicts for each bandwidth, in its regime colour. Where sigma is at least 1 the start is "
         "within a tenth of a bandwidth and the curves coincide (largest deviation "
         f"{summary['max_deviation_sigma_ge_1']:.1e} of |e0|); with sigma = 0.1 the start is one "
         "bandwidth away and the exact run leaves the linear prediction: it escapes and stalls where "
@@ -181,13 +181,13 @@ def plot(result: Result):
                 for k, sigma in enumerate(sigmas):
                     color = SIGMA_COLORS[k % len(SIGMA_COLORS)]
                     ex = _envelope(exact[i, j, k], maximum_filter1d)
-                    ax.plot(steps, np.clip(ex, lo, None), color=color, lw=1.4)
+                    ax.plot(steps, np.where(ex >= lo, ex, np.nan), color=color, lw=1.4)
                     li = _envelope(linear[i, j, k], maximum_filter1d)
-                    li = np.where(li < hi * 10, np.clip(li, lo, None), np.nan)
+                    li = np.where((li < hi * 10) & (li >= lo), li, np.nan)
                     ax.plot(steps, li, color="white", lw=1.4, alpha=0.7)
                     ax.plot(steps, li, color=color, lw=0.9, ls=(0, (3, 2)))
                     regime = REGIMES[code[i, j, k]]
-                    ax.text(k / len(sigmas), 1.02, rf"{sigma:g}: {_SHORT[regime]}",
+                    ax.text(k / len(sigmas), 1.02, rf"$\sigma$={sigma:g}: {_SHORT[regime]}",
                             transform=ax.transAxes, ha="left", va="bottom", fontsize=6,
                             color=REGIME_COLORS[regime], fontweight="bold")
                 ax.set_yscale("log")
