@@ -296,6 +296,7 @@ def test_digits_perfect_fit_spectrum_equals_the_general_jacobian():
                                err_msg="C-spectrum reduction vs general Jacobian (theory section 4)")
 
 
+@pytest.mark.slow
 def test_digits_small_bandwidth_rate_is_the_isolated_closed_form():
     cfg = dg.Config(sigmas=(0.3, 2.0), num_steps=60)
     r = dg.compute(cfg)
