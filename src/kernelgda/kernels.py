@@ -73,7 +73,8 @@ class Kernel:
 
     @property
     def grad_bound(self) -> float:
-        """``max_{u,v} |grad_u K(u, v)|``, used by the truncation bound (theory section 2)."""
+        """An upper bound on ``|grad_u K(u, v)|`` (the maximum itself for the single-scale
+        kernels), used by the truncation bound (theory section 2)."""
         raise NotImplementedError  # pragma: no cover
 
     def params(self) -> dict:

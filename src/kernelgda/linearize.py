@@ -125,9 +125,10 @@ class Linearization:
             if copies == 2 else z0
         out = np.empty((num_steps + 1, n * d))
         out[0] = e0.ravel()
-        for k in range(num_steps):
-            z = self.matrix @ z
-            out[k + 1] = z[size_b:size]
+        with np.errstate(over="ignore", invalid="ignore"):  # a divergent map may overflow
+            for k in range(num_steps):
+                z = self.matrix @ z
+                out[k + 1] = z[size_b:size]
         return out.reshape(num_steps + 1, n, d)
 
 
