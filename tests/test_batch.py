@@ -13,16 +13,20 @@ pytestmark = pytest.mark.usefixtures("strict_float")
 # batch uses direct differences y - z, simulate the matrix-product form), so they agree
 # to rounding: a few eps per step, relative to the size of the error |Y^k - Y*|.
 RTOL = 1e-12
+#: Every update rule of theory section 8, with several discriminator steps and momentum of both signs.
+RULES = [("alternating", {}), ("alternating", {"d_steps": 3}), ("simultaneous", {}), ("extragradient", {}),
+         ("optimistic", {}), ("momentum", {"beta": -0.3}), ("momentum", {"beta": 0.4})]
 
 
-def _isolated_cells(sigmas, lams, modes, eta=0.3):
+def _isolated_cells(sigmas, lams, modes, eta=0.3, eta_d=None):
     cells = []
     for sigma in sigmas:
         for lam in lams:
             for mode in modes:
+                mode, kw = (mode, {}) if isinstance(mode, str) else mode
                 gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=sigma), lam=lam)
                 eq = kg.find_equilibrium(gan, [[0.0]], 1.0)
-                cells.append((gan, kg.GDA(eta, eta, mode=mode), eq))
+                cells.append((gan, kg.GDA(eta if eta_d is None else eta_d, eta, mode=mode, **kw), eq))
     return cells
 
 
@@ -51,12 +55,54 @@ def test_batch_equals_separate_runs(history_tol):
         assert batch.num_slices.max() < 200, "history truncation never dropped a slice"
 
 
-def test_batch_lam_zero_cycling_matches_separate_runs():
-    # lam = 0, c = 1: a pair on the unit circle (cycling). The true-point coefficient
-    # k eta_d and the history mass -k eta_d q cancel in grad f, so rounding in either
-    # implementation grows like k^2 eps (an extended-precision run of this cell puts
-    # both within 1e-10 of the exact trajectory); allow 300^2 eps ~ 2e-11.
-    cells = _isolated_cells([0.3], [0.0], ["alternating", "simultaneous"])
+@pytest.mark.parametrize("history_tol", [None, 1e-10])
+def test_mixed_rule_batch_from_fixed_point_equals_separate_runs(history_tol):
+    # Every rule in one batch (grouped by rule and d_steps inside), started at (f*, Y* + e0).
+    # eta_d = 0.2, eta_g = 0.3: every cell stays within a few sigma, where rounding is not
+    # amplified chaotically (divergent cells are compared in their own test).
+    cells = _isolated_cells([0.5, 1.0], [0.5, 2.0], RULES, eta=0.3, eta_d=0.2)
+    y0 = np.array([[[1e-6 * gan.kernel.sigma]] for gan, _, _ in cells])
+    batch = kg.simulate_batch([c[0] for c in cells], [c[1] for c in cells], y0, 1.0, 200,
+                              start=[c[2] for c in cells], history_tol=history_tol)
+    dropped = set()
+    for i, (gan, gda, eq) in enumerate(cells):
+        single = kg.simulate(gan, gda, y0[i], 1.0, 200, start=eq, history_tol=history_tol)
+        _assert_same(batch, i, single, RTOL, f"separate kg.simulate run ({gda.mode}, {gda})")
+        assert batch.delays[i] == kg.rules.num_delays(gda.mode), "delays differ from rules.num_delays"
+        if single.truncation_bound > 0:
+            dropped.add((gda.mode, gda.d_steps))
+    if history_tol is not None:
+        assert len(dropped) == 6, f"history truncation never dropped a slice in some rule: {dropped}"
+
+
+@pytest.mark.parametrize("history_tol", [None, 1e-8])
+def test_mixed_rule_batch_general_game_from_f0_zero(history_tol):
+    # Two true points closer than sigma in d = 2, two generated points off them, f0 = 0, the
+    # cells differing in bandwidth, regularization and rule; far from any fixed point. 100 steps:
+    # the momentum 0.4 transient amplifies rounding about 10x per 30 steps (1e-12 at step 150).
+    x, p = [[0.0, 0.0], [0.3, 0.1]], [1.0, 0.5]
+    y0 = np.array([[0.05, -0.02], [0.25, 0.15]])
+    q = [0.7, 0.8]
+    gans, gdas = [], []
+    for sigma, lam in [(0.4, 0.5), (0.8, 0.1)]:
+        for mode, kw in RULES:
+            gans.append(kg.KernelGAN(x, p, kg.Gaussian(sigma=sigma), lam=lam))
+            gdas.append(kg.GDA(0.2, 0.3, mode=mode, **kw))
+    batch = kg.simulate_batch(gans, gdas, y0, q, 100, history_tol=history_tol)
+    for i, (gan, gda) in enumerate(zip(gans, gdas, strict=True)):
+        _assert_same(batch, i, kg.simulate(gan, gda, y0, q, 100, history_tol=history_tol), RTOL,
+                     f"separate kg.simulate run ({gda})")
+
+
+@pytest.mark.parametrize("modes, eta", [(["alternating", "simultaneous"], 0.3),
+                                        (["extragradient", "optimistic", ("momentum", {"beta": -0.3})], 0.1)])
+def test_batch_lam_zero_cycling_matches_separate_runs(modes, eta):
+    # lam = 0, delta = 0: alternating cycles at c = 1 (a pair on the unit circle); extragradient and
+    # optimistic converge and momentum diverges slowly at c = 1/9 (bilinear limit, theory section 8).
+    # The true-point coefficient k eta_d and the history mass -k eta_d q cancel in grad f, so
+    # rounding in either implementation grows like k^2 eps (an extended-precision run of the
+    # alternating cell puts both within 1e-10 of the exact trajectory); allow 300^2 eps ~ 2e-11.
+    cells = _isolated_cells([0.3], [0.0], modes, eta=eta)
     y0 = [[3e-7]]
     batch = kg.simulate_batch([c[0] for c in cells], [c[1] for c in cells], y0, 1.0, 300,
                               start=[c[2] for c in cells])
@@ -87,35 +133,44 @@ def test_batch_rational_quadratic_parameters_per_cell():
         _assert_same(batch, i, kg.simulate(gan, gda, [[0.05]], 0.8, 150), RTOL)
 
 
-def test_batch_diverged_cell_stops_like_simulate():
-    # Simultaneous GDA at lam = delta = 0 diverges (det = 1 + c); small sigma makes it fast.
+@pytest.mark.parametrize("mode, kw", RULES)
+def test_batch_diverged_cell_stops_like_simulate(mode, kw):
+    # lam = delta = 0 with c = 100 (sigma = 0.05): every rule diverges within a few steps
+    # (|mu| ~ 10 is outside every stability region, theory section 8); the second cell converges
+    # except under momentum 0.4 (rate 1.3), where it diverges later.
     gans = [kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=s), lam=lam) for s, lam in [(0.05, 0.0),
                                                                                      (1.0, 0.5)]]
-    gda = kg.GDA(0.5, 0.5, mode="simultaneous")
+    gda = kg.GDA(0.5, 0.5, mode=mode, **kw)
     eqs = [kg.find_equilibrium(g, [[0.0]], 1.0) for g in gans]
-    batch = kg.simulate_batch(gans, gda, [[1e-3]], 1.0, 400, start=eqs, divergence_bound=0.5)
-    assert batch.status.tolist() == ["diverged", "completed"], "expected one diverged cell"
+    batch = kg.simulate_batch(gans, gda, [[1e-3]], 1.0, 400, start=eqs, divergence_bound=0.2)
+    assert batch.status[0] == "diverged" and batch.num_taken[0] < 10, "expected a fast divergence"
     for i, gan in enumerate(gans):
-        single = kg.simulate(gan, gda, [[1e-3]], 1.0, 400, start=eqs[i], divergence_bound=0.5)
+        single = kg.simulate(gan, gda, [[1e-3]], 1.0, 400, start=eqs[i], divergence_bound=0.2)
         assert batch.messages[i] == single.message, "message differs from kg.simulate"
         _assert_same(batch, i, single, RTOL)
     assert np.isnan(batch.y[0, batch.num_taken[0] + 1:]).all(), "rows after divergence must be nan"
 
 
-def test_batch_measure_equals_trajectory_measure():
-    cells = _isolated_cells([0.5], [0.5, 1.0], ["alternating"])
+@pytest.mark.parametrize("mode, kw", [("alternating", {}), ("optimistic", {}), ("momentum", {"beta": -0.3})])
+def test_batch_measure_equals_trajectory_measure(mode, kw):
+    # Optimistic and momentum carry a second state copy: 4 delays (kernelgda.rules.num_delays).
+    cells = _isolated_cells([0.5], [0.5, 1.0], [(mode, kw)], eta=0.2)
     batch = kg.simulate_batch([c[0] for c in cells], [c[1] for c in cells], [[5e-7]], 1.0, 300,
                               start=[c[2] for c in cells])
     meas = batch.measure(np.zeros((1, 1)))
-    for i in range(len(cells)):
+    for i, (gan, _, _) in enumerate(cells):
         single = batch.trajectory(i).measure([[0.0]])
+        assert batch.trajectory(i).delays == kg.rules.num_delays(mode)
         np.testing.assert_allclose(meas.dominant[i], single.dominant, rtol=0, atol=0,
                                    err_msg="batched measurement differs from Trajectory.measure")
+        # theory section 7: the fitted rate equals the closed form (1e-3 demanded; ~1e-9 in practice)
+        ref = kg.isolated.eigenvalues(eta_d=0.2, eta_g=0.2, lam=gan.lam, sigma=0.5, mode=mode, **kw)
+        np.testing.assert_allclose(meas.rate[i], ref.generator_rate, rtol=0, atol=1e-6,
+                                   err_msg="measured rate vs kg.isolated.eigenvalues")
 
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"gans": kg.KernelGAN([[0.0]], 1.0, kg.Laplacian(sigma=1.0), lam=0.5)}, "laplacian"),
-    ({"gdas": kg.GDA(0.1, 0.1, mode="extragradient")}, "mode"),
     ({"gdas": [kg.GDA(0.1, 0.1)] * 3}, "gdas has 3"),
     ({"history_tol": 2.0}, "history_tol"),
     ({"y0": [[[0.1]], [[0.2]], [[0.3]]]}, "y0 has 3"),

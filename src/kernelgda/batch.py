@@ -1,20 +1,29 @@
-"""Batched exact GDA dynamics: many kernel GANs advanced together (theory section 2).
+"""Batched exact dynamics: many kernel GANs advanced together (theory sections 2 and 8).
 
 :func:`simulate_batch` runs ``B`` independent games (cells of a parameter grid)
 with one array operation per step over the whole batch, instead of one
-:func:`~kernelgda.simulate` call per cell. Each cell keeps the exact
-kernel-expansion discriminator of :mod:`kernelgda.discriminator`:
+:func:`~kernelgda.simulate` call per cell, for every update rule of theory
+section 8. Each cell keeps the exact kernel-expansion discriminator of
+:mod:`kernelgda.discriminator`:
 
-    f^k = c_k K(., X) p + sum_s K(., Y^s) w_s,      c_{k+1} = (1 - a) c_k + eta_d,
-    w_s <- (1 - a) w_s at every step, a new slice w = -eta_d q per step,
+    f^k = c_k K(., X) p + sum_s K(., Y^s) w_s,
 
-with ``a = eta_d lam`` per cell, and applies the same history truncation rule
-(``history_tol``, certified bound ``G D_k`` on the gradient error), so a batch
-gives the same trajectories as separate runs up to the order of floating-point
-sums (the tests check 1e-12 relative). Cells whose truncated history is short
-cost ``O(T)``; the batch evaluates the history window ``[min_b start_b, k)``
-with the slices a cell has dropped set to zero, so cells with similar
-``eta_d lam`` should be batched together (``kernelgda.sweep`` does).
+one coefficient column per slice for simultaneous, alternating (``d_steps``
+slices per step) and extragradient GDA (two slices per step, ``Y^k`` and the
+extrapolated ``Y^{k+1/2}``, and one more gradient evaluation there), two columns
+for optimistic and momentum GDA (``f`` and the previous direction or the
+velocity, mixed by each cell's ``2 x 2`` map at every step; the generator's
+previous direction or velocity is kept per cell). Cells are grouped by rule
+(and by ``d_steps``); a group advances in lock step. Each step does exactly what
+:mod:`kernelgda.dynamics` does, with the same history truncation rule
+(``history_tol``, certified bound ``G D_k`` on the gradient error, the dropped
+mass ``D_k`` decayed with ``1 - eta_d lam`` or, for two columns, propagated with
+the induced 1-norm of the mixing map), so a batch gives the same trajectories
+as separate runs up to the order of floating-point sums (the tests check 1e-12
+relative). Cells whose truncated history is short cost ``O(T)``; the batch
+evaluates the history window ``[min_b start_b, k)`` with the slices a cell has
+dropped set to zero, so cells with similar ``eta_d lam`` should be batched
+together (``kernelgda.sweep`` does).
 
 The gradient of an expansion at the generated points is evaluated in blocks
 of cells that fit in cache, as ``grad f(y) = 2 sum_c w_c phi'(|y - z_c|^2) (y - z_c)``
@@ -37,11 +46,12 @@ from .dynamics import DIVERGENCE_FACTOR, Trajectory
 from .game import GDA, KernelGAN
 from .kernels import Gaussian, Laplacian, RationalQuadratic
 from .measure import default_noise_floor, measure_eigenvalues
+from .rules import RULES, num_delays
 
 __all__ = ["simulate_batch", "BatchTrajectory", "BatchMeasurement", "BATCH_MODES"]
 
-#: Update rules advanced by :func:`simulate_batch` (alternating with one discriminator step).
-BATCH_MODES = ("alternating", "simultaneous")
+#: Update rules advanced by :func:`simulate_batch`: all of them (theory section 8).
+BATCH_MODES = RULES
 #: Elements per temporary array in the gradient evaluation: 256 KiB of float64, so that the
 #: few temporaries of a block stay in a 1 MiB L2 cache (measured 3-5x faster than whole-batch
 #: arrays of 10^6 elements and more).
@@ -96,6 +106,8 @@ class BatchTrajectory:
         history truncation over each run (0 for the full history).
     num_slices : (B,) int array
         History slices each cell held at its last step.
+    delays : (B,) int array
+        Delays of each cell's measurement (:func:`kernelgda.rules.num_delays` of its rule).
     """
 
     y: np.ndarray
@@ -106,7 +118,7 @@ class BatchTrajectory:
     sigma: np.ndarray
     truncation_bound: np.ndarray
     num_slices: np.ndarray
-    delays: int = 2
+    delays: np.ndarray
 
     def __len__(self) -> int:
         return self.y.shape[0]
@@ -119,7 +131,7 @@ class BatchTrajectory:
         return Trajectory(y=self.y[i, :self.num_taken[i] + 1].copy(), status=str(self.status[i]),
                           message=self.messages[i], q=self.q[i].copy(), sigma=float(self.sigma[i]),
                           truncation_bound=float(self.truncation_bound[i]),
-                          num_slices=int(self.num_slices[i]), delays=self.delays)
+                          num_slices=int(self.num_slices[i]), delays=int(self.delays[i]))
 
     def measure(self, y_star, *, linear_limit=None, noise_floor=None) -> BatchMeasurement:
         """Fit the dominant eigenvalue of every run (theory section 4, "measure").
@@ -147,7 +159,7 @@ class BatchTrajectory:
         for i in range(num):
             err = (self.y[i, :self.num_taken[i] + 1] - y_star[i]).reshape(self.num_taken[i] + 1, -1)
             meas = measure_eigenvalues(err, linear_limit=float(lim[i]), noise_floor=float(floors[i]),
-                                       delays=self.delays)
+                                       delays=int(self.delays[i]))
             dominant[i] = meas.dominant
             window[i] = meas.window
         return BatchMeasurement(dominant=dominant, rate=np.abs(dominant), window=window)
@@ -253,17 +265,259 @@ def _expansion_grad(prof, y, centers, weights, factor, scratch):
     return out
 
 
+# -- the batched discriminators ------------------------------------------------------------------
+
+class _Discriminators:
+    """The exact discriminators of a group of cells: a batched ``Expansion`` or ``MultiExpansion``.
+
+    ``num_funcs`` coefficient columns per slice (one: ``f``; two: ``f`` and the optimistic
+    previous direction or the momentum velocity, theory section 8). With one column the
+    slice weights are stored divided by the running decay product ``scale`` (``decay`` is
+    O(1)); with two, :meth:`mix` applies each cell's ``2 x 2`` map to every kept
+    coefficient. Every per-cell array lives in :attr:`cell` (leading axis ``B``), so that
+    dropping finished cells is one :meth:`take`.
+
+    Slot 0 of the history holds the ``f*`` slice; cells without one start at slot 1.
+    """
+
+    def __init__(self, prof, x, p, n, capacity, num_funcs, history_tol):
+        num, _, d = x.shape
+        self.prof = prof
+        self.num_funcs = num_funcs
+        self.tol = history_tol
+        self.stop = 1
+        self.scratch = [np.empty(0), np.empty(0)]
+        self.cell = {
+            "x": x, "p": p, "psum": p.sum(axis=1), "c": np.zeros((num, num_funcs)),
+            "buf": np.zeros((num, capacity, n, d)), "coef": np.zeros((num, num_funcs, capacity, n)),
+            "start": np.ones(num, dtype=int), "scale": np.ones(num), "kept": np.zeros(num),
+            "dropped": np.zeros(num), "alive": np.ones(num, dtype=bool)}
+
+    def start_at(self, has_f, y_star, q_star, lam):
+        """``f = f* = (K(., X) p - K(., Y*) q*) / lam`` in the cells ``has_f`` (function 0)."""
+        cell = self.cell
+        cell["c"][has_f, 0] = 1.0 / lam[has_f]
+        cell["buf"][has_f, 0] = y_star[has_f]
+        cell["coef"][has_f, 0, 0] = -q_star[has_f] / lam[has_f][:, None]
+        cell["start"][has_f] = 0
+        cell["kept"][has_f] = np.abs(cell["coef"][has_f, 0, 0]).sum(axis=1)
+
+    def take(self, keep):
+        self.cell = {key: val[keep] for key, val in self.cell.items()}
+        self.prof = self.prof.take(keep)
+
+    @property
+    def low(self) -> int:
+        """First history slot any live cell still holds."""
+        return int(self.cell["start"][self.cell["alive"]].min())
+
+    def grad(self, y):
+        """``grad f(y)`` per cell, ``(B, n, d)``."""
+        cell, lo = self.cell, self.low
+        num, _, d = y.shape
+        g = _expansion_grad(self.prof, y, cell["x"], cell["p"], cell["c"][:, 0], self.scratch)
+        z = cell["buf"][:, lo:self.stop].reshape(num, -1, d)
+        w = cell["coef"][:, 0, lo:self.stop].reshape(num, -1)
+        g += _expansion_grad(self.prof, y, z, w, cell["scale"], self.scratch)
+        return g
+
+    def sum_grad(self, y, centers, weights, factor):
+        """``factor grad sum_c weights_c K(., centers_c)`` at ``y`` per cell (a term outside the history)."""
+        return _expansion_grad(self.prof, y, centers, weights, factor, self.scratch)
+
+    def decay(self, factor):
+        """``f <- factor f`` (one column; ``Expansion.decay``)."""
+        cell = self.cell
+        scale = cell["scale"]
+        cell["c"][:, 0] *= factor
+        scale *= factor
+        mag = np.abs(factor)
+        cell["dropped"] *= mag
+        cell["kept"] *= mag
+        tiny = np.abs(scale) < _RESCALE
+        if tiny.any():
+            cell["coef"][tiny, 0, :self.stop] *= scale[tiny, None, None]
+            scale[tiny] = 1.0
+            cell["start"][factor == 0] = self.stop  # every coefficient is exactly zero
+        return self
+
+    def mix(self, t):
+        """``f_i <- sum_j t_ij f_j`` per cell (``t (B, 2, 2)``; ``MultiExpansion.mix``).
+
+        The dropped mass grows by the induced 1-norm of ``t`` (largest column sum of
+        ``|t|``), which keeps the truncation bound certified.
+        """
+        cell, lo = self.cell, self.low
+        c = cell["c"]
+        cell["c"] = np.stack([t[:, 0, 0] * c[:, 0] + t[:, 0, 1] * c[:, 1],
+                              t[:, 1, 0] * c[:, 0] + t[:, 1, 1] * c[:, 1]], axis=1)
+        w = cell["coef"][:, :, lo:self.stop]
+        t4 = t[:, :, :, None, None]
+        w0, w1 = w[:, 0].copy(), w[:, 1]
+        w[:, 0] = t4[:, 0, 0] * w0 + t4[:, 0, 1] * w1
+        w[:, 1] = t4[:, 1, 0] * w0 + t4[:, 1, 1] * w1
+        cell["dropped"] *= np.abs(t).sum(axis=1).max(axis=1)
+        return self
+
+    def add_true(self, amount):
+        """``f_i += amount[:, i] K(., X) p``; ``amount`` of shape ``(B,)`` or ``(B, F)``."""
+        c = self.cell["c"]
+        c += amount if np.ndim(amount) == 2 else np.asarray(amount)[:, None]
+        return self
+
+    def add_slice(self, y, w):
+        """A new slice ``K(., y) w[:, i]`` in function ``i`` (``w (B, F, n)``), then truncation."""
+        cell = self.cell
+        if self.stop == cell["buf"].shape[1]:
+            raise RuntimeError("history buffer full")  # capacity is sized by the caller
+        cell["buf"][:, self.stop] = y
+        if self.num_funcs == 1:
+            cell["coef"][:, 0, self.stop] = w[:, 0] / cell["scale"][:, None]
+            cell["kept"] += np.abs(w[:, 0]).sum(axis=1)
+        else:
+            cell["coef"][:, :, self.stop] = w
+        self.stop += 1
+        if self.tol is not None:
+            self._truncate()
+        return self
+
+    def _truncate(self):
+        """Drop each cell's oldest slices while their mass stays within the budget.
+
+        As ``Expansion._truncate`` (one column) and ``MultiExpansion._truncate`` (two):
+        the total dropped mass stays at most ``history_tol`` times the expansion's total
+        absolute coefficient mass (true-point term, kept slices and dropped mass).
+        """
+        cell = self.cell
+        coef, start, dropped, scale = cell["coef"], cell["start"], cell["dropped"], cell["scale"]
+        if self.num_funcs == 1:
+            live = cell["kept"]
+        else:
+            live = np.abs(coef[:, :, self.low:self.stop]).sum(axis=(1, 2, 3))
+        budget = self.tol * (np.abs(cell["c"]).sum(axis=1) * cell["psum"] + live + dropped)
+        rows = np.arange(len(start))
+        while True:
+            rows = rows[self.stop - start[rows] > 1]
+            if rows.size == 0:
+                return
+            oldest = np.abs(coef[rows, :, start[rows]]).sum(axis=(1, 2)) * np.abs(scale[rows])
+            ok = dropped[rows] + oldest <= budget[rows]
+            if not ok.any():
+                return
+            rows, oldest = rows[ok], oldest[ok]
+            dropped[rows] += oldest
+            if self.num_funcs == 1:
+                cell["kept"][rows] -= oldest
+            coef[rows, :, start[rows]] = 0.0
+            start[rows] += 1
+
+
+# -- one step of each update rule (theory sections 2 and 8; as kernelgda.dynamics) -----------------
+# ``setup(disc, q, lam, eta_d, eta_g, beta)`` stores each cell's constants in ``disc.cell``;
+# ``step(disc, y, k, d_steps)`` advances every cell of the group by one step.
+
+def _gda_setup(disc, q, lam, eta_d, eta_g, beta):
+    disc.cell.update(decay=1.0 - eta_d * lam, eta_d=eta_d, step_w=(-eta_d[:, None] * q)[:, None],
+                     move=(eta_g[:, None] * q)[:, :, None])
+
+
+def _simultaneous(disc, y, k, d_steps):
+    cell = disc.cell
+    g = disc.grad(y)
+    disc.decay(cell["decay"]).add_true(cell["eta_d"]).add_slice(y, cell["step_w"])
+    return y + cell["move"] * g
+
+
+def _alternating(disc, y, k, d_steps):
+    cell = disc.cell
+    for _ in range(d_steps):
+        disc.decay(cell["decay"]).add_true(cell["eta_d"]).add_slice(y, cell["step_w"])
+    return y + cell["move"] * disc.grad(y)
+
+
+def _extragradient_setup(disc, q, lam, eta_d, eta_g, beta):
+    a = eta_d * lam
+    disc.cell.update(q=q, a=a, eta_d=eta_d, decay=1 - a + a * a, true=eta_d * (1 - a),
+                     w_y=(a[:, None] * eta_d[:, None] * q)[:, None], w_half=(-eta_d[:, None] * q)[:, None],
+                     move=(eta_g[:, None] * q)[:, :, None], ones=np.ones(len(a)))
+
+
+def _extragradient(disc, y, k, d_steps):
+    # Y_half = Y + eta_g q grad f(Y);  Y' = Y + eta_g q grad f_half(Y_half) with
+    # f_half = (1 - a) f + eta_d (K(., X) p - K(., Y) q);  f' as in kernelgda.dynamics.
+    cell = disc.cell
+    y_half = y + cell["move"] * disc.grad(y)
+    g_true = disc.sum_grad(y_half, cell["x"], cell["p"], cell["ones"])
+    g_gen = disc.sum_grad(y_half, y, cell["q"], cell["ones"])
+    g_half = (1 - cell["a"])[:, None, None] * disc.grad(y_half) + cell["eta_d"][:, None, None] * (
+        g_true - g_gen)
+    disc.decay(cell["decay"]).add_true(cell["true"])
+    disc.add_slice(y, cell["w_y"]).add_slice(y_half, cell["w_half"])
+    return y + cell["move"] * g_half
+
+
+def _pair(t00, t01, t10, t11):
+    return np.stack([np.stack([t00, t01], axis=-1), np.stack([t10, t11], axis=-1)], axis=-2)
+
+
+def _optimistic_setup(disc, q, lam, eta_d, eta_g, beta):
+    a, zero, one = eta_d * lam, np.zeros(len(lam)), np.ones(len(lam))
+    disc.cell.update(
+        q=q, eta_g=eta_g, mixing=_pair(1 - 2 * a, -eta_d, -lam, zero), first=_pair(one, zero, -lam, zero),
+        true=np.stack([2 * eta_d, one], axis=1), first_true=np.stack([zero, one], axis=1),
+        new_w=np.stack([-2 * eta_d[:, None] * q, -q], axis=1),
+        first_w=np.stack([np.zeros_like(q), -q], axis=1), psi=np.zeros(disc.cell["buf"].shape[:1]
+                                                                          + disc.cell["buf"].shape[2:]))
+
+
+def _optimistic(disc, y, k, d_steps):
+    # Functions (f, phi), phi = F_D(z_{k-1}); psi = q grad f^{k-1}(Y^{k-1}) (kernelgda.dynamics).
+    cell = disc.cell
+    g = cell["q"][:, :, None] * disc.grad(y)
+    if k == 0:  # phi_0 = F_D(z_0), psi_0 = q grad f^0(Y^0)
+        disc.mix(cell["first"]).add_true(cell["first_true"]).add_slice(y, cell["first_w"])
+        cell["psi"] = g
+    disc.mix(cell["mixing"]).add_true(cell["true"]).add_slice(y, cell["new_w"])
+    y_new = y + cell["eta_g"][:, None, None] * (2 * g - cell["psi"])
+    cell["psi"] = g
+    return y_new
+
+
+def _momentum_setup(disc, q, lam, eta_d, eta_g, beta):
+    a, one = eta_d * lam, np.ones(len(lam))
+    disc.cell.update(q=q, eta_g=eta_g, beta=beta, mixing=_pair(1 - a, eta_d * beta, -lam, beta),
+                     true=np.stack([eta_d, one], axis=1), new_w=np.stack([-eta_d[:, None] * q, -q], axis=1),
+                     v=np.zeros(disc.cell["buf"].shape[:1] + disc.cell["buf"].shape[2:]))
+
+
+def _momentum(disc, y, k, d_steps):
+    # v' = beta v + q grad f(Y), Y' = Y + eta_g v'; functions (f, v_f) (kernelgda.dynamics).
+    cell = disc.cell
+    cell["v"] = cell["beta"][:, None, None] * cell["v"] + cell["q"][:, :, None] * disc.grad(y)
+    disc.mix(cell["mixing"]).add_true(cell["true"]).add_slice(y, cell["new_w"])
+    return y + cell["eta_g"][:, None, None] * cell["v"]
+
+
+#: mode -> (coefficient columns, history slices per step, setup, step)
+_RULES = {"simultaneous": (1, 1, _gda_setup, _simultaneous),
+          "alternating": (1, None, _gda_setup, _alternating),
+          "extragradient": (1, 2, _extragradient_setup, _extragradient),
+          "optimistic": (2, 1, _optimistic_setup, _optimistic),
+          "momentum": (2, 1, _momentum_setup, _momentum)}
+
+
 # -- the batched run ---------------------------------------------------------------------------
 
-def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, alternating, num_steps,
-         history_tol, radius):
+def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode, d_steps,
+         num_steps, history_tol, radius):
     """Advance one group of cells with the same update rule; every array has a leading ``B``.
 
     ``has_f`` marks the cells that start at ``f*`` of the fixed point ``(y_star, q_star)`` (with
     ``lam > 0``; for ``lam = 0`` a fixed point is a perfect match and ``f* = 0``).
     """
     num, n, d = y0.shape
-    center = x.mean(axis=1)  # (B, d)
+    num_funcs, per_step, setup, step = _RULES[mode]
+    per_step = d_steps if per_step is None else per_step
     out = np.full((num, num_steps + 1, n, d), np.nan)
     out[:, 0] = y0
     taken = np.full(num, num_steps)
@@ -272,119 +526,48 @@ def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, alternatin
     bound_out = np.zeros(num)
     slices_out = np.zeros(num, dtype=int)
 
-    # Slot 0 holds the f* slice; cells without one start at slot 1 (slot 0 has weight 0).
-    buf = np.zeros((num, num_steps + 1, n, d))
-    coef = np.zeros((num, num_steps + 1, n))
-    c = np.zeros(num)
-    start = np.ones(num, dtype=int)
-    kept = np.zeros(num)
-    dropped = np.zeros(num)
-    bound = np.zeros(num)
-    c[has_f] = 1.0 / lam[has_f]
-    buf[has_f, 0] = y_star[has_f]
-    coef[has_f, 0] = -q_star[has_f] / lam[has_f][:, None]
-    start[has_f] = 0
-    kept[has_f] = np.abs(coef[has_f, 0]).sum(axis=1)
-    scale = np.ones(num)  # slice weight = coef * scale
-    stop = 1
-
-    psum = p.sum(axis=1)
-    decay = 1.0 - eta_d * lam
-    step_w = -eta_d[:, None] * q
-    step_mass = np.abs(step_w).sum(axis=1)
-    move = (eta_g[:, None] * q)[:, :, None]
-    cells = np.arange(num)  # working row -> cell
-    y = y0.copy()
-    alive = np.ones(num, dtype=bool)
-
-    scratch = [np.empty(0), np.empty(0)]
-
-    def grad(y, lo):
-        g = _expansion_grad(prof, y, x, p, c, scratch)
-        z = buf[:, lo:stop].reshape(len(y), -1, d)
-        w = coef[:, lo:stop].reshape(len(y), -1)
-        g += _expansion_grad(prof, y, z, w, scale, scratch)
-        return g
+    disc = _Discriminators(prof, x, p, n, per_step * num_steps + 3, num_funcs, history_tol)
+    disc.start_at(has_f, y_star, q_star, lam)
+    setup(disc, q, lam, eta_d, eta_g, beta)
+    cell = disc.cell
+    cell.update(y=y0.copy(), cells=np.arange(num), radius=radius, center=x.mean(axis=1),
+                bound=np.zeros(num))
 
     for k in range(num_steps):
-        lo = int(start[alive].min())
-        if not alternating:
-            g = grad(y, lo)
-        # (D): f <- (1 - a) f + eta_d (K(., X) p - K(., Y^k) q), as Expansion.decay / add_slice;
-        # the slice weights are stored divided by the running product `scale` of the decays.
-        c *= decay
-        scale *= decay
-        dropped *= np.abs(decay)
-        kept *= np.abs(decay)
-        tiny = np.abs(scale) < _RESCALE
-        if tiny.any():
-            coef[tiny, lo:stop] *= scale[tiny, None, None]
-            scale[tiny] = 1.0
-        c += eta_d
-        buf[:, stop] = y
-        coef[:, stop] = step_w / scale[:, None]
-        stop += 1
-        kept += step_mass
-        if history_tol is not None:
-            _truncate(coef, scale, start, stop, kept, dropped,
-                      history_tol * (np.abs(c) * psum + kept + dropped))
-        if alternating:
-            g = grad(y, max(lo, int(start[alive].min())))
-        with np.errstate(over="ignore", invalid="ignore"):
-            y_new = y + move * g
-            bound = np.maximum(bound, prof.grad_bound * dropped)
+        cell = disc.cell
+        y, alive = cell["y"], cell["alive"]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            y_new = step(disc, y, k, d_steps)
+            cell["bound"] = np.maximum(cell["bound"], disc.prof.grad_bound * cell["dropped"])
             finite = np.isfinite(y_new).all(axis=(1, 2))
-            far = np.abs(y_new - center[:, None, :]).max(axis=(1, 2)) > radius
+            far = np.abs(y_new - cell["center"][:, None, :]).max(axis=(1, 2)) > cell["radius"]
         bad = alive & ~(finite & ~far)
         good = alive & ~bad
         y[good] = y_new[good]
-        out[cells[good], k + 1] = y_new[good]
-        if bad.any():
-            for row in np.nonzero(bad)[0]:
-                cell = cells[row]
-                diverged[cell] = True
-                taken[cell] = k
-                messages[cell] = (
-                    f"diverged at step {k + 1}: a generated point left the ball of radius "
-                    f"{radius[row]:.3g} around the true points' mean" if finite[row]
-                    else f"diverged at step {k + 1}: non-finite values")
-                bound_out[cell] = bound[row]
-                slices_out[cell] = stop - start[row]
-            alive &= ~bad
-            if not alive.any():
-                break
-            if alive.sum() <= _COMPACT_FRACTION * len(alive):
-                keep = np.nonzero(alive)[0]
-                (y, buf, coef, c, scale, start, kept, dropped, bound, psum, decay, step_w, step_mass,
-                 move, cells, x, p, eta_d, radius, center) = (
-                    arr[keep] for arr in (y, buf, coef, c, scale, start, kept, dropped, bound, psum,
-                                          decay, step_w, step_mass, move, cells, x, p, eta_d, radius,
-                                          center))
-                prof = prof.take(keep)
-                alive = np.ones(len(keep), dtype=bool)
-    live = cells[alive]
-    bound_out[live] = bound[alive]
-    slices_out[live] = stop - start[alive]
+        out[cell["cells"][good], k + 1] = y_new[good]
+        if not bad.any():
+            continue
+        for row in np.nonzero(bad)[0]:
+            i = cell["cells"][row]
+            diverged[i] = True
+            taken[i] = k
+            messages[i] = (
+                f"diverged at step {k + 1}: a generated point left the ball of radius "
+                f"{cell['radius'][row]:.3g} around the true points' mean" if finite[row]
+                else f"diverged at step {k + 1}: non-finite values")
+            bound_out[i] = cell["bound"][row]
+            slices_out[i] = disc.stop - cell["start"][row]
+        alive &= ~bad
+        if not alive.any():
+            break
+        if alive.sum() <= _COMPACT_FRACTION * len(alive):
+            disc.take(np.nonzero(alive)[0])
+    cell = disc.cell
+    live = cell["cells"][cell["alive"]]
+    bound_out[live] = cell["bound"][cell["alive"]]
+    slices_out[live] = disc.stop - cell["start"][cell["alive"]]
     status = np.where(diverged, "diverged", "completed")
     return out, taken, status, messages, bound_out, slices_out
-
-
-def _truncate(coef, scale, start, stop, kept, dropped, budget):
-    """Drop each cell's oldest slices while their mass stays within ``budget`` (Expansion._truncate)."""
-    rows = np.arange(len(start))
-    while True:
-        rows = rows[stop - start[rows] > 1]
-        if rows.size == 0:
-            return
-        oldest = np.abs(coef[rows, start[rows]]).sum(axis=1) * np.abs(scale[rows])
-        ok = dropped[rows] + oldest <= budget[rows]
-        if not ok.any():
-            return
-        rows, oldest = rows[ok], oldest[ok]
-        dropped[rows] += oldest
-        kept[rows] -= oldest
-        coef[rows, start[rows]] = 0.0
-        start[rows] += 1
 
 
 def _per_cell(value, name, num, shape):
@@ -428,8 +611,8 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     ----------
     gans : KernelGAN or sequence of B KernelGAN
     gdas : GDA or sequence of B GDA
-        ``mode`` "alternating" (with ``d_steps = 1``) or "simultaneous"; cells of the
-        two modes may be mixed.
+        Any update rule (theory section 8); cells of different rules, ``d_steps`` and
+        ``beta`` may be mixed (they are advanced in groups of one rule and ``d_steps``).
     y0 : (n, d) or (B, n, d) array
         Initial generated points.
     q : scalar, (n,) or (B, n) array
@@ -453,7 +636,8 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     Notes
     -----
     Cost per step ``O(B (m + W n) n d)`` with ``W`` the longest kept history in the
-    batch (theory section 2); see the module docstring.
+    batch (theory section 2), times the gradient evaluations per step of the rule
+    (two for extragradient); see the module docstring.
 
     Examples
     --------
@@ -478,10 +662,6 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
                          + ", ".join(f"{k} has {v}" for k, v in sizes.items()))
     gans = _broadcast(gans, num, "gans")
     gdas = _broadcast(gdas, num, "gdas")
-    for g in gdas:
-        if g.mode not in BATCH_MODES or g.d_steps != 1:
-            raise ValueError(f"simulate_batch runs mode 'alternating' (d_steps = 1) and 'simultaneous'; "
-                             f"got mode={g.mode!r}, d_steps={g.d_steps} (use kg.simulate)")
     first = gans[0]
     if any(g.m != first.m or g.d != first.d for g in gans):
         raise ValueError("gans must all have the same number m and dimension d of true points")
@@ -522,6 +702,7 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     lam = np.array([g.lam for g in gans])
     eta_d = np.array([g.eta_d for g in gdas])
     eta_g = np.array([g.eta_g for g in gdas])
+    beta = np.array([g.beta for g in gdas])
     prof = _Profiles([g.kernel for g in gans])
     center = x.mean(axis=1)
     if divergence_bound is None:
@@ -539,17 +720,15 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     messages = [""] * num
     bound = np.empty(num)
     slices = np.empty(num, dtype=int)
-    modes = np.array([g.mode for g in gdas])
-    for mode in BATCH_MODES:
-        idx = np.nonzero(modes == mode)[0]
-        if idx.size == 0:
-            continue
+    rules = sorted({(g.mode, g.d_steps) for g in gdas})
+    for mode, d_steps in rules:
+        idx = np.array([b for b, g in enumerate(gdas) if (g.mode, g.d_steps) == (mode, d_steps)])
         res = _run(prof.take(idx), x[idx], p[idx], q_all[idx], y[idx], y_star[idx], q_star[idx],
-                   has_f[idx], lam[idx], eta_d[idx], eta_g[idx],
-                   mode == "alternating", num_steps, history_tol, radius[idx])
+                   has_f[idx], lam[idx], eta_d[idx], eta_g[idx], beta[idx], mode, d_steps,
+                   num_steps, history_tol, radius[idx])
         out[idx], taken[idx], status[idx], msg, bound[idx], slices[idx] = res
         for j, i in enumerate(idx):
             messages[i] = msg[j]
     return BatchTrajectory(y=out, num_taken=taken, status=status.astype(str), messages=tuple(messages),
                            q=q_all, sigma=prof.sigma.copy(), truncation_bound=bound,
-                           num_slices=slices)
+                           num_slices=slices, delays=np.array([num_delays(g.mode) for g in gdas]))
