@@ -37,9 +37,15 @@ def main(argv=None) -> None:
     print(f"machine: {machine()}", flush=True)
     rows = []
 
-    def step(label, fn):
+    def step(label, fn, item=None):
+        """Run one item; an item that fails becomes a table row saying so (with ``item``)."""
         t0 = time.perf_counter()
-        out = fn()
+        try:
+            out = fn()
+        except Exception as exc:
+            if item is None:
+                raise
+            out = [(item, label, float("nan"), f"failed: {type(exc).__name__}: {exc}")]
         print(f"  [{label}: {time.perf_counter() - t0:.0f} s]", file=sys.stderr, flush=True)
         return out
 
@@ -54,14 +60,14 @@ def main(argv=None) -> None:
     fl["best"] = max(fl0["best"], fl1["best"], key=lambda b: b[1])
     rows += perf.exact_rows(item1, fl)
     rows += step("item 3", lambda: perf.truncation_and_features(
-        item1["trajectory"], item1["num_steps"], dims=(256, 4096) if q else (1024, 16384)))
+        item1["trajectory"], item1["num_steps"], dims=(256, 4096) if q else (1024, 16384)), 3)
     rows += step("item 4", lambda: perf.batched_sweep(16 if q else 64, 300 if q else 1000,
-                                                      16 if q else 64))
+                                                      16 if q else 64), 4)
     rows += step("item 5", lambda: perf.scaling(
         steps=(100, 300, 1000, 3000) if q else (100, 300, 1000, 3000, 10000),
-        sizes=(10, 30, 100, 300) if q else (10, 30, 100, 300, 1000)))
+        sizes=(10, 30, 100, 300) if q else (10, 30, 100, 300, 1000)), 5)
     if not args.skip_large:
-        rows += step("large", lambda: perf.large(num_steps=100 if q else 1000))
+        rows += step("large", lambda: perf.large(num_steps=100 if q else 1000), "L")
     print()
     print(_table(rows))
     print(f"\ntotal benchmark time {time.perf_counter() - start:.0f} s")
