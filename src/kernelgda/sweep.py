@@ -3,18 +3,26 @@
 :func:`phase_diagram` evaluates a grid of 1, 2 or 3 swept parameters by one of three
 methods and returns an ``xarray.Dataset`` with one coordinate per axis:
 
-- ``"theory"``: the isolated points closed forms of theory section 5
+- ``"theory"``: the isolated points closed forms of theory sections 5 and 8
   (:func:`kernelgda.isolated.eigenvalues`) as a few broadcast array expressions;
 - ``"linearize"``: the general Jacobian of theory section 4 for a scenario, with the
   fixed point computed once per kernel (it does not depend on ``lam`` or the learning
   rates), the blocks of :mod:`kernelgda.linearize` reused with ``H = (lam hess f*) / lam``,
-  and the eigenvalues of all cells from stacked ``numpy.linalg.eig`` calls;
+  each rule's step matrix (:func:`kernelgda.rules.step_matrix`; for optimistic and
+  momentum on the augmented state, the visible block being the ``e`` block of the first
+  copy, as :func:`kernelgda.linearize`) and the eigenvalues of all cells from stacked
+  ``numpy.linalg.eig`` calls;
 - ``"simulate"``: the exact dynamics of every cell (:func:`kernelgda.simulate_batch`,
   chunks of cells advanced together) started at ``(f*, Y* + e0)`` with
   ``|e0| = 1e-6 sigma`` (one seeded unit direction), and the dominant eigenvalue
   *measured* from each trajectory (:mod:`kernelgda.measure`, theory section 7,
   experiment 1), next to the prediction (``theory`` for the isolated model, ``linearize``
   for a scenario).
+
+Every update rule of theory section 8 works with every method: ``mode``, ``beta`` and
+``d_steps`` are fixed parameters or axes; in a grid whose ``mode`` varies, ``beta`` acts on
+the momentum cells and ``d_steps`` on the alternating ones only (given for a grid without
+such cells, they are an error).
 
 Labels follow theory section 6. Predicted labels use ``tol`` (default 1e-6, far above
 the rounding of a closed form or a small eigensolve). Measured labels use
@@ -23,7 +31,8 @@ window, and in a 1000-step run a modulus within 1e-3 of 1 cannot be told from 1.
 whose error passes ``1e-3 sigma`` (leaves the linear regime) too fast for a fit is
 labelled divergent with a ``nan`` rate. The measurement keeps the modes that carry
 signal (:mod:`kernelgda.measure`), so a dominant mode that ``e0`` hardly excites can be
-missed. :func:`compare` counts agreement between measured and predicted labels, away
+missed (for example optimistic GDA's spurious root ``z ~ mu`` when it dominates: the start
+``z_-1 = z_0`` gives it an amplitude of order ``mu^2``). :func:`compare` counts agreement between measured and predicted labels, away
 from and near the label boundaries.
 """
 
@@ -38,7 +47,7 @@ import numpy as np
 
 from . import _validate as V
 from . import isolated
-from .batch import BATCH_MODES, simulate_batch
+from .batch import simulate_batch
 from .equilibrium import MMD_TOL, Equilibrium, find_equilibrium
 from .game import GDA, MODES, KernelGAN
 from .kernels import Gaussian
@@ -56,7 +65,10 @@ METHODS = ("theory", "linearize", "simulate")
 ISOLATED_PARAMS = ("p", "q", "n", "eta_d", "eta_g", "lam", "sigma", "mode", "beta", "d_steps")
 ISOLATED_DEFAULTS = {"p": 1.0, "q": 1.0, "n": 1, "mode": "alternating"}
 #: Parameters of a scenario that a sweep can change (``Scenario.with_params``).
-SCENARIO_PARAMS = ("sigma", "alpha", "lam", "eta_d", "eta_g", "mode")
+SCENARIO_PARAMS = ("sigma", "alpha", "lam", "eta_d", "eta_g", "mode", "d_steps", "beta")
+#: Rule options and the update rule each applies to (theory section 8): in a grid whose
+#: ``mode`` varies, ``beta`` acts on the momentum cells and ``d_steps`` on the alternating ones.
+RULE_OPTIONS = {"beta": "momentum", "d_steps": "alternating"}
 #: Tolerance of measured labels: the accuracy of a fitted modulus in a 1000-step run.
 MEASURE_TOL = 1e-3
 #: :func:`compare`: a cell is near a boundary when its predicted dominant eigenvalue is
@@ -147,6 +159,34 @@ def _at(value, idx):
     return value[idx] if isinstance(value, np.ndarray) else value
 
 
+def _gdas(params, cells, num):
+    """The :class:`~kernelgda.GDA` of each cell in ``cells`` (flat indices); ``beta`` and
+    ``d_steps`` act only on the cells of their rule (:data:`RULE_OPTIONS`)."""
+    def get(name, default):
+        return np.broadcast_to(np.asarray(params.get(name, default)), (num,))[cells]
+
+    out = []
+    for ed, eg, md, beta, steps in zip(get("eta_d", 0), get("eta_g", 0), get("mode", "alternating"),
+                                       get("beta", 0.0), get("d_steps", 1), strict=True):
+        md = str(md)
+        out.append(GDA(float(ed), float(eg), mode=md, beta=float(beta) if md == "momentum" else 0.0,
+                       d_steps=int(steps) if md == "alternating" else 1))
+    return out
+
+
+def _check_rule_options(coords, values, given):
+    """``beta`` / ``d_steps`` given (axis or fixed) need a cell of their rule; values that only
+    come from a scenario are dropped where no cell uses them."""
+    modes = set(np.atleast_1d(coords.get("mode", values.get("mode", "alternating"))).tolist())
+    for name, rule in RULE_OPTIONS.items():
+        if rule in modes:
+            continue
+        if name in given:
+            raise ValueError(f"{name} applies to mode='{rule}' only; this grid has mode "
+                             f"{', '.join(map(repr, sorted(modes)))}")
+        values.pop(name, None)
+
+
 # -- predictions -------------------------------------------------------------------------------
 
 def _empty(num):
@@ -190,11 +230,10 @@ def _predict_isolated(params, num, tol):
     out = _empty(num)
     numeric = {k: params[k] for k in ("p", "q", "n", "eta_d", "eta_g", "lam", "sigma")}
     for opts, idx in _option_groups(params, num):
-        extra = {"beta": opts["beta"]} if "beta" in opts else {}
-        if "d_steps" in opts:
-            extra["d_steps"] = opts["d_steps"]
+        mode = str(opts.get("mode", "alternating"))
+        extra = {k: opts[k] for k, rule in RULE_OPTIONS.items() if k in opts and rule == mode}
         res = isolated.eigenvalues(**{k: _at(v, idx) for k, v in numeric.items()},
-                                   mode=str(opts.get("mode", "alternating")), tol=tol, **extra)
+                                   mode=mode, tol=tol, **extra)
         out["generator_rate"][idx] = res.generator_rate
         out["spectral_radius"][idx] = res.spectral_radius
         out["dominant"][idx] = res.dominant
@@ -249,18 +288,18 @@ def _predict_scenario(scenario, params, num, tol, groups):
         if fp.eq is None or not fp.blocks:
             continue
         lam = np.broadcast_to(params.get("lam", base["lam"]), (num,))[idx]
-        eta_d = np.broadcast_to(params.get("eta_d", base["eta_d"]), (num,))[idx]
-        eta_g = np.broadcast_to(params.get("eta_g", base["eta_g"]), (num,))[idx]
-        mode = np.broadcast_to(np.asarray(params.get("mode", base["mode"]), dtype=str), (num,))[idx]
         ok = (lam > 0) | fp.perfect_match  # lam = 0 needs a perfect match (theory section 3)
         cells = idx[ok]
         if cells.size == 0:
             continue
         mats, gdas = [], []
-        for lam_c, ed, eg, md in zip(lam[ok], eta_d[ok], eta_g[ok], mode[ok], strict=True):
+        for lam_c, gda in zip(lam[ok], _gdas(params, cells, num), strict=True):
             h = fp.blocks["H"] / lam_c if lam_c > 0 else np.zeros_like(fp.blocks["H"])
-            mats.append(step_matrix(lam_c, ed, eg, {**fp.blocks, "H": h}, md))
-            gdas.append(GDA(ed, eg, mode=md))
+            # optimistic / momentum: the augmented state (z_k, z_k-1) or (z, D v); the visible
+            # block is the e-block of the first copy (as kernelgda.linearize)
+            mats.append(step_matrix(lam_c, gda.eta_d, gda.eta_g, {**fp.blocks, "H": h}, gda.mode,
+                                    beta=gda.beta, d_steps=gda.d_steps))
+            gdas.append(gda)
         size_b = fp.blocks["C"].shape[0]
         size = size_b + fp.blocks["C"].shape[1]
         by_shape = {}
@@ -307,8 +346,8 @@ def _simulate_chunk(cells, setup):
         value = par.get(name, default)
         return value[cells] if isinstance(value, np.ndarray) else np.full(num, value)
 
-    lam, eta_d, eta_g, mode = get("lam"), get("eta_d"), get("eta_g"), get("mode", "alternating")
-    gdas = [GDA(ed, eg, mode=str(md)) for ed, eg, md in zip(eta_d, eta_g, mode, strict=True)]
+    lam = get("lam")
+    gdas = _gdas(par, cells, setup.num)
     if setup.scenario is None:
         p, q, n, sigma = get("p"), get("q"), get("n"), get("sigma")
         gans = [KernelGAN(np.zeros((1, 1)), pp, Gaussian(sigma=s), lam=lm)
@@ -357,8 +396,9 @@ def _plan(setup, runnable):
     cells = np.nonzero(runnable)[0]
     a = np.broadcast_to(par["eta_d"] * par["lam"], (setup.num,))[cells]
     mode = np.broadcast_to(np.asarray(par.get("mode", "alternating"), dtype=str), (setup.num,))[cells]
+    d_steps = np.broadcast_to(par.get("d_steps", 1), (setup.num,))[cells]
     n = np.broadcast_to(par.get("n", 1), (setup.num,))[cells]
-    order = np.lexsort((-a, mode, n))
+    order = np.lexsort((-a, d_steps, mode, n))
     return cells[order]
 
 
@@ -430,10 +470,15 @@ def _setup(axes, fixed, method, scenario):
         if "alpha" in {**coords, **values} and scenario.gan.kernel.name != "rational_quadratic":
             raise ValueError(f"alpha applies only to the rational_quadratic kernel; this scenario's "
                              f"kernel is {scenario.gan.kernel.name!r}")
+        # the rule options stay per cell (a mode axis may hold rules the scenario's beta or
+        # d_steps do not apply to); the rest is applied to the scenario and validated there
+        rule = {k: values.pop(k) for k in ("mode", *RULE_OPTIONS) if k in values}
         if values:
             scenario = scenario.with_params(**values)
         base = scenario.params()
         values = {k: base[k] for k in SCENARIO_PARAMS if k in base and k not in coords}
+        values.update(rule)
+    _check_rule_options(coords, values, set(coords) | set(fixed or {}))
     shape, params = _cell_params(coords, values)
     return coords, values, scenario, shape, params
 
@@ -467,11 +512,14 @@ def phase_diagram(axes, fixed=None, *, method: str = "theory", scenario=None, nu
         One to three swept parameters and their values, in dimension order. For the
         isolated model (``method="theory"``, or ``"simulate"`` without a scenario):
         any of :data:`ISOLATED_PARAMS`; with a scenario: any of :data:`SCENARIO_PARAMS`.
-        ``mode`` takes strings; ``n`` and ``d_steps`` integers.
+        ``mode`` takes strings (any rule of theory section 8); ``n`` and ``d_steps``
+        integers; ``beta`` values in ``(-1, 1)``.
     fixed : dict, optional
         The other parameters. Isolated model: ``eta_d``, ``eta_g``, ``lam`` and ``sigma``
         are required (axis or fixed); ``p = 1``, ``q = 1``, ``n = 1`` and
-        ``mode = "alternating"`` by default. With a scenario, overrides of its values.
+        ``mode = "alternating"`` by default; ``beta`` (momentum) and ``d_steps``
+        (alternating) act on the cells of their rule only (module docstring). With a
+        scenario, overrides of its values.
     method : {"theory", "linearize", "simulate"}
         See the module docstring.
     scenario : Scenario, optional
@@ -552,14 +600,7 @@ def phase_diagram(axes, fixed=None, *, method: str = "theory", scenario=None, nu
             history_tol = V.scalar(history_tol, "history_tol", positive=True)
             if history_tol >= 1:
                 raise ValueError(f"history_tol must be in (0, 1), got {history_tol}")
-        modes = set(np.atleast_1d(params.get("mode", "alternating")).tolist())
-        bad = sorted(modes - set(BATCH_MODES))
-        if bad or ("d_steps" in params and np.any(np.asarray(params["d_steps"]) != 1)):
-            raise ValueError(f"method='simulate' runs modes {', '.join(BATCH_MODES)} (d_steps = 1); "
-                             f"got {', '.join(bad) or 'd_steps != 1'}")
         if scenario is None:
-            if "beta" in params:
-                raise ValueError("beta applies to mode='momentum', which method='simulate' does not run")
             delta = np.asarray(params["p"] - params["n"] * params["q"])
             runnable = np.broadcast_to(((params["lam"] > 0) | (delta == 0)) & (params["p"] > 0), (num,))
         else:
