@@ -43,6 +43,46 @@ def test_theory_writes_dataset_figure_and_summary(tmp_path, capsys):
     assert "theory phase diagram, 120 cells" in capsys.readouterr().out
 
 
+def test_momentum_theory_and_optimistic_simulation(tmp_path, capsys):
+    out = tmp_path / "momentum"
+    argv = ["phase", "--axis", "sigma=0.05:1:8:log", "--axis", "lam=0.01:10:6:log", "--set", "eta_d=0.1",
+            "--set", "eta_g=0.1", "--set", "mode=momentum", "--set", "beta=-0.3", "--out", str(out)]
+    assert main(argv) == 0
+    ds = _load(out / "phase.nc")
+    ref = kg.isolated.eigenvalues(eta_d=0.1, eta_g=0.1, lam=ds.lam.values[None, :],
+                                  sigma=ds.sigma.values[:, None], mode="momentum", beta=-0.3)
+    np.testing.assert_array_equal(ds.generator_rate.values, ref.generator_rate,
+                                  err_msg="phase.nc vs kg.isolated.eigenvalues (momentum, beta = -0.3)")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["fixed"]["gda_mode"] == "momentum" and summary["fixed"]["beta"] == -0.3
+    assert summary["boundaries"].startswith("not drawn") and "alternating" in summary["boundaries"]
+    assert summary["plot"] == "phase.png"
+
+    out = tmp_path / "optimistic"
+    argv = ["phase", "--axis", "sigma=0.3,0.6,1.2", "--axis", "lam=0.3,2", "--set", "eta_d=0.2",
+            "--set", "eta_g=0.2", "--set", "mode=optimistic", "--method", "simulate", "--steps", "300",
+            "--out", str(out)]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["agreement"]["agree_away"] == 1.0 and summary["status"]["completed"] == 6
+    # theory section 7: measured rates equal the closed form (1e-3 demanded)
+    assert summary["agreement"]["rate_error_max"] < 1e-3
+    capsys.readouterr()
+
+
+def test_d_steps_axis(tmp_path):
+    out = tmp_path / "steps"
+    argv = ["phase", "--axis", "sigma=0.1:1:5:log", "--axis", "d_steps=1,2,4", "--set", "lam=0.5",
+            "--set", "eta_d=0.1", "--set", "eta_g=0.1", "--out", str(out)]
+    assert main(argv) == 0
+    ds = _load(out / "phase.nc")
+    assert ds.d_steps.values.tolist() == [1, 2, 4]
+    for j, steps in enumerate([1, 2, 4]):
+        ref = kg.isolated.eigenvalues(eta_d=0.1, eta_g=0.1, lam=0.5, sigma=ds.sigma.values, d_steps=steps)
+        np.testing.assert_array_equal(ds.generator_rate.values[:, j], ref.generator_rate,
+                                      err_msg=f"d_steps = {steps}: phase.nc vs kg.isolated.eigenvalues")
+
+
 def test_three_axes_write_data_and_skip_the_plot(tmp_path, capsys):
     out = tmp_path / "three"
     argv = THEORY + ["--axis", "n=1,2", "--out", str(out)]
@@ -64,6 +104,10 @@ def test_three_axes_write_data_and_skip_the_plot(tmp_path, capsys):
     (["--set", "eta_d=fast"], "not a number"),
     (["--method", "linearize"], "needs a scenario"),
     (["--axis", "lam=1,2"], "twice"),
+    (["--set", "mode=optimistic", "--set", "beta=0.3"], "beta applies to mode='momentum' only"),
+    (["--set", "mode=momentum", "--set", "beta=1.5"], "beta"),
+    (["--set", "d_steps=0"], "d_steps"),
+    (["--set", "mode=sideways"], "mode"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, extra, match):
     out = tmp_path / "bad"

@@ -7,13 +7,16 @@ Example::
 
 Axes are ``NAME=START:STOP:NUM[:log|lin]`` (``NUM`` values from ``START`` to ``STOP``,
 evenly spaced, geometrically with ``log``) or ``NAME=V1,V2,...``; ``--set NAME=VALUE``
-fixes another parameter. Methods (:func:`kernelgda.phase_diagram`): ``theory``
+fixes another parameter. Every update rule of theory section 8 is available:
+``--set mode=momentum --set beta=-0.3``, ``--axis d_steps=1,2,4`` (alternating),
+``--axis mode=alternating,extragradient,optimistic``. Methods (:func:`kernelgda.phase_diagram`): ``theory``
 (isolated closed forms), ``linearize`` (the Jacobian of ``--scenario FILE``) and
 ``simulate`` (exact dynamics of every cell, the isolated model or ``--scenario``).
 
 Writes, each atomically, ``DIR/phase.nc`` (the dataset, netCDF 3 via xarray's scipy
 engine), ``DIR/phase.png`` (rate heat map and regime regions, with the closed-form
-boundaries of theory section 5 for an isolated ``(sigma, lam)`` diagram; skipped
+boundaries of theory section 5 for an isolated ``(sigma, lam)`` diagram of alternating
+GDA with one discriminator step; skipped
 with a note for three axes) and ``DIR/summary.json`` (grid, counts per regime, and
 for ``simulate`` the agreement of measured with predicted regimes,
 :func:`kernelgda.compare`). A simulated sweep shows a progress bar on stderr and
@@ -110,7 +113,7 @@ def register(sub) -> None:
     p.add_argument("--axis", action="append", required=True, metavar="NAME=START:STOP:NUM[:log]",
                    help="swept parameter (1 to 3 of them); or NAME=V1,V2,...")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="fixed parameter (eta_d, eta_g, lam, sigma, p, q, n, mode, ...)")
+                   help="fixed parameter (eta_d, eta_g, lam, sigma, p, q, n, mode, beta, d_steps, ...)")
     p.add_argument("--method", choices=("theory", "linearize", "simulate"), default="theory")
     p.add_argument("--scenario", metavar="FILE", help="scenario TOML (linearize; optional for simulate)")
     p.add_argument("--steps", type=int, default=1000, help="steps per simulated cell (default 1000)")
