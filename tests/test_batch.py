@@ -75,6 +75,20 @@ def test_mixed_rule_batch_from_fixed_point_equals_separate_runs(history_tol):
         assert len(dropped) == 6, f"history truncation never dropped a slice in some rule: {dropped}"
 
 
+def test_overflowing_certified_mass_stops_truncation():
+    # Optimistic GDA, lam = 10: the mixing map's 1-norm is |1 - 2a| + lam ~ 10.8, so the certified
+    # dropped mass grows by that factor per step and overflows after ~300 steps. From then on
+    # nothing is certified and nothing more may be dropped: the run must equal the full history.
+    gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=0.025), lam=10.0)
+    eq = kg.find_equilibrium(gan, [[0.0]], 0.8)
+    gda = kg.GDA(0.01, 0.01, mode="optimistic")
+    batch = kg.simulate_batch(gan, gda, eq.y + 2.5e-8, 0.8, 1000, start=eq, history_tol=1e-12)
+    full = kg.simulate(gan, gda, eq.y + 2.5e-8, 0.8, 1000, start=eq)
+    assert np.isinf(batch.truncation_bound[0]), "the certified mass should have overflowed"
+    np.testing.assert_allclose(batch.trajectory(0).y, full.y, rtol=0, atol=RTOL * np.abs(full.y - eq.y).max(),
+                               err_msg="truncated batch vs full-history kg.simulate")
+
+
 @pytest.mark.parametrize("history_tol", [None, 1e-8])
 def test_mixed_rule_batch_general_game_from_f0_zero(history_tol):
     # Two true points closer than sigma in d = 2, two generated points off them, f0 = 0, the

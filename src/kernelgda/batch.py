@@ -395,6 +395,10 @@ class _Discriminators:
         else:
             live = np.abs(coef[:, :, self.low:self.stop]).sum(axis=(1, 2, 3))
         budget = self.tol * (np.abs(cell["c"]).sum(axis=1) * cell["psum"] + live + dropped)
+        # A certified dropped mass that has overflowed (two columns: it grows by the map's
+        # 1-norm, which can exceed 1 at every step) certifies nothing: drop nothing more. Without
+        # this, inf <= inf would drop the whole history (MultiExpansion._truncate does).
+        budget[~np.isfinite(budget)] = -1.0
         rows = np.arange(len(start))
         while True:
             rows = rows[self.stop - start[rows] > 1]
