@@ -287,6 +287,7 @@ class _Discriminators:
         self.tol = history_tol
         self.stop = 1
         self.scratch = [np.empty(0), np.empty(0)]
+        self.mix_scratch = np.empty(0)
         self.cell = {
             "x": x, "p": p, "psum": p.sum(axis=1), "c": np.zeros((num, num_funcs)),
             "buf": np.zeros((num, capacity, n, d)), "coef": np.zeros((num, num_funcs, capacity, n)),
@@ -351,11 +352,21 @@ class _Discriminators:
         c = cell["c"]
         cell["c"] = np.stack([t[:, 0, 0] * c[:, 0] + t[:, 0, 1] * c[:, 1],
                               t[:, 1, 0] * c[:, 0] + t[:, 1, 1] * c[:, 1]], axis=1)
-        w = cell["coef"][:, :, lo:self.stop]
-        t4 = t[:, :, :, None, None]
-        w0, w1 = w[:, 0].copy(), w[:, 1]
-        w[:, 0] = t4[:, 0, 0] * w0 + t4[:, 0, 1] * w1
-        w[:, 1] = t4[:, 1, 0] * w0 + t4[:, 1, 1] * w1
+        w0, w1 = cell["coef"][:, 0, lo:self.stop], cell["coef"][:, 1, lo:self.stop]  # views
+        t00, t01, t10, t11 = (t[:, i, j, None, None] for i in (0, 1) for j in (0, 1))
+        # in place, with two reusable buffers (temporaries of the window's size cost as much as
+        # the arithmetic): new f_0 = t00 w0 + t01 w1, new f_1 = t10 w0 + t11 w1
+        size = w0.size
+        if self.mix_scratch.size < 2 * size:
+            self.mix_scratch = np.empty(2 * size)
+        old1 = np.multiply(w1, t01, out=self.mix_scratch[:size].reshape(w0.shape))
+        if np.any(t11):
+            w1 *= t11
+            w1 += np.multiply(w0, t10, out=self.mix_scratch[size:2 * size].reshape(w0.shape))
+        else:  # optimistic: the second function does not feed itself
+            np.multiply(w0, t10, out=w1)
+        w0 *= t00
+        w0 += old1
         cell["dropped"] *= np.abs(t).sum(axis=1).max(axis=1)
         return self
 
