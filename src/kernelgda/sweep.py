@@ -32,8 +32,8 @@ whose error passes ``1e-3 sigma`` (leaves the linear regime) too fast for a fit 
 labelled divergent with a ``nan`` rate. The measurement keeps the modes that carry
 signal (:mod:`kernelgda.measure`), so a dominant mode that ``e0`` hardly excites can be
 missed (for example optimistic GDA's spurious root ``z ~ mu`` when it dominates: the start
-``z_-1 = z_0`` gives it an amplitude of order ``mu^2``). :func:`compare` counts agreement between measured and predicted labels, away
-from and near the label boundaries.
+``z_-1 = z_0`` gives it an amplitude of order ``mu^2``). :func:`compare` counts agreement
+between measured and predicted labels, away from and near the label boundaries.
 """
 
 from __future__ import annotations
