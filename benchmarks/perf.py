@@ -171,7 +171,7 @@ def _slope(xs, ts):
 
 
 def scaling(steps=(100, 300, 1000, 3000, 10000), sizes=(10, 30, 100, 300, 1000),
-            n_for_steps: int = 10, steps_for_n: int = 100) -> list:
+            n_for_steps: int = 20, steps_for_n: int = 100) -> list:
     """Time against ``T`` (full history and truncated) and against ``n = m``, with fitted exponents."""
     import kernelgda as kg
 
