@@ -104,7 +104,10 @@ class RandomFeatures:
     def sample(self, kernel: Kernel, d: int):
         """Frequencies ``Omega (D, d)``, phases ``b (D,)`` and amplitude ``a`` for ``kernel``.
 
-        Raises ``ValueError`` (naming ``kernel``) for a kernel without a random-feature map.
+        The discriminator built on true points ``X`` uses the features
+        ``a cos(Omega (u - mean(X)) + b)`` (measuring from the mean keeps the phases
+        small; the shift is absorbed by the uniform phases). Raises ``ValueError``
+        (naming ``kernel``) for a kernel without a random-feature map.
         """
         sampler = SAMPLERS.get(type(kernel))
         if sampler is None:
