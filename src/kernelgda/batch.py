@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as V
+from .discriminator import MIX_COND_MAX
 from .dynamics import DIVERGENCE_FACTOR, Trajectory
 from .game import GDA, KernelGAN
 from .kernels import Gaussian, Laplacian, RationalQuadratic
@@ -293,6 +294,11 @@ class _Discriminators:
             "buf": np.zeros((num, capacity, n, d)), "coef": np.zeros((num, num_funcs, capacity, n)),
             "start": np.ones(num, dtype=int), "scale": np.ones(num), "kept": np.zeros(num),
             "dropped": np.zeros(num), "alive": np.ones(num, dtype=bool)}
+        if num_funcs == 2:  # dropped-mass tracking in the mixing map's eigenbasis (MultiExpansion)
+            self.cell.update(
+                tmap=np.full((num, 2, 2), np.nan), zabs=np.zeros((num, 2)), colnorm=np.zeros((num, 2)),
+                vinv=np.zeros((num, 2, 2), dtype=complex), amp=np.zeros((num, 2)),
+                fallback=np.ones(num, dtype=bool), mass=np.zeros(num), growth=np.ones(num))
 
     def start_at(self, has_f, y_star, q_star, lam):
         """``f = f* = (K(., X) p - K(., Y*) q*) / lam`` in the cells ``has_f`` (function 0)."""
@@ -342,11 +348,37 @@ class _Discriminators:
             cell["start"][factor == 0] = self.stop  # every coefficient is exactly zero
         return self
 
+    def _set_maps(self, t):
+        """New eigenbases for the cells whose mixing map changed (``MultiExpansion._set_map``)."""
+        cell = self.cell
+        changed = ~np.all(t == cell["tmap"], axis=(1, 2))
+        if not changed.any():
+            return
+        rows = np.nonzero(changed)[0]
+        mass = cell["dropped"][rows]
+        z, vec = np.linalg.eig(t[rows])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bad = ~(np.linalg.cond(vec) <= MIX_COND_MAX)
+        inv = np.linalg.inv(np.where(bad[:, None, None], np.eye(2), vec))
+        cell["fallback"][rows] = bad
+        cell["mass"][rows] = np.where(bad, mass, 0.0)
+        cell["growth"][rows] = np.abs(t[rows]).sum(axis=1).max(axis=1)
+        cell["zabs"][rows] = np.abs(z)
+        cell["colnorm"][rows] = np.abs(vec).sum(axis=1)
+        cell["vinv"][rows] = inv
+        cell["amp"][rows] = np.where(bad[:, None], 0.0, np.abs(inv).max(axis=2) * mass[:, None])
+        cell["tmap"][rows] = t[rows]
+
+    def _dropped_two(self, amp, mass, rows=slice(None)):
+        cell = self.cell
+        return np.where(cell["fallback"][rows], mass, (cell["colnorm"][rows] * amp).sum(axis=1))
+
     def mix(self, t):
         """``f_i <- sum_j t_ij f_j`` per cell (``t (B, 2, 2)``; ``MultiExpansion.mix``).
 
-        The dropped mass grows by the induced 1-norm of ``t`` (largest column sum of
-        ``|t|``), which keeps the truncation bound certified.
+        The dropped coefficients are tracked in the eigenbasis of ``t`` (their amplitudes
+        shrink by ``|z_i|`` exactly), or with the induced 1-norm where the eigenvectors are
+        ill-conditioned; the truncation bound stays certified either way.
         """
         cell, lo = self.cell, self.low
         c = cell["c"]
@@ -367,7 +399,10 @@ class _Discriminators:
             np.multiply(w0, t10, out=w1)
         w0 *= t00
         w0 += old1
-        cell["dropped"] *= np.abs(t).sum(axis=1).max(axis=1)
+        self._set_maps(t)
+        cell["amp"] *= cell["zabs"]
+        cell["mass"] *= cell["growth"]
+        cell["dropped"] = self._dropped_two(cell["amp"], cell["mass"])
         return self
 
     def add_true(self, amount):
@@ -406,23 +441,32 @@ class _Discriminators:
         else:
             live = np.abs(coef[:, :, self.low:self.stop]).sum(axis=(1, 2, 3))
         budget = self.tol * (np.abs(cell["c"]).sum(axis=1) * cell["psum"] + live + dropped)
-        # A certified dropped mass that has overflowed (two columns: it grows by the map's
-        # 1-norm, which can exceed 1 at every step) certifies nothing: drop nothing more. Without
-        # this, inf <= inf would drop the whole history (MultiExpansion._truncate does).
+        # A certified dropped mass that has overflowed certifies nothing: drop nothing more
+        # (inf <= inf would drop the whole history).
         budget[~np.isfinite(budget)] = -1.0
         rows = np.arange(len(start))
         while True:
             rows = rows[self.stop - start[rows] > 1]
             if rows.size == 0:
                 return
-            oldest = np.abs(coef[rows, :, start[rows]]).sum(axis=(1, 2)) * np.abs(scale[rows])
-            ok = dropped[rows] + oldest <= budget[rows]
+            w = coef[rows, :, start[rows]]  # (r, F, n)
+            if self.num_funcs == 1:
+                oldest = np.abs(w).sum(axis=(1, 2)) * np.abs(scale[rows])
+                after = dropped[rows] + oldest
+            else:
+                amp = cell["amp"][rows] + np.abs(np.einsum("rij,rjn->rin", cell["vinv"][rows], w)).sum(axis=2)
+                mass = cell["mass"][rows] + np.abs(w).sum(axis=(1, 2))
+                after = self._dropped_two(amp, mass, rows)
+            ok = after <= budget[rows]
             if not ok.any():
                 return
-            rows, oldest = rows[ok], oldest[ok]
-            dropped[rows] += oldest
+            rows = rows[ok]
             if self.num_funcs == 1:
-                cell["kept"][rows] -= oldest
+                dropped[rows] += oldest[ok]
+                cell["kept"][rows] -= oldest[ok]
+            else:
+                cell["amp"][rows], cell["mass"][rows] = amp[ok], mass[ok]
+                dropped[rows] = after[ok]
             coef[rows, :, start[rows]] = 0.0
             start[rows] += 1
 

@@ -533,6 +533,11 @@ class Expansion:
         return v
 
 
+#: Above this condition number of the mixing map's eigenvectors, MultiExpansion bounds the
+#: dropped mass with the induced 1-norm instead of the eigenbasis (nearly defective map).
+MIX_COND_MAX = 1e8
+
+
 class MultiExpansion:
     """Several functions expanded over one shared history of centres (theory section 8).
 
@@ -546,11 +551,17 @@ class MultiExpansion:
     coefficient, then adds new terms. Gradients use the same blocked kernel sum
     as :class:`Expansion`.
 
-    Truncation uses the same relative rule as :class:`Expansion`; since ``T`` is
-    not a scalar, the dropped coefficient mass is propagated with the induced
-    1-norm of ``T`` (a rigorous over-estimate), and ``bound`` is
-    ``grad_bound`` times it: a bound on the gradient error of any function
-    ``sum_i b_i f_i`` with ``|b_i| <= 1``.
+    Truncation uses the same relative rule as :class:`Expansion`. Since ``T`` is
+    not a scalar, the dropped coefficients are tracked in the eigenbasis of ``T``
+    (``T = V diag(z) V^-1``): with ``a_i`` the summed ``|(V^-1 w)_i|`` of the dropped
+    coefficient vectors, every step multiplies ``a_i`` by ``|z_i|`` exactly, and the
+    dropped coefficient mass is at most ``D = sum_i |V_:i|_1 a_i``. (The induced
+    1-norm of ``T`` is above 1 for most learning rates even when ``|z_i| < 1``, so it
+    would make the bound grow and stop truncation.) When ``V`` is ill-conditioned
+    (``cond > 1e8``, a nearly defective map) the mass is propagated with the 1-norm
+    instead; when ``T`` changes the bound is carried over to the new basis through
+    ``|c_i| <= max_j |V^-1_ij| D``. ``bound`` is ``grad_bound * D``: a bound on the
+    gradient error of any function ``sum_i b_i f_i`` with ``|b_i| <= 1``.
     """
 
     def __init__(self, kernel: Kernel, x: np.ndarray, p: np.ndarray, n: int, capacity: int,
@@ -571,11 +582,45 @@ class MultiExpansion:
         if history_tol is not None:
             capacity = min(capacity, 256)
         self._hist = _History(kernel, self.origin, n, capacity, num_funcs)
-        self.dropped = 0.0
+        # Dropped-mass tracking (class docstring): the mixing map T, its eigenbasis
+        # (|z|, column 1-norms of V, V^-1) or None for the 1-norm fallback, the
+        # component amplitudes a_i, and the scalar mass of the fallback.
+        self._t = None
+        self._basis = None
+        self._amp = np.zeros(num_funcs)
+        self._mass = 0.0
+        self._growth = 1.0
 
     @property
     def num_slices(self) -> int:
         return self._hist.num_slices
+
+    @property
+    def dropped(self) -> float:
+        """Bound ``D`` on the absolute coefficient mass of the dropped slices."""
+        if self._basis is None:
+            return self._mass
+        return float(self._basis[1] @ self._amp)
+
+    def _set_map(self, t: np.ndarray) -> None:
+        if self._t is not None and np.array_equal(t, self._t):
+            return
+        mass = self.dropped
+        z, vec = np.linalg.eig(t)
+        if np.linalg.cond(vec) > MIX_COND_MAX:
+            self._basis, self._mass = None, mass
+            self._growth = float(np.abs(t).sum(axis=0).max())
+        else:
+            inv = np.linalg.inv(vec)
+            self._basis = (np.abs(z), np.abs(vec).sum(axis=0), inv)
+            self._amp = np.abs(inv).max(axis=1) * mass
+        self._t = np.array(t, dtype=float)
+
+    def _drop_cost(self, w: np.ndarray) -> np.ndarray | float:
+        """Increase of the tracked amplitudes (or mass) when coefficients ``w (F, n)`` are dropped."""
+        if self._basis is None:
+            return float(np.abs(w).sum())
+        return np.abs(self._basis[2] @ w).sum(axis=1)
 
     @property
     def nbytes(self) -> int:
@@ -588,7 +633,11 @@ class MultiExpansion:
         self.c = t @ self.c
         if h.num_slices:
             h.coef[:, h.rows] = t @ h.coef[:, h.rows]
-        self.dropped *= float(np.abs(t).sum(axis=0).max())
+        self._set_map(t)
+        if self._basis is None:
+            self._mass *= self._growth
+        else:
+            self._amp = self._amp * self._basis[0]
 
     def add_true(self, amounts) -> None:
         """Add ``amounts[i] K(., X) p`` to function ``i``."""
@@ -604,14 +653,24 @@ class MultiExpansion:
 
     def _truncate(self) -> None:
         h = self._hist
-        live = np.abs(h.coef[:, h.rows]).reshape(-1, h.num_slices, self.n).sum(axis=(0, 2))
+        n, k = self.n, h.num_slices
+        coef = h.coef[:, h.rows].reshape(self.num_funcs, k, n)
+        live = np.abs(coef).sum(axis=(0, 2))
         budget = self.history_tol * (float(np.abs(self.c).sum()) * self.psum + float(live.sum())
                                      + self.dropped)
+        if not np.isfinite(budget):
+            return
         i = 0
         while h.num_slices > 1:
-            if self.dropped + live[i] > budget:
+            cost = self._drop_cost(coef[:, i])
+            if self._basis is None:
+                new_amp, new_mass = self._amp, self._mass + cost
+            else:
+                new_amp, new_mass = self._amp + cost, self._mass
+            after = new_mass if self._basis is None else float(self._basis[1] @ new_amp)
+            if not np.isfinite(after) or after > budget:
                 break
-            self.dropped += float(live[i])
+            self._amp, self._mass = new_amp, new_mass
             h.start += 1
             i += 1
 

@@ -70,7 +70,7 @@ def measure_rate(*, p, q, eta_d, eta_g, lam, sigma, rule: dict, predicted: float
     eq = find_equilibrium(gan, [[0.0]], q)
     e0 = np.array([[1e-6 * sigma * rng.choice([-1.0, 1.0])]])
     traj = simulate(gan, GDA(eta_d, eta_g, **rule), eq.y + e0, eq.q, steps, start=eq,
-                    history_tol=1e-14 if lam > 0 else None)
+                    history_tol=1e-15 if lam > 0 else None)
     return traj.rate(eq.y)
 
 
