@@ -150,8 +150,6 @@ def test_kernel_without_feature_map_is_refused():
 @pytest.mark.parametrize("kwargs, name", [
     ({"discriminator": "rff"}, "discriminator"),
     ({"discriminator": kg.RandomFeatures(16), "history_tol": 1e-3}, "history_tol"),
-    ({"discriminator": kg.RandomFeatures(16), "gda": kg.GDA(0.1, 0.1, "extragradient")},
-     "discriminator"),
 ])
 def test_bad_discriminator_options_are_refused(kwargs, name):
     gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(1.0), lam=0.5)

@@ -197,3 +197,21 @@ def test_two_function_truncation_is_certified_and_effective(mode, kw):
     assert cut.num_slices < 500, "truncation should drop most of the history"
     # Gradient error <= ~5e-11 per step on |grad| ~ gamma |e| ~ 4e-5: deviation ~1e-6 relative.
     np.testing.assert_allclose(cut.y, full.y, rtol=0, atol=1e-4 * np.abs(full.y - eq.y).max())
+
+
+@pytest.mark.parametrize("mode,kw", [("alternating", {"d_steps": 2}), ("extragradient", {}),
+                                     ("optimistic", {}), ("momentum", {"beta": -0.3})])
+def test_random_features_converge_to_exact_dynamics_for_every_rule(mode, kw):
+    # Oracle: the exact kernel-expansion run of the same rule. Random Fourier features approximate
+    # K with error ~1/sqrt(D), so 64x more features should cut the deviation about 8x; demand 3x
+    # (averaged over two seeds, to keep the check robust to one lucky draw).
+    gan = kg.KernelGAN([[0.0], [0.6]], [1.0, 1.0], kg.Gaussian(0.5), 0.5)
+    gda = kg.GDA(0.1, 0.2, mode, **kw)
+    y0, q = [[0.1], [0.5]], [1.0, 0.9]
+    exact = kg.simulate(gan, gda, y0, q, 100)
+
+    def err(num):
+        return np.mean([np.abs(kg.simulate(gan, gda, y0, q, 100, discriminator=kg.RandomFeatures(num, seed=s)
+                                           ).y - exact.y).max() for s in (1, 2)])
+    coarse, fine = err(256), err(16384)
+    assert fine < coarse / 3, f"{mode}: random features do not approach the exact run ({coarse}, {fine})"

@@ -430,6 +430,7 @@ class Expansion:
         self.n = n
         self.d = x.shape[1]
         self.origin = x.mean(axis=0)
+        self._x, self._p = x, p
         xc = x - self.origin
         self._x_aug = augment_centres(kernel, xc)
         self._x_coef = coef_columns(xc, p)
@@ -511,6 +512,10 @@ class Expansion:
             self._kept -= oldest
             h.start += 1
 
+    def field_grad(self, y: np.ndarray, z: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Gradient at ``y`` of the field term ``K(., X) p - K(., z) q`` (not stored)."""
+        return self.kernel.grad_sum(y, self._x, self._p) - self.kernel.grad_sum(y, z, q)
+
     @property
     def bound(self) -> float:
         """Rigorous bound on ``|grad f_truncated - grad f_exact|`` at any point."""
@@ -570,6 +575,7 @@ class MultiExpansion:
         self.n = n
         self.d = x.shape[1]
         self.origin = x.mean(axis=0)
+        self._x, self._p = x, p
         xc = x - self.origin
         self._x_aug = augment_centres(kernel, xc)
         self._x_coef = coef_columns(xc, p)
@@ -673,6 +679,10 @@ class MultiExpansion:
             self._amp, self._mass = new_amp, new_mass
             h.start += 1
             i += 1
+
+    def field_grad(self, y: np.ndarray, z: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Gradient at ``y`` of the field term ``K(., X) p - K(., z) q`` (not stored)."""
+        return self.kernel.grad_sum(y, self._x, self._p) - self.kernel.grad_sum(y, z, q)
 
     @property
     def bound(self) -> float:

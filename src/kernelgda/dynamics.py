@@ -98,7 +98,7 @@ class Trajectory:
 
 def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, features=None):
     if features is not None:  # random features: f = w.phi, no history (kernelgda.features)
-        disc = features.build(gan.kernel, gan.x_true, gan.p_true)
+        disc = features.build(gan.kernel, gan.x_true, gan.p_true, num_funcs)
     elif num_funcs is None:
         disc = Expansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, history_tol)
     else:  # function 0 is f; the others start at 0 and are set up by the rule's stepper
@@ -195,9 +195,6 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         if history_tol is not None:
             raise ValueError("history_tol applies to the exact expansion only; "
                              "leave it unset with discriminator=RandomFeatures(...)")
-        if gda.mode not in ("simultaneous", "alternating"):
-            raise ValueError("discriminator=RandomFeatures(...) supports the simultaneous and "
-                             f"alternating modes, got mode {gda.mode!r}")
     center = gan.x_true.mean(axis=0)
     if divergence_bound is None:
         extent = max(np.abs(gan.x_true - center).max(), np.abs(y - center).max())
@@ -270,12 +267,10 @@ def _extragradient(gan, gda, q):
     #   Y_half = Y + eta_g q grad f(Y),   Y' = Y + eta_g q grad f_half(Y_half)
     a = gda.eta_d * gan.lam
     move = (gda.eta_g * q)[:, None]
-    kernel, x, p = gan.kernel, gan.x_true, gan.p_true
 
     def step(disc, y):
         y_half = y + move * disc.grad(y)
-        g_half = (1 - a) * disc.grad(y_half) + gda.eta_d * (
-            kernel.grad_sum(y_half, x, p) - kernel.grad_sum(y_half, y, q))
+        g_half = (1 - a) * disc.grad(y_half) + gda.eta_d * disc.field_grad(y_half, y, q)
         disc.decay(1 - a + a * a)
         disc.add_true(gda.eta_d * (1 - a))
         disc.add_slice(y, a * gda.eta_d * q)

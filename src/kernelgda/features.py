@@ -120,10 +120,12 @@ class RandomFeatures:
         phase = rng.uniform(0.0, 2.0 * math.pi, self.num_features)
         return omega, phase, math.sqrt(2.0 * diag / self.num_features)
 
-    def build(self, kernel: Kernel, x: np.ndarray, p: np.ndarray) -> FeatureDiscriminator:
-        """A discriminator ``f = 0`` over the true points ``x (m, d)`` with weights ``p``."""
+    def build(self, kernel: Kernel, x: np.ndarray, p: np.ndarray,
+              num_funcs: int | None = None) -> FeatureDiscriminator:
+        """A discriminator ``f = 0`` over the true points ``x (m, d)`` with weights ``p``
+        (``num_funcs`` functions sharing the features for optimistic and momentum GDA)."""
         omega, phase, amp = self.sample(kernel, x.shape[1])
-        return FeatureDiscriminator(omega, phase, amp, x, p)
+        return FeatureDiscriminator(omega, phase, amp, x, p, num_funcs)
 
 
 #: Entries of the phase matrix ``n x D`` below which a step runs on one thread.
@@ -152,14 +154,16 @@ class FeatureDiscriminator:
     bound = 0.0
     num_slices = 0
 
-    def __init__(self, omega, phase, amp, x, p):
+    def __init__(self, omega, phase, amp, x, p, num_funcs: int | None = None):
         # Coordinates from the mean of the true points keep the phases small; the features
         # are a cos(Omega (u - origin) + b), the same random-feature map with shifted phases.
         self.origin = x.mean(axis=0)
         self.omega = omega
         self.phase = phase
         self.amp = amp
-        self.w = np.zeros(omega.shape[0])
+        # One weight vector per function: (D,) for GDA, (D, F) for the two-function rules
+        # (optimistic, momentum; theory section 8), mixed by ``mix``.
+        self.w = np.zeros(omega.shape[0] if num_funcs is None else (omega.shape[0], num_funcs))
         self.true_features = self.amp * (p @ np.cos(self._theta(x)))  # Phi(X)^T p
         self._key = None
         self._cos = None
@@ -204,21 +208,33 @@ class FeatureDiscriminator:
         if factor != 1.0:
             self.w *= factor
 
-    def add_true(self, amount: float) -> None:
-        """``w <- w + amount Phi(X)^T p``."""
-        self.w += amount * self.true_features
+    def add_true(self, amount) -> None:
+        """``w <- w + amount Phi(X)^T p`` (``amount`` of shape ``(F,)`` for several functions)."""
+        self.w += np.multiply.outer(self.true_features, amount) if self.w.ndim == 2 \
+            else amount * self.true_features
 
     def add_slice(self, y: np.ndarray, coef: np.ndarray) -> None:
-        """``w <- w + Phi(y)^T coef``."""
+        """``w <- w + Phi(y)^T coef`` (``coef`` of shape ``(n,)``, or ``(n, F)``)."""
         cos, _ = self._features(y)
-        parts = _THREADS.map_rows(lambda a, b: np.dot(coef[a:b], cos[a:b]), y.shape[0],
+        parts = _THREADS.map_rows(lambda a, b: np.dot(coef[a:b].T, cos[a:b]).T, y.shape[0],
                                   self._parallel(y.shape[0]))
         self.w += self.amp * sum(parts[1:], parts[0])
 
-    def grad(self, y: np.ndarray) -> np.ndarray:
-        """``grad f(y) = -Omega^T (a w * sin(Omega y + b))`` at the rows of ``y``."""
+    def mix(self, t: np.ndarray) -> None:
+        """``f_i <- sum_j t_ij f_j`` for the functions of a two-function rule (``w <- w T^T``)."""
+        self.w = self.w @ np.asarray(t).T
+
+    def field_grad(self, y: np.ndarray, z: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Gradient at ``y`` of the field term ``Phi(X)^T p - Phi(z)^T q`` in feature space."""
+        v = self.true_features - self.amp * (q @ np.cos(self._theta(z)))
+        return np.dot(np.sin(self._theta(y)), (-self.amp * v)[:, None] * self.omega)
+
+    def grad(self, y: np.ndarray, combo=None) -> np.ndarray:
+        """``grad f(y) = -Omega^T (a w * sin(Omega y + b))`` at the rows of ``y``
+        (of ``sum_i combo[i] f_i`` for several functions)."""
         _, sin = self._features(y)
-        w_omega = (-self.amp * self.w)[:, None] * self.omega
+        w = self.w if combo is None else self.w @ np.asarray(combo, dtype=float)
+        w_omega = (-self.amp * w)[:, None] * self.omega
         parts = _THREADS.map_rows(lambda a, b: np.dot(sin[a:b], w_omega), y.shape[0],
                                   self._parallel(y.shape[0]))
         return np.concatenate(parts)
