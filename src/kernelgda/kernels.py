@@ -130,6 +130,11 @@ class Kernel:
         -------
         (n, d) array.
         """
+        # Coordinates from the centres' mean: the matrix-product forms of |y - z|^2 and of
+        # (G 1) y - G z cancel terms of size |y|^2 and |y|, so far from the origin they lose
+        # digits; both are translation invariant.
+        origin = z.mean(axis=0)
+        y, z = y - origin, z - origin
         g = self.dprofile(sqdist(y, z))
         g *= w
         return 2.0 * (g.sum(1)[:, None] * y - g @ z)
