@@ -24,7 +24,7 @@ import numpy as np
 
 from .regimes import DEFAULT_TOL, REGIMES, classify_codes
 
-__all__ = ["IsolatedEigenvalues", "eigenvalues", "coupling", "oscillation_band",
+__all__ = ["IsolatedEigenvalues", "eigenvalues", "model_parameters", "coupling", "oscillation_band",
            "divergence_threshold", "divergence_sigma", "best_lam", "best_rate",
            "best_sigma_window", "critical_damping_lam", "lone_point_repelled",
            "regime_boundaries_c"]
@@ -119,6 +119,30 @@ def _rule_options(mode, beta, d_steps):
     return beta, int(d_steps)
 
 
+def model_parameters(*, p, q, n, eta_d, eta_g, lam, sigma):
+    """Validate and broadcast the model's parameters; return ``(n, a, kappa, c)`` (section 5).
+
+    ``a = eta_d lam``, ``kappa = eta_g q gamma delta / lam`` (0 for ``lam = delta = 0``,
+    ``nan`` for ``lam = 0`` with a mismatch: no fixed point), ``c = eta_d eta_g gamma n q^2``.
+    """
+    p = _check("p", p, nonnegative=True)
+    q = _check("q", q, positive=True)
+    n = _check("n", n, positive=True)
+    if np.any(n != np.round(n)):
+        raise ValueError("n must be a whole number >= 1")
+    eta_d = _check("eta_d", eta_d, positive=True)
+    eta_g = _check("eta_g", eta_g, positive=True)
+    lam = _check("lam", lam, nonnegative=True)
+    sigma = _check("sigma", sigma, positive=True)
+    p, q, n, eta_d, eta_g, lam, sigma = np.broadcast_arrays(p, q, n, eta_d, eta_g, lam, sigma)
+    gamma = 1.0 / sigma**2
+    delta = _mismatch(p, q, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = np.where(lam > 0, eta_g * q * gamma * delta / np.where(lam > 0, lam, 1.0),
+                         np.where(delta == 0, 0.0, np.nan))
+    return n, eta_d * lam, kappa, eta_d * eta_g * gamma * n * q**2
+
+
 def eigenvalues(*, p=1.0, q=1.0, n=1, eta_d, eta_g, lam, sigma, mode="alternating",
                 beta=None, d_steps=None, tol=DEFAULT_TOL) -> IsolatedEigenvalues:
     """Eigenvalues of the isolated points model (theory sections 5 and 8), broadcast over all arguments.
@@ -173,24 +197,7 @@ def eigenvalues(*, p=1.0, q=1.0, n=1, eta_d, eta_g, lam, sigma, mode="alternatin
     from .rules import z_of_mu
 
     beta, d_steps = _rule_options(mode, beta, d_steps)
-    p = _check("p", p, nonnegative=True)
-    q = _check("q", q, positive=True)
-    n = _check("n", n, positive=True)
-    if np.any(n != np.round(n)):
-        raise ValueError("n must be a whole number >= 1")
-    eta_d = _check("eta_d", eta_d, positive=True)
-    eta_g = _check("eta_g", eta_g, positive=True)
-    lam = _check("lam", lam, nonnegative=True)
-    sigma = _check("sigma", sigma, positive=True)
-    p, q, n, eta_d, eta_g, lam, sigma = np.broadcast_arrays(p, q, n, eta_d, eta_g, lam, sigma)
-
-    gamma = 1.0 / sigma**2
-    delta = _mismatch(p, q, n)
-    a = eta_d * lam
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kappa = np.where(lam > 0, eta_g * q * gamma * delta / np.where(lam > 0, lam, 1.0),
-                         np.where(delta == 0, 0.0, np.nan))
-    c = eta_d * eta_g * gamma * n * q**2
+    n, a, kappa, c = model_parameters(p=p, q=q, n=n, eta_d=eta_d, eta_g=eta_g, lam=lam, sigma=sigma)
 
     def pair_roots(tr, det):
         disc = np.sqrt((tr * tr - 4 * det).astype(complex))

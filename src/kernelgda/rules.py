@@ -189,23 +189,14 @@ def field_eigenvalues(gan=None, eq=None, gda=None, *, p=None, q=None, n=None, et
             raise ValueError("field_eigenvalues(gan, eq, gda) needs all three")
         _, _, blocks = _blocks(gan, *gan.check_generated(eq.y, eq.q))
         return np.linalg.eigvals(field_matrix(gan.lam, gda.eta_d, gda.eta_g, blocks))
-    from .isolated import _check, _mismatch
+    from .isolated import model_parameters
 
     missing = [k for k, v in dict(p=p, q=q, n=n, eta_d=eta_d, eta_g=eta_g, lam=lam,
                                   sigma=sigma).items() if v is None]
     if missing:
         raise ValueError(f"field_eigenvalues needs (gan, eq, gda) or all of p, q, n, eta_d, eta_g, "
                          f"lam, sigma; missing {', '.join(missing)}")
-    p, q, n = _check("p", p, nonnegative=True), _check("q", q, positive=True), _check("n", n, positive=True)
-    eta_d, eta_g = _check("eta_d", eta_d, positive=True), _check("eta_g", eta_g, positive=True)
-    lam, sigma = _check("lam", lam, nonnegative=True), _check("sigma", sigma, positive=True)
-    gamma = 1.0 / sigma**2
-    delta = _mismatch(p, q, n)
-    a = eta_d * lam
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kappa = np.where(lam > 0, eta_g * q * gamma * delta / np.where(lam > 0, lam, 1.0),
-                         np.where(delta == 0, 0.0, np.nan))
-    c = eta_d * eta_g * gamma * n * q**2
+    n, a, kappa, c = model_parameters(p=p, q=q, n=n, eta_d=eta_d, eta_g=eta_g, lam=lam, sigma=sigma)
     b, cc = a + kappa, a * kappa + c
     disc = np.sqrt((b * b - 4 * cc).astype(complex))
     spread = np.where(n > 1, -kappa, np.nan).astype(complex)
