@@ -122,3 +122,19 @@ def test_bad_input(y0, q, kwargs, name):
         kg.find_equilibrium(gan, y0, q, **kwargs)
     with pytest.raises(ValueError, match="gan must be a KernelGAN"):
         kg.find_equilibrium("gan", [[0.0, 0.0]], 1.0)
+
+
+def test_points_sharing_a_true_point_are_merged_when_started_apart():
+    # Two generated points with q1 + q2 = p started on either side of the true point: the spread
+    # direction is neutral and Newton alone stops ~1e-5 sigma apart. The merged configuration is
+    # the fixed point (oracle: the isolated closed form, theory section 5, which has one location
+    # and no 1 - eta_d lam mode in the reduced state).
+    gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(1.0), 0.5)
+    eq = kg.find_equilibrium(gan, [[0.3], [-0.2]], [0.5, 0.5])
+    assert eq.converged
+    np.testing.assert_allclose(eq.y, 0.0, atol=1e-12)
+    lin = kg.linearize(gan, eq, kg.GDA(0.1, 0.1))
+    assert lin.num_locations == 1
+    r = kg.isolated.eigenvalues(p=1.0, q=0.5, n=2, eta_d=0.1, eta_g=0.1, lam=0.5, sigma=1.0)
+    expect = np.sort(np.abs(np.concatenate([r.rho_c, [r.rho_b]])))
+    np.testing.assert_allclose(np.sort(np.abs(lin.eigenvalues)), expect, atol=1e-10)

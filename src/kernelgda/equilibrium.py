@@ -32,6 +32,9 @@ TOL = 1e-12
 MAX_STEP = 0.5
 #: Extra Newton steps taken after convergence while they still reduce the residual.
 POLISH_STEPS = 2
+#: Generated points closer than ``SNAP_TOL * sigma`` after Newton are merged when the merged
+#: configuration is still a fixed point (``_snap_clusters``).
+SNAP_TOL = 1e-3
 #: With ``lam = 0`` a fixed point needs ``MMD^2 <= MMD_TOL * (sum p)^2`` (a perfect match).
 MMD_TOL = 1e-10
 
@@ -92,6 +95,35 @@ def _jacobian(gan, y, q):
     diag = fstar_hessians(gan, y, q) + q[:, None, None] * hyy[np.arange(n), np.arange(n)]
     jac[np.arange(n), np.arange(n)] = diag
     return jac.transpose(0, 2, 1, 3).reshape(n * d, n * d)
+
+
+def _snap_clusters(gan, y, q, g, res, limit):
+    """Merge generated points closer than ``SNAP_TOL * sigma`` when the merged configuration
+    is still a fixed point (residual at most ``max(res, limit)``).
+
+    Along a neutral spread direction (several points sharing one true point's mass) the
+    residual vanishes like the cube of the spread, so Newton stops with the points ~1e-5
+    sigma apart; linearizing there would count them as distinct locations and add spurious
+    ``1 - eta_d lam`` modes (theory section 4).
+    """
+    n = y.shape[0]
+    sigma = gan.kernel.sigma
+    label = np.arange(n)
+    for j in range(n):
+        for l in range(j):
+            if np.linalg.norm(y[j] - y[l]) < SNAP_TOL * sigma:
+                label[label == label[j]] = label[l]
+    if np.unique(label).size == n:
+        return y, g, res
+    merged = y.copy()
+    for lab in np.unique(label):
+        members = label == lab
+        merged[members] = (q[members] @ y[members]) / q[members].sum()
+    g_new = stationarity(gan, merged, q)
+    res_new = float(np.abs(g_new).max())
+    if res_new <= max(res, limit):
+        return merged, g_new, res_new
+    return y, g, res
 
 
 def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int = 100
@@ -184,6 +216,8 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
         y, g, res = y + step, g_new, res_new
         history.append(res)
         it += 1
+    if converged and gan.kernel.smooth:
+        y, g, res = _snap_clusters(gan, y, q, g, res, tol * scale)
     if converged:
         message = f"converged in {it} Newton iterations (max |lam grad f*| = {res:.2e})"
     else:
