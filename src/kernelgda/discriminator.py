@@ -399,7 +399,26 @@ class _History:
         self.start, self.stop = 0, k
 
 
-class Expansion:
+class _ExactBase:
+    """What the exact expansions share: the true-point term and the field gradient."""
+
+    def _init_true(self, kernel: Kernel, x: np.ndarray, p: np.ndarray, n: int) -> None:
+        self.kernel = kernel
+        self.n = n
+        self.d = x.shape[1]
+        self.origin = x.mean(axis=0)  # coordinates from the true points' mean keep digits
+        self._x, self._p = x, p
+        xc = x - self.origin
+        self._x_aug = augment_centres(kernel, xc)
+        self._x_coef = coef_columns(xc, p)
+        self.psum = float(p.sum())
+
+    def field_grad(self, y: np.ndarray, z: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Gradient at ``y`` of the field term ``K(., X) p - K(., z) q`` (not stored)."""
+        return self.kernel.grad_sum(y, self._x, self._p) - self.kernel.grad_sum(y, z, q)
+
+
+class Expansion(_ExactBase):
     """Exact kernel-expansion discriminator with a preallocated history buffer.
 
     Parameters
@@ -426,15 +445,7 @@ class Expansion:
 
     def __init__(self, kernel: Kernel, x: np.ndarray, p: np.ndarray, n: int, capacity: int,
                  history_tol: float | None = None, *, num_threads: int | None = None):
-        self.kernel = kernel
-        self.n = n
-        self.d = x.shape[1]
-        self.origin = x.mean(axis=0)
-        self._x, self._p = x, p
-        xc = x - self.origin
-        self._x_aug = augment_centres(kernel, xc)
-        self._x_coef = coef_columns(xc, p)
-        self.psum = float(p.sum())
+        self._init_true(kernel, x, p, n)
         self.c = 0.0
         self.scale = 1.0
         self.history_tol = history_tol
@@ -512,10 +523,6 @@ class Expansion:
             self._kept -= oldest
             h.start += 1
 
-    def field_grad(self, y: np.ndarray, z: np.ndarray, q: np.ndarray) -> np.ndarray:
-        """Gradient at ``y`` of the field term ``K(., X) p - K(., z) q`` (not stored)."""
-        return self.kernel.grad_sum(y, self._x, self._p) - self.kernel.grad_sum(y, z, q)
-
     @property
     def bound(self) -> float:
         """Rigorous bound on ``|grad f_truncated - grad f_exact|`` at any point."""
@@ -543,7 +550,7 @@ class Expansion:
 MIX_COND_MAX = 1e8
 
 
-class MultiExpansion:
+class MultiExpansion(_ExactBase):
     """Several functions expanded over one shared history of centres (theory section 8).
 
     Optimistic and momentum GDA keep, besides ``f``, a second function (the
@@ -571,15 +578,7 @@ class MultiExpansion:
 
     def __init__(self, kernel: Kernel, x: np.ndarray, p: np.ndarray, n: int, capacity: int,
                  num_funcs: int, history_tol: float | None = None, *, num_threads: int | None = None):
-        self.kernel = kernel
-        self.n = n
-        self.d = x.shape[1]
-        self.origin = x.mean(axis=0)
-        self._x, self._p = x, p
-        xc = x - self.origin
-        self._x_aug = augment_centres(kernel, xc)
-        self._x_coef = coef_columns(xc, p)
-        self.psum = float(p.sum())
+        self._init_true(kernel, x, p, n)
         self.num_funcs = num_funcs
         self.c = np.zeros(num_funcs)
         self.history_tol = history_tol
@@ -679,10 +678,6 @@ class MultiExpansion:
             self._amp, self._mass = new_amp, new_mass
             h.start += 1
             i += 1
-
-    def field_grad(self, y: np.ndarray, z: np.ndarray, q: np.ndarray) -> np.ndarray:
-        """Gradient at ``y`` of the field term ``K(., X) p - K(., z) q`` (not stored)."""
-        return self.kernel.grad_sum(y, self._x, self._p) - self.kernel.grad_sum(y, z, q)
 
     @property
     def bound(self) -> float:
