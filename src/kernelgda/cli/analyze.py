@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from .rates import dumps, fmt, positive_int
+from .rates import dumps, fmt, int_at_least, positive_int
 
 __all__ = ["register", "run", "analyze", "format_report", "MEASURED_TOL", "default_steps"]
 
@@ -168,18 +168,6 @@ def run(args) -> int:
     return 0
 
 
-def _seed(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
 def register(subparsers) -> None:
     sp = subparsers.add_parser(
         "analyze", help="fixed point, spectrum, rate and regime of a scenario file",
@@ -192,5 +180,5 @@ def register(subparsers) -> None:
                     help="also simulate from a 1e-6 sigma perturbation and compare the measured rate")
     sp.add_argument("--steps", type=positive_int, default=None,
                     help="simulation steps for --check (default: from the predicted rate, 200..4000)")
-    sp.add_argument("--seed", type=_seed, default=0, help="seed of the perturbation direction (default 0)")
+    sp.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the perturbation direction (default 0)")
     sp.set_defaults(func=run)

@@ -57,15 +57,21 @@ def real_float(text: str) -> float:
     return _real(text)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer ``>= 1``."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
+def int_at_least(minimum: int):
+    """argparse type factory: an integer ``>= minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text}")
+        return value
+    return parse
+
+
+#: argparse type: an integer ``>= 1``.
+positive_int = int_at_least(1)
 
 
 # -- output helpers (shared with ``analyze``) -------------------------------------------------
