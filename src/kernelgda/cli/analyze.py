@@ -180,5 +180,6 @@ def register(subparsers) -> None:
                     help="also simulate from a 1e-6 sigma perturbation and compare the measured rate")
     sp.add_argument("--steps", type=positive_int, default=None,
                     help="simulation steps for --check (default: from the predicted rate, 200..4000)")
-    sp.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the perturbation direction (default 0)")
+    sp.add_argument("--seed", type=int_at_least(0), default=0,
+                    help="seed of the perturbation direction (default 0)")
     sp.set_defaults(func=run)
