@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .rates import to_jsonable
+
 __all__ = ["register", "run", "parse_axis", "parse_setting"]
 
 PARTIAL = "phase.partial"
@@ -130,18 +132,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _counts(codes, labels):
     uniq, num = np.unique(np.asarray(codes).ravel(), return_counts=True)
     return {labels[int(u) + 1] if labels[0] == "undetermined" else labels[int(u)]: int(c)
@@ -217,7 +207,7 @@ def run(args) -> int:
         spec = {"axes": axes, "fixed": fixed, "scenario": None if scenario is None else scenario.source,
                 "steps": args.steps, "history_tol": args.history_tol, "tol": args.tol,
                 "measure_tol": args.measure_tol, "chunk_size": args.chunk_size, "seed": args.seed}
-        chunks = _Chunks(out, _jsonable(spec), args.resume)
+        chunks = _Chunks(out, to_jsonable(spec), args.resume)
         from tqdm import tqdm
 
         bar = tqdm(total=math.prod(shape), unit="cell", desc="simulating", file=sys.stderr,
@@ -269,7 +259,7 @@ def run(args) -> int:
         print(f"kernelgda: note: {plot_note}", file=sys.stderr)
     files.append("summary.json")
     summary["files"] = files
-    atomic_write_text(out / "summary.json", json.dumps(_jsonable(summary), indent=1) + "\n")
+    atomic_write_text(out / "summary.json", json.dumps(to_jsonable(summary), indent=1) + "\n")
     if chunks is not None:
         chunks.finish()
     print(f"{args.method} phase diagram, {math.prod(shape)} cells in {elapsed:.2f} s: "
