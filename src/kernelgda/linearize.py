@@ -23,7 +23,7 @@ from . import _validate as V
 from .equilibrium import Equilibrium, fstar_hessians
 from .game import GDA, KernelGAN
 from .regimes import DEFAULT_TOL, classify
-from .rules import step_matrix, z_of_mu
+from .rules import field_matrix, step_matrix, z_of_mu
 
 __all__ = ["Linearization", "linearize", "distinct_locations", "VISIBLE_TOL", "MERGE_TOL"]
 
@@ -154,28 +154,10 @@ def _blocks(gan: KernelGAN, y: np.ndarray, q: np.ndarray):
     return locs, index, {"C": C, "H": H, "Q": Q, "Pb": Pb}
 
 
-def jacobian(gan: KernelGAN, gda: GDA, blocks: dict) -> np.ndarray:
-    """Assemble ``J_sim`` or ``J_alt`` from the blocks (module docstring)."""
-    C, H, Q, Pb = blocks["C"], blocks["H"], blocks["Q"], blocks["Pb"]
-    ld, nd = C.shape
-    a = gda.eta_d * gan.lam
-    CQ = C @ Q
-    QP = Q @ Pb
-    top = np.hstack([(1 - a) * np.eye(ld), -gda.eta_d * CQ])
-    if gda.mode == "simultaneous":
-        bottom = np.hstack([gda.eta_g * QP, np.eye(nd) + gda.eta_g * Q @ H])
-    else:
-        bottom = np.hstack([gda.eta_g * (1 - a) * QP,
-                            np.eye(nd) + gda.eta_g * Q @ H - gda.eta_d * gda.eta_g * QP @ CQ])
-    return np.vstack([top, bottom])
-
-
 def continuous_matrix(gan: KernelGAN, mu: float, blocks: dict) -> np.ndarray:
-    """Continuous-time ``A = [[-lam I, -C Q], [mu Q Pb, mu Q H]]`` (theory section 4)."""
-    C, H, Q, Pb = blocks["C"], blocks["H"], blocks["Q"], blocks["Pb"]
-    ld = C.shape[0]
-    return np.vstack([np.hstack([-gan.lam * np.eye(ld), -C @ Q]),
-                      np.hstack([mu * Q @ Pb, mu * Q @ H])])
+    """Continuous-time ``A = [[-lam I, -C Q], [mu Q Pb, mu Q H]]`` (theory section 4): the field
+    matrix ``M = D A`` of theory section 8 with ``eta_d = 1`` and ``eta_g = mu``."""
+    return field_matrix(gan.lam, 1.0, mu, blocks)
 
 
 def dominant_eigenvalue(ev: np.ndarray, visible: np.ndarray) -> complex:
