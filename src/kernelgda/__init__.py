@@ -16,6 +16,7 @@ from .linearize import Linearization, linearize
 from .regimes import REGIMES, classify
 from .rules import field_eigenvalues, stability_region
 from .sweep import compare, phase_diagram
+from .wasserstein import wasserstein2, wasserstein2_series
 
 __version__ = "0.1.0"
 
@@ -24,5 +25,5 @@ __all__ = [
     "Linearization", "Multiscale", "RationalQuadratic", "Trajectory", "classify",
     "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "simulate",
     "simulate_batch", "RandomFeatures", "phase_diagram", "compare",
-    "stability_region", "__version__",
+    "stability_region", "wasserstein2", "wasserstein2_series", "__version__",
 ]
