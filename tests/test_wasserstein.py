@@ -43,7 +43,8 @@ def test_weighted_1d_matches_quantile_closed_form(rng):
 
 def test_mass_mismatch_is_normalised():
     # Q has twice the mass of P but the same shape: after normalisation the distance is 0.
-    assert kg.wasserstein2([[0.0], [1.0]], [2.0, 2.0], [[0.0], [1.0]], [1.0, 1.0]) == pytest.approx(0.0, abs=1e-15)
+    w = kg.wasserstein2([[0.0], [1.0]], [2.0, 2.0], [[0.0], [1.0]], [1.0, 1.0])
+    assert w == pytest.approx(0.0, abs=1e-15), "same shape after normalisation"
 
 
 def test_series_strides_and_keeps_the_last(rng):
