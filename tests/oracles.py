@@ -1,6 +1,6 @@
 """Independent reference implementations for the tests.
 
-Everything here is written from ``theory.md`` alone and never calls the code
+Everything here is written from ``docs/theory.md`` alone and never calls the code
 under test: kernels are read only for their parameters (``kernel.name`` and
 ``kernel.params()``), never evaluated. The references are deliberately
 straightforward (explicit loops or plain broadcasting, closed forms from the

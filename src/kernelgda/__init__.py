@@ -2,7 +2,7 @@
 
 Exact nonlinear dynamics, fixed points, linearization at any fixed point, and
 the closed forms of the isolated points model (Becker, Pandit, Rangan and
-Fletcher, 2023). The mathematics is specified in ``theory.md``.
+Fletcher, 2023). The mathematics is written out in ``docs/theory.md``.
 """
 
 from . import isolated
