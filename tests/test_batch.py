@@ -69,6 +69,7 @@ def test_batch_equals_separate_runs(history_tol):
         assert batch.num_slices.max() < 200, "history truncation never dropped a slice"
 
 
+@pytest.mark.slow  # ~1 s per parameter; test_mixed_rule_batch_general_game_from_f0_zero stays fast
 @pytest.mark.parametrize("history_tol", [None, 1e-10])
 def test_mixed_rule_batch_from_fixed_point_equals_separate_runs(history_tol):
     # Every rule in one batch (grouped by rule and d_steps inside), started at (f*, Y* + e0).

@@ -31,6 +31,7 @@ def _load(path):
         return ds.load()
 
 
+@pytest.mark.slow  # ~1-1.3 s: draws and saves the figure
 def test_theory_writes_dataset_figure_and_summary(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(THEORY + ["--out", str(out)]) == 0
