@@ -30,16 +30,30 @@ def _isolated_cells(sigmas, lams, modes, eta=0.3, eta_d=None):
     return cells
 
 
-def _assert_same(batch, i, single, rtol, oracle="separate kg.simulate run"):
+def _assert_same(batch, i, single, rtol, oracle="separate kg.simulate run", *, gda=None):
     got = batch.trajectory(i)
     assert got.status == single.status, f"cell {i}: status differs from the {oracle}"
     assert got.y.shape == single.y.shape, f"cell {i}: number of steps differs from the {oracle}"
+    # Slice counts: each truncation decision compares a running mass sum with the budget, and
+    # the batch forms those sums in another order, so a decision within rounding of its
+    # threshold may fall either way and leave the counts one apart. The runs then differ by
+    # one slice's contribution, at most each run's certified gradient error (its
+    # truncation_bound) per step, moved by at most 2 eta_g max(q) per step (factor 2:
+    # extragradient evaluates the gradient twice; the momentum rules here have |beta| <= 0.4).
+    flip = got.num_slices != single.num_slices
+    assert abs(got.num_slices - single.num_slices) <= 1, \
+        f"cell {i}: history length differs from the {oracle} by more than one slice"
     scale = np.abs(single.y).max()
-    np.testing.assert_allclose(got.y, single.y, rtol=0, atol=rtol * scale,
+    atol = rtol * scale
+    if flip:
+        assert gda is not None, f"cell {i}: slice counts differ without history truncation"
+        atol += (2 * gda.eta_g * np.max(single.q) * single.num_steps
+                 * (got.truncation_bound + single.truncation_bound))
+    np.testing.assert_allclose(got.y, single.y, rtol=0, atol=atol,
                                err_msg=f"cell {i}: trajectory differs from the {oracle}")
-    assert got.num_slices == single.num_slices, f"cell {i}: history length differs from the {oracle}"
-    np.testing.assert_allclose(got.truncation_bound, single.truncation_bound, rtol=1e-12, atol=0,
-                               err_msg=f"cell {i}: truncation bound differs from the {oracle}")
+    if not flip:  # same slices dropped: the certified bounds agree to rounding
+        np.testing.assert_allclose(got.truncation_bound, single.truncation_bound, rtol=1e-12, atol=0,
+                                   err_msg=f"cell {i}: truncation bound differs from the {oracle}")
 
 
 @pytest.mark.parametrize("history_tol", [None, 1e-10])
@@ -50,11 +64,12 @@ def test_batch_equals_separate_runs(history_tol):
                               start=[c[2] for c in cells], history_tol=history_tol)
     for i, (gan, gda, eq) in enumerate(cells):
         single = kg.simulate(gan, gda, y0[i], 1.0, 200, start=eq, history_tol=history_tol)
-        _assert_same(batch, i, single, RTOL)
+        _assert_same(batch, i, single, RTOL, gda=gda)
     if history_tol is not None:
         assert batch.num_slices.max() < 200, "history truncation never dropped a slice"
 
 
+@pytest.mark.slow  # ~1 s per parameter; test_mixed_rule_batch_general_game_from_f0_zero stays fast
 @pytest.mark.parametrize("history_tol", [None, 1e-10])
 def test_mixed_rule_batch_from_fixed_point_equals_separate_runs(history_tol):
     # Every rule in one batch (grouped by rule and d_steps inside), started at (f*, Y* + e0).
@@ -67,7 +82,7 @@ def test_mixed_rule_batch_from_fixed_point_equals_separate_runs(history_tol):
     dropped = set()
     for i, (gan, gda, eq) in enumerate(cells):
         single = kg.simulate(gan, gda, y0[i], 1.0, 200, start=eq, history_tol=history_tol)
-        _assert_same(batch, i, single, RTOL, f"separate kg.simulate run ({gda.mode}, {gda})")
+        _assert_same(batch, i, single, RTOL, f"separate kg.simulate run ({gda.mode}, {gda})", gda=gda)
         assert batch.delays[i] == kg.rules.num_delays(gda.mode), "delays differ from rules.num_delays"
         if single.truncation_bound > 0:
             dropped.add((gda.mode, gda.d_steps))
@@ -89,7 +104,7 @@ def test_two_column_truncation_stays_certified_and_effective():
     bound = batch.truncation_bound[0]
     assert np.isfinite(bound) and bound > 0, "certified bound should be finite after drops"
     assert batch.num_slices[0] < 500, "truncation should drop most of the 1000 slices"
-    _assert_same(batch, 0, single, RTOL, "truncated kg.simulate (MultiExpansion)")
+    _assert_same(batch, 0, single, RTOL, "truncated kg.simulate (MultiExpansion)", gda=gda)
     # Gradient error <= bound ~1e-10 per step moves points by <= eta_g q bound per step; with
     # the decay of the converging dynamics the deviation stays far below 1e-3 of the error size.
     np.testing.assert_allclose(batch.trajectory(0).y, full.y, rtol=0,
@@ -113,7 +128,7 @@ def test_mixed_rule_batch_general_game_from_f0_zero(history_tol):
     batch = kg.simulate_batch(gans, gdas, y0, q, 100, history_tol=history_tol)
     for i, (gan, gda) in enumerate(zip(gans, gdas, strict=True)):
         _assert_same(batch, i, kg.simulate(gan, gda, y0, q, 100, history_tol=history_tol), RTOL,
-                     f"separate kg.simulate run ({gda})")
+                     f"separate kg.simulate run ({gda})", gda=gda)
 
 
 @pytest.mark.parametrize("modes, eta", [(["alternating", "simultaneous"], 0.3),

@@ -292,6 +292,7 @@ def test_analyze_newton_failure_exits_1(capsys, monkeypatch):
 
 # -- the installed entry points --------------------------------------------------------------------
 
+@pytest.mark.slow  # ~1.3 s: two subprocesses that import the package
 def test_python_dash_m_and_console_script():
     proc = subprocess.run([sys.executable, "-m", "kernelgda"] + RATES_ARGS + ["--json"],
                           capture_output=True, text=True, timeout=60, check=False)

@@ -41,6 +41,7 @@ def test_stability_regions_mu_curves_match_general_field():
                                        rtol=1e-10, err_msg=f"{mode}: polynomial roots")
 
 
+@pytest.mark.slow  # ~1.5 s
 def test_rule_rates_theory_and_measurement():
     res = rule_rates.compute(rule_rates.QUICK)
     cfg = res.config

@@ -122,6 +122,7 @@ def test_simulation_follows_jacobian_and_measured_rate(rng, mode):
         assert abs(traj.rate(eq.y) - lin.generator_rate) < 1e-3, f"{mode} sep={sep}"
 
 
+@pytest.mark.slow  # ~1.5-3.5 s
 def test_bilinear_limit_known_facts():
     # lam = 0, delta = 0: simultaneous diverges, extragradient / optimistic converge for small
     # steps, alternating cycles (theory sections 5 and 8).
@@ -199,7 +200,8 @@ def test_two_function_truncation_is_certified_and_effective(mode, kw):
     np.testing.assert_allclose(cut.y, full.y, rtol=0, atol=1e-4 * np.abs(full.y - eq.y).max())
 
 
-@pytest.mark.parametrize("mode,kw", [("alternating", {"d_steps": 2}), ("extragradient", {}),
+@pytest.mark.parametrize("mode,kw", [("alternating", {"d_steps": 2}),
+                                     pytest.param("extragradient", {}, marks=pytest.mark.slow),  # ~1-2 s
                                      ("optimistic", {}), ("momentum", {"beta": -0.3})])
 def test_random_features_converge_to_exact_dynamics_for_every_rule(mode, kw):
     # Oracle: the exact kernel-expansion run of the same rule. Random Fourier features approximate

@@ -72,12 +72,15 @@ def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: in
     if not eq.converged:
         return out
     lin = kg.linearize(gan, eq, gda)
-    order = np.argsort(-np.abs(lin.eigenvalues), kind="stable")
+    # One modulus per eigenvalue, used both to sort and to report: np.abs and Python's abs
+    # may differ in the last bit (SIMD hypot), which would unsort the reported column.
+    moduli = np.abs(lin.eigenvalues)
+    order = np.argsort(-moduli, kind="stable")
     visible = np.zeros(lin.eigenvalues.shape, dtype=bool)
     visible[: lin.visible.size] = lin.visible  # augmented states (optimistic, momentum) may be longer
     out["linearization"] = {
         "size": int(lin.matrix.shape[0]), "num_locations": int(lin.num_locations),
-        "spectrum": [{"eigenvalue": complex(lin.eigenvalues[i]), "modulus": float(abs(lin.eigenvalues[i])),
+        "spectrum": [{"eigenvalue": complex(lin.eigenvalues[i]), "modulus": float(moduli[i]),
                       "visible": bool(visible[i])} for i in order],
         "dominant": complex(lin.dominant), "generator_rate": float(lin.generator_rate),
         "spectral_radius": float(lin.spectral_radius), "regime": lin.regime, "regime_tol": lin.tol,
