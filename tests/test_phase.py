@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import kernelgda as kg
-from kernelgda.regimes import REGIMES
+from kernelgda import compare, phase_diagram
+from kernelgda.phase import RULE_OPTIONS, closed_form_boundaries, for_netcdf, from_netcdf, pair_boundaries
+from kernelgda.regimes import REGIMES, boundary_distance
 from kernelgda.scenario import parse_scenario
-from kernelgda.sweep import boundary_distance, closed_form_boundaries, compare, pair_boundaries, phase_diagram
 
 SIGMA = np.geomspace(0.05, 1.0, 9)
 LAM = np.array([0.0, 0.01, 0.3, 2.0, 9.0])
@@ -74,7 +75,7 @@ def test_every_rule_theory_grid_equals_isolated_eigenvalues_cell_by_cell(mode, k
                                err_msg=msg)
     np.testing.assert_allclose(_z(ds), ref.dominant, rtol=1e-14, atol=0, err_msg=msg)
     np.testing.assert_array_equal(ds.regime.values, ref.regime_code, err_msg=msg)
-    assert ds.attrs["gda_mode"] == mode and all(ds.attrs[k] == v for k, v in kw.items())
+    assert ds.attrs["mode"] == mode and all(ds.attrs[k] == v for k, v in kw.items())
 
 
 def test_rule_options_as_axes_act_on_their_rule_only():
@@ -172,11 +173,11 @@ def test_theory_dataset_attributes_and_netcdf_round_trip(tmp_path):
     assert ds.sigma.attrs["scale"] == "log"
     meanings = ds.regime.attrs["flag_meanings"].split()
     assert meanings[1:] == list(REGIMES) and list(ds.regime.attrs["flag_values"]) == list(range(-1, 6))
-    ds.to_netcdf(tmp_path / "p.nc", engine="scipy")
+    for_netcdf(ds).to_netcdf(tmp_path / "p.nc", engine="scipy")
     with xr.open_dataset(tmp_path / "p.nc", engine="scipy") as back:
         np.testing.assert_array_equal(back.generator_rate.values, ds.generator_rate.values)
         assert list(back.mode.values) == ["alternating", "simultaneous"]
-        assert back.attrs["gda_mode"] == "alternating" if "gda_mode" in back.attrs else True
+        assert "mode" not in back.attrs and "gda_mode" not in back.attrs, "mode is an axis here"
 
 
 # -- simulation ---------------------------------------------------------------------------------
@@ -237,7 +238,7 @@ def test_mode_axis_simulated_equals_one_rule_sweeps():
     fixed = {"eta_d": 0.2, "eta_g": 0.2, "q": 0.8, "beta": -0.3, "d_steps": 2}
     ds = phase_diagram({**axes, "mode": modes}, fixed, method="simulate", num_steps=300, chunk_size=7)
     for j, mode in enumerate(modes):
-        kw = {k: v for k, v in fixed.items() if kg.sweep.RULE_OPTIONS.get(k, mode) == mode}
+        kw = {k: v for k, v in fixed.items() if RULE_OPTIONS.get(k, mode) == mode}
         one = phase_diagram(axes, {**kw, "mode": mode}, method="simulate", num_steps=300)
         # the same runs, batched with other cells: sums in another order (1e-12, test_batch.py)
         np.testing.assert_allclose(ds.measured_rate.values[..., j], one.measured_rate.values, rtol=1e-9,
@@ -442,3 +443,25 @@ def test_bad_input(axes, fixed, kwargs, match):
 def test_bad_scenario_axis_lists_valid_names():
     with pytest.raises(ValueError, match="valid names: sigma, alpha, lam, eta_d, eta_g, mode"):
         phase_diagram({"q": [0.5]}, method="linearize", scenario=_scenario([[0.0]], 1.0))
+
+
+def test_update_rule_attribute_is_mode_and_survives_a_netcdf3_file(tmp_path):
+    xr = pytest.importorskip("xarray")
+    ds = phase_diagram({"sigma": [0.5, 1.0]}, {"eta_d": 0.1, "eta_g": 0.1, "lam": 0.5, "mode": "momentum",
+                                               "beta": -0.3})
+    assert ds.attrs["mode"] == "momentum" and "gda_mode" not in ds.attrs
+    for_netcdf(ds).to_netcdf(tmp_path / "p.nc", engine="scipy")
+    assert ds.attrs["mode"] == "momentum", "for_netcdf leaves the dataset itself alone"
+    with xr.open_dataset(tmp_path / "p.nc", engine="scipy") as raw:
+        back = from_netcdf(raw.load())
+    assert back.attrs["mode"] == "momentum" and "gda_mode" not in back.attrs
+    assert back.attrs["beta"] == -0.3
+    # datasets written before the rename (attribute gda_mode) read the same way
+    old = ds.copy()
+    old.attrs = {("gda_mode" if k == "mode" else k): v for k, v in ds.attrs.items()}
+    assert from_netcdf(old).attrs["mode"] == "momentum"
+    for mode, drawn in (("alternating", True), ("momentum", False)):
+        grid = phase_diagram({"sigma": [0.5, 1.0], "lam": [0.5, 1.0]}, {"eta_d": 0.1, "eta_g": 0.1,
+                                                                        "mode": mode})
+        grid.attrs = {("gda_mode" if k == "mode" else k): v for k, v in grid.attrs.items()}
+        assert (closed_form_boundaries(grid)[0] is not None) == drawn, f"old-style {mode} dataset"
