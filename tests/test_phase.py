@@ -8,7 +8,7 @@ import pytest
 import kernelgda as kg
 from kernelgda import compare, phase_diagram
 from kernelgda.phase import RULE_OPTIONS, closed_form_boundaries, for_netcdf, from_netcdf, pair_boundaries
-from kernelgda.regimes import REGIMES, boundary_distance
+from kernelgda.regimes import REGIMES
 from kernelgda.scenario import parse_scenario
 
 SIGMA = np.geomspace(0.05, 1.0, 9)
@@ -385,15 +385,6 @@ def test_linearize_differs_from_theory_when_true_points_are_close_and_simulation
 
 
 # -- compare ------------------------------------------------------------------------------------
-
-def test_boundary_distance():
-    tol = 1e-3
-    z = np.array([0.5, 0.9985, 1.0, -0.3 + 0.0012j, 0.0003, 0.5 + 0.4j])
-    # a real z is tol from |Im z| = tol; 1 is tol from 1 - tol; -0.3 + 0.0012j is 2e-4 from Im = tol
-    expected = [tol, 0.0005, tol, 0.0002, 0.0003, min(abs(abs(0.5 + 0.4j) - 0.999), 0.4 - tol)]
-    np.testing.assert_allclose(boundary_distance(z, tol), expected, rtol=1e-12, atol=1e-15,
-                               err_msg="distance to |z| = 1 +- tol, |Im z| = tol, Re z = 0 (hand computed)")
-
 
 def test_compare_counts_near_and_away_cells():
     ds = phase_diagram({"lam": [0.5, 1.0]}, {"eta_d": 0.1, "eta_g": 0.1, "sigma": 1.0}, method="simulate",

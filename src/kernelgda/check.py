@@ -248,13 +248,16 @@ class BatchRateCheck:
 
 
 def check_rates(gans, gdas, eqs, num_steps: int, *, e0=None, seed=0, e0_scale: float = E0_SCALE,
-                history_tol: float | None = None, tol: float = MEASURED_TOL) -> BatchRateCheck:
+                linear_limit=None, noise_floor=None, history_tol: float | None = None,
+                tol: float = MEASURED_TOL) -> BatchRateCheck:
     """:func:`check_rate` for many cells at once, through :func:`kernelgda.simulate_batch`.
 
     All cells share ``n`` and ``d`` (and :func:`kernelgda.simulate_batch`'s other
     requirements). Without ``e0`` every cell is perturbed along the same unit direction
     (:func:`perturbation` from ``seed``), scaled by ``e0_scale`` times its own ``sigma``.
-    No prediction is made here: the caller has it.
+    ``linear_limit`` and ``noise_floor`` (floats or ``(B,)`` arrays) bound the fitted
+    window as in :meth:`kernelgda.batch.BatchTrajectory.measure`. No prediction is made
+    here: the caller has it.
 
     Returns
     -------
@@ -282,7 +285,7 @@ def check_rates(gans, gdas, eqs, num_steps: int, *, e0=None, seed=0, e0_scale: f
             raise ValueError(f"e0 must have shape {y_star.shape}, got {e0.shape}")
     runs = simulate_batch(gans, gdas, y_star + e0, np.stack([eq.q for eq in eqs]), num_steps,
                           start=eqs, history_tol=history_tol)
-    meas = runs.measure(y_star)
+    meas = runs.measure(y_star, linear_limit=linear_limit, noise_floor=noise_floor)
     with np.errstate(invalid="ignore"):
         size = np.sqrt(np.nanmax(((runs.y - y_star[:, None]) ** 2).sum(axis=(2, 3)), axis=1))
     escaped = size > LINEAR_LIMIT * sigma

@@ -122,14 +122,20 @@ def runner_up(candidates, z):
 
 
 def boundary_distance(z, tol: float = DEFAULT_TOL, runner_up=None):
-    """Distance of dominant eigenvalues ``z`` to the label boundaries at tolerance ``tol``.
+    """Distance of dominant eigenvalues ``z`` to where their label (theory section 6) changes.
 
-    ``min(| |z| - (1 - tol) |, | |z| - (1 + tol) |, | |Im z| - tol |, |Re z| if |Im z| <= tol,
-    |z| - runner_up)``: the circles that separate converging, neutral/cycling and divergent,
-    the lines ``|Im z| = tol`` that separate real from complex, for real ``z`` the point 0
-    that separates monotone from flipping (theory section 6), and, given the largest
-    modulus ``runner_up`` among the other eigenvalues (:func:`runner_up`; ``nan``: none),
-    the gap by which ``z`` dominates (within it, which mode sets the label is undecided).
+    The minimum of
+
+    - ``| |z| - (1 - tol) |`` and ``| |z| - (1 + tol) |``: the circles that separate
+      converging, neutral/cycling and divergent;
+    - ``| |Im z| - tol |``: the lines that separate real from complex labels, except for a
+      structurally real ``z`` (``Im z == 0`` exactly, as eigensolvers and the closed forms
+      return real roots), which can only turn complex by colliding with another real
+      eigenvalue: the ``runner_up`` gap below measures that;
+    - ``|Re z|`` for ``|Im z| <= tol``: the point 0 that separates monotone from flipping;
+    - ``|z| - runner_up``, given the largest modulus ``runner_up`` among the other
+      eigenvalues (:func:`runner_up`; ``nan``: none): within it, which mode dominates, and
+      so the label, is undecided (and two colliding real roots become a complex pair).
 
     Examples
     --------
@@ -137,11 +143,14 @@ def boundary_distance(z, tol: float = DEFAULT_TOL, runner_up=None):
     0.299
     >>> round(float(boundary_distance(0.5 + 0.3j, 1e-3, runner_up=0.55)), 6)
     0.033095
+    >>> round(float(boundary_distance(-0.6, 1e-3)), 6)
+    0.399
     """
     z = np.asarray(z, dtype=complex)
     r, im = np.abs(z), np.abs(z.imag)
     with np.errstate(invalid="ignore"):
-        parts = [np.abs(r - (1 - tol)), np.abs(r - (1 + tol)), np.abs(im - tol),
+        parts = [np.abs(r - (1 - tol)), np.abs(r - (1 + tol)),
+                 np.where(im > 0, np.abs(im - tol), np.inf),
                  np.where(im <= tol, np.abs(z.real), np.inf)]
         if runner_up is not None:
             gap = r - np.asarray(runner_up, dtype=float)
