@@ -292,13 +292,13 @@ def test_resume_gives_the_same_dataset_as_an_uninterrupted_run():
 def _scenario(points, p, sigma=0.3, lam=0.5):
     return parse_scenario({"true": {"points": points, "weights": p},
                            "generated": {"on_true": True, "offset": 0.01},
-                           "kernel": {"sigma": sigma}, "gda": {"lam": lam, "eta_d": 0.2, "eta_g": 0.2}})
+                           "kernel": {"sigma": sigma}, "lam": lam, "gda": {"eta_d": 0.2, "eta_g": 0.2}})
 
 
 def test_linearize_equals_theory_on_an_isolated_scenario():
     sc = parse_scenario({"true": {"points": [[0.0]]}, "generated": {"on_true": True, "weights": 0.8,
                                                                     "offset": 0.01},
-                         "kernel": {"sigma": 0.3}, "gda": {"lam": 0.5, "eta_d": 0.1, "eta_g": 0.1}})
+                         "kernel": {"sigma": 0.3}, "lam": 0.5, "gda": {"eta_d": 0.1, "eta_g": 0.1}})
     axes = {"sigma": SIGMA, "lam": LAM}
     lin = phase_diagram(axes, method="linearize", scenario=sc)
     theory = phase_diagram(axes, {"eta_d": 0.1, "eta_g": 0.1, "q": 0.8})
@@ -313,7 +313,7 @@ def test_linearize_equals_theory_on_an_isolated_scenario():
 def test_every_rule_linearize_equals_theory_on_an_isolated_scenario(mode, kw):
     sc = parse_scenario({"true": {"points": [[0.0]]}, "generated": {"on_true": True, "weights": 0.8,
                                                                     "offset": 0.01},
-                         "kernel": {"sigma": 0.3}, "gda": {"lam": 0.5, "eta_d": 0.1, "eta_g": 0.1}})
+                         "kernel": {"sigma": 0.3}, "lam": 0.5, "gda": {"eta_d": 0.1, "eta_g": 0.1}})
     axes = {"sigma": SIGMA, "lam": LAM[1:]}
     lin = phase_diagram(axes, {"mode": mode, **kw}, method="linearize", scenario=sc)
     theory = phase_diagram(axes, {"eta_d": 0.1, "eta_g": 0.1, "q": 0.8, "mode": mode, **kw})
@@ -325,7 +325,7 @@ def test_every_rule_linearize_equals_theory_on_an_isolated_scenario(mode, kw):
 def test_scenario_rule_options_as_fixed_parameters_and_axes():
     sc = parse_scenario({"true": {"points": [[0.0]]}, "generated": {"on_true": True, "weights": 0.8},
                          "kernel": {"sigma": 0.3},
-                         "gda": {"lam": 0.5, "eta_d": 0.1, "eta_g": 0.1, "mode": "momentum", "beta": 0.2}})
+                         "lam": 0.5, "gda": {"eta_d": 0.1, "eta_g": 0.1, "mode": "momentum", "beta": 0.2}})
     theory = {"eta_d": 0.1, "eta_g": 0.1, "q": 0.8, "lam": 0.5}
     # the scenario's own beta; a beta axis; a mode axis where beta acts on momentum only
     lin = phase_diagram({"sigma": SIGMA}, method="linearize", scenario=sc)
@@ -366,7 +366,7 @@ def test_linearize_differs_from_theory_when_true_points_are_close_and_simulation
     # the coupling (in the oscillatory band it is sqrt(1 - eta_d lam) whatever the coupling).
     sc = parse_scenario({"true": {"points": [[0.0], [1.0]], "weights": [1.0, 0.6]},
                          "generated": {"on_true": True, "offset": 0.01}, "kernel": {"sigma": 0.3},
-                         "gda": {"lam": 18.0, "eta_d": 0.05, "eta_g": 0.05}})
+                         "lam": 18.0, "gda": {"eta_d": 0.05, "eta_g": 0.05}})
     axes = {"sigma": [0.08, 0.5, 0.9], "lam": [18.0, 19.0]}
     lin = phase_diagram(axes, method="linearize", scenario=sc)
     sim = phase_diagram(axes, method="simulate", scenario=sc)
