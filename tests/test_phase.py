@@ -384,26 +384,6 @@ def test_linearize_differs_from_theory_when_true_points_are_close_and_simulation
     assert compare(lin, sim).agree_away == 1.0
 
 
-# -- compare ------------------------------------------------------------------------------------
-
-def test_compare_counts_near_and_away_cells():
-    ds = phase_diagram({"lam": [0.5, 1.0]}, {"eta_d": 0.1, "eta_g": 0.1, "sigma": 1.0}, method="simulate",
-                       num_steps=300)
-    flipped = ds.copy(deep=True)
-    flipped["measured_regime"].values[1] = REGIMES.index("divergent")
-    res = compare(ds, flipped)
-    assert (res.num_cells, res.num_away, res.agree_away) == (2, 2, 0.5)
-    first, second = (REGIMES[c] for c in ds.regime.values)
-    expected = {first: {first: 1}}
-    expected.setdefault(second, {})["divergent"] = 1
-    assert res.confusion == expected, "confusion table: predicted -> measured counts"
-    with pytest.raises(ValueError, match="same grid"):
-        compare(ds, phase_diagram({"lam": [0.5, 2.0]}, {"eta_d": 0.1, "eta_g": 0.1, "sigma": 1.0},
-                                  method="simulate", num_steps=100))
-    with pytest.raises(ValueError, match="measured"):
-        compare(phase_diagram({"lam": [0.5, 1.0]}, {"eta_d": 0.1, "eta_g": 0.1, "sigma": 1.0}))
-
-
 # -- bad input ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("axes, fixed, kwargs, match", [
