@@ -16,9 +16,9 @@ fixes another parameter. Every update rule of theory section 8 is available:
 Writes, each atomically, ``DIR/phase.nc`` (the dataset, netCDF 3 via xarray's scipy
 engine; the attribute ``mode`` is stored as ``gda_mode``, which that engine needs,
 :func:`kernelgda.phase.from_netcdf` restores it), ``DIR/phase.png`` (rate heat map and
-regime regions, with the closed-form boundaries of theory section 5 for an isolated ``(sigma, lam)`` diagram of alternating
-GDA with one discriminator step; skipped
-with a note for three axes) and ``DIR/summary.json`` (grid, counts per regime, and
+regime regions, with the closed-form boundaries of theory section 5 for an isolated
+``(sigma, lam)`` diagram of alternating GDA with one discriminator step; skipped with a
+note for three axes) and ``DIR/summary.json`` (grid, counts per regime, and
 for ``simulate`` the agreement of measured with predicted regimes,
 :func:`kernelgda.compare`). A simulated sweep shows a progress bar on stderr and
 saves each finished chunk of cells in ``DIR/phase.partial/``; after an interruption,
