@@ -27,11 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import isolated
-from ..batch import simulate_batch
+from ..check import check_rates
 from ..equilibrium import find_equilibrium
 from ..game import GDA, KernelGAN
 from ..kernels import Gaussian
-from ..regimes import DEFAULT_TOL, REGIMES, boundary_distance, classify_codes, runner_up
+from ..regimes import DEFAULT_TOL, REGIMES, boundary_distance, runner_up
 from ._base import Result, no_progress
 
 NAME = "regime-diagram"
@@ -116,25 +116,25 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     ev = isolated.eigenvalues(p=q, q=q, n=1, eta_d=eta_d, eta_g=eta_g, lam=lam, sigma=sigma)
 
     measured = np.full(shape, complex(np.nan, np.nan))
+    meas_code = np.full(shape, -1, dtype=np.int8)
     cells = list(np.ndindex(shape))
     chunk = max(1, len(cells) // 8)
     chunks = [cells[i:i + chunk] for i in range(0, len(cells), chunk)]
     for part in progress(chunks, total=len(chunks), desc=NAME):
-        gans, gdas, starts, y0 = [], [], [], []
+        gans, gdas, starts, e0 = [], [], [], []
         for idx in part:
             gan = KernelGAN([[0.0]], q[idx], Gaussian(sigma=sigma[idx]), lam=lam[idx])
             gans.append(gan)
             gdas.append(GDA(eta_d[idx], eta_g[idx], "alternating"))
             starts.append(find_equilibrium(gan, [[0.0]], q[idx]))
-            y0.append([[config.rel_e0 * sigma[idx]]])
-        runs = simulate_batch(gans, gdas, np.array(y0), q[tuple(np.array(part).T)][:, None],
-                              config.num_steps, start=starts)
-        meas = runs.measure(np.zeros((len(part), 1, 1)))
+            e0.append([[config.rel_e0 * sigma[idx]]])
+        # perturb, run, fit and label as kernelgda.check_rate (labels at the prediction's tol)
+        res = check_rates(gans, gdas, starts, config.num_steps, e0=np.array(e0), tol=DEFAULT_TOL)
         for k, idx in enumerate(part):
-            measured[idx] = meas.dominant[k]
+            measured[idx] = res.dominant[k]
+            meas_code[idx] = res.regime[k]
 
     pred_code = ev.regime_code
-    meas_code = classify_codes(measured, DEFAULT_TOL)
     err = np.abs(np.abs(measured) - ev.generator_rate)
     bnd = closed_form_boundary(ev)
     away = bnd > config.boundary_margin
