@@ -160,8 +160,8 @@ def phase_diagram(axes, fixed=None, *, method: str = "theory", scenario=None, nu
             runnable = np.array([groups[g][0].eq is not None and (lam[c] > 0 or groups[g][0].perfect_match)
                                  for c, g in enumerate(group_of)], dtype=bool)
         setup = SimulationSetup(params=params, num=num, num_steps=num_steps, history_tol=history_tol,
-                          measure_tol=measure_tol, seed=seed, scenario=scenario, groups=groups,
-                          group_of=group_of)
+                                measure_tol=measure_tol, seed=seed, scenario=scenario, groups=groups,
+                                group_of=group_of)
         workers = min(2, os.cpu_count() or 1) if workers is None else V.integer(workers, "workers", minimum=1)
         data.update(simulate_cells(setup, np.asarray(runnable), chunk_size, completed, on_chunk, workers))
         attrs.update(num_steps=num_steps, measure_tol=measure_tol, e0_scale=E0_SCALE, seed=seed,
