@@ -68,7 +68,7 @@ def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: in
         rate = res.measured_rate
         out["check"] = {
             "steps": int(res.num_steps), "seed": int(seed),
-            "perturbation": E0_SCALE * gan.kernel.sigma, "status": res.status,
+            "perturbation": E0_SCALE * gan.kernel.sigma, "status": str(res.status),
             "message": res.message, "window": list(res.measured.window),
             "predicted_rate": res.predicted_rate, "measured_rate": rate,
             "difference": res.difference if math.isfinite(rate) else float("nan"),
