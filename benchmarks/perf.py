@@ -129,7 +129,7 @@ def batched_sweep(grid: int = 64, num_steps: int = 1000, loop_cells: int = 64) -
     import kernelgda as kg
     try:
         from kernelgda.batch import simulate_batch
-        from kernelgda.sweep import HISTORY_TOL
+        from kernelgda.phase import HISTORY_TOL
     except ImportError:
         return [(4, "batched sweep", float("nan"), "pending: kernelgda.batch is not available")]
 

@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 
 import kernelgda as kg
-from kernelgda.sweep import E0_SCALE, HISTORY_TOL
+from kernelgda.check import E0_SCALE
+from kernelgda.phase import HISTORY_TOL
+from kernelgda.status import Status
 
 FIXED = {"eta_d": 0.01, "eta_g": 0.01, "p": 1.0, "q": 0.8}
 
@@ -98,7 +100,7 @@ def main():
     print(f"speed-up of the batched simulation over the loop (per cell): "
           f"{per_cell_loop / per_cell_batch:.1f}x on 1 thread, "
           f"{per_cell_loop / (t_two / ds.regime.size):.1f}x on 2 threads")
-    status = {s: int((ds.status.values == i).sum()) for i, s in enumerate(kg.sweep.STATUS)}
+    status = {s.label: int((ds.status.values == s.code).sum()) for s in Status if s.code <= 2}
     print(f"simulated cells: {status}; largest truncation bound {np.nanmax(ds.truncation_bound.values):.2e}")
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import kernelgda as kg
-from kernelgda import sweep
 from kernelgda.cli import main
 from kernelgda.cli.phase import PARTIAL, parse_axis, parse_setting
+from kernelgda.phase import simulate as phase_simulate
 
 xr = pytest.importorskip("xarray")
 
@@ -63,7 +63,7 @@ def test_momentum_theory_and_optimistic_simulation(tmp_path, capsys):
     np.testing.assert_allclose(ds.generator_rate.values, ref.generator_rate, rtol=RATE_RTOL, atol=1e-15,
                                err_msg="phase.nc vs kg.isolated.eigenvalues (momentum, beta = -0.3)")
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["fixed"]["gda_mode"] == "momentum" and summary["fixed"]["beta"] == -0.3
+    assert summary["fixed"]["mode"] == "momentum" and summary["fixed"]["beta"] == -0.3
     assert summary["boundaries"].startswith("not drawn") and "alternating" in summary["boundaries"]
     assert summary["plot"] == "phase.png"
 
@@ -144,7 +144,7 @@ def test_interrupted_simulation_resumes_to_the_same_dataset(tmp_path, capsys, mo
 
     # Interrupt after two of the five chunks (9 cells in chunks of 2).
     calls = []
-    real = sweep._simulate_chunk
+    real = phase_simulate.simulate_chunk
 
     def interrupting(cells, setup):
         if len(calls) == 2:
@@ -153,7 +153,7 @@ def test_interrupted_simulation_resumes_to_the_same_dataset(tmp_path, capsys, mo
         return real(cells, setup)
 
     out = tmp_path / "resumed"
-    monkeypatch.setattr(sweep, "_simulate_chunk", interrupting)
+    monkeypatch.setattr(phase_simulate, "simulate_chunk", interrupting)
     assert main(SIMULATE + ["--out", str(out)]) == 2
     assert "interrupted" in capsys.readouterr().err
     assert sorted(p.name for p in (out / PARTIAL).glob("chunk_*.npz")) == ["chunk_00000.npz",
@@ -172,7 +172,7 @@ def test_interrupted_simulation_resumes_to_the_same_dataset(tmp_path, capsys, mo
         counted.append(len(cells))
         return real(cells, setup)
 
-    monkeypatch.setattr(sweep, "_simulate_chunk", counting)
+    monkeypatch.setattr(phase_simulate, "simulate_chunk", counting)
     assert main(SIMULATE + ["--resume", "--out", str(out)]) == 0
     assert len(counted) == 3, "only the three unfinished chunks are computed"
     assert not (out / PARTIAL).exists()

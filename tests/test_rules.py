@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import kernelgda as kg
-from kernelgda.linearize import _blocks
+from kernelgda.linearize import reduced_blocks
 from kernelgda.rules import (
     MU_RULES,
     field_matrix,
@@ -33,7 +33,7 @@ def _random_blocks(rng, n=2, d=2):
     gan = kg.KernelGAN(x, rng.uniform(0.5, 1.5, n), kg.Gaussian(0.5), lam=0.7)
     eq = kg.find_equilibrium(gan, x, gan.p_true * rng.uniform(0.8, 1.2, n))
     assert eq.converged
-    return gan, eq, _blocks(gan, eq.y, eq.q)[2]
+    return gan, eq, reduced_blocks(gan, eq.y, eq.q)[2]
 
 
 @pytest.mark.parametrize("mode", MU_RULES)
@@ -161,8 +161,8 @@ def test_field_eigenvalues_isolated_and_general():
     eq = kg.find_equilibrium(gan, [[0.0], [0.0]], [0.4, 0.4])
     gda = kg.GDA(0.1, 0.2)
     mu_general = np.sort_complex(kg.field_eigenvalues(gan, eq, gda))
-    mu_closed = np.sort_complex(kg.field_eigenvalues(p=1.0, q=0.4, n=2, eta_d=0.1, eta_g=0.2,
-                                                     lam=0.3, sigma=0.5))
+    mu_closed = np.sort_complex(kg.isolated.field_eigenvalues(p=1.0, q=0.4, n=2, eta_d=0.1, eta_g=0.2,
+                                                              lam=0.3, sigma=0.5))
     # Closed form (theory section 8) vs eigenvalues of M = D A: rounding ~1e-14.
     np.testing.assert_allclose(mu_general, mu_closed, atol=1e-10)
 

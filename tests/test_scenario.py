@@ -20,7 +20,8 @@ BASE = {
     "true": {"points": [[0.0, 0.0], [1.0, 0.0]], "weights": [1.0, 0.5]},
     "generated": {"on_true": True},
     "kernel": {"kind": "gaussian", "sigma": 0.5},
-    "gda": {"lam": 0.3, "eta_d": 0.1, "eta_g": 0.2, "mode": "alternating"},
+    "lam": 0.3,
+    "gda": {"eta_d": 0.1, "eta_g": 0.2, "mode": "alternating"},
 }
 
 
@@ -126,7 +127,8 @@ def test_on_true_with_weights_and_offset():
 
 
 def test_kernel_and_gda_defaults_and_rational_quadratic():
-    s = parse_scenario(table(kernel={"sigma": 0.5}, gda={"lam": 0, "eta_d": 1, "eta_g": 2}))
+    s = parse_scenario(table(kernel={"sigma": 0.5}, lam=0, gda={"eta_d": 1, "eta_g": 2}))
+    assert s.gan.lam == 0
     assert isinstance(s.gan.kernel, kg.Gaussian) and s.gda.mode == "alternating"
     rq = parse_scenario(table(kernel={"kind": "rational_quadratic", "sigma": 0.5, "alpha": 2.0}))
     assert isinstance(rq.gan.kernel, kg.RationalQuadratic) and rq.gan.kernel.alpha == 2.0
@@ -204,7 +206,9 @@ def test_with_params_errors():
     (lambda t: t["kernel"].update(alpha=2.0), r"kernel.alpha applies only to kind = 'rational_quadratic'"),
     (lambda t: t["kernel"].pop("sigma"), r"missing required key kernel.sigma"),
     (lambda t: t["gda"].pop("eta_g"), r"missing required key gda.eta_g"),
-    (lambda t: t["gda"].update(lam=-1), r"gda.lam must be >= 0"),
+    (lambda t: t.update(lam=-1), r"lam must be >= 0"),
+    (lambda t: t.pop("lam"), r"missing required key lam"),
+    (lambda t: t["gda"].update(lam=0.3), r"lam is given both at the top level and as gda.lam"),
     (lambda t: t["gda"].update(mode="sideways"), r"gda.mode must be one of"),
     (lambda t: t["gda"].update(mode=3), r"gda.mode must be a string"),
     (lambda t: t["gda"].update(d_steps=2, mode="simultaneous"), r"gda.d_steps applies to mode"),
@@ -263,17 +267,35 @@ def test_load_errors_name_the_file(tmp_path):
     with pytest.raises(ValueError, match=r"scenario file '.*binary.toml'"):
         load_scenario(binary)
     wrong = tmp_path / "wrong.toml"
-    wrong.write_text("[true]\npoints = [[0.0]]\n[generated]\non_true = true\n[kernel]\nsigma = -1\n"
-                     "[gda]\nlam = 0.1\neta_d = 0.1\neta_g = 0.1\n")
+    wrong.write_text("lam = 0.1\n[true]\npoints = [[0.0]]\n[generated]\non_true = true\n[kernel]\n"
+                     "sigma = -1\n[gda]\neta_d = 0.1\neta_g = 0.1\n")
     with pytest.raises(ValueError, match=r"scenario file '.*wrong.toml': kernel.sigma must be > 0"):
         load_scenario(wrong)
 
 
 def test_load_uses_file_stem_as_default_name(tmp_path):
     f = tmp_path / "my_case.toml"
+    f.write_text("lam = 0.1\n[true]\npoints = [[0.0]]\n[generated]\non_true = true\n[kernel]\n"
+                 "sigma = 1\n[gda]\neta_d = 0.1\neta_g = 0.1\n")
+    assert load_scenario(f).name == "my_case"
+
+
+def test_lam_in_its_old_place_loads_with_a_deprecation_warning(tmp_path):
+    new = parse_scenario(table())
+    old_table = table()
+    old_table["gda"]["lam"] = old_table.pop("lam")
+    with pytest.warns(DeprecationWarning, match="gda.lam is deprecated"):
+        old = parse_scenario(old_table)
+    assert old.params() == new.params() and old.gan.lam == 0.3
+    # with_params moves lam to the top level: the new source parses without a warning
+    moved = old.with_params(sigma=0.2)
+    assert "lam" not in moved.source["gda"] and moved.source["lam"] == 0.3
+    assert parse_scenario(moved.source).params() == moved.params()
+    f = tmp_path / "old.toml"
     f.write_text("[true]\npoints = [[0.0]]\n[generated]\non_true = true\n[kernel]\nsigma = 1\n"
                  "[gda]\nlam = 0.1\neta_d = 0.1\neta_g = 0.1\n")
-    assert load_scenario(f).name == "my_case"
+    with pytest.warns(DeprecationWarning, match="write it at the top level"):
+        assert load_scenario(f).gan.lam == 0.1
 
 
 # -- shipped scenarios -------------------------------------------------------------------------

@@ -7,15 +7,17 @@ Fletcher, 2023). The mathematics is written out in ``docs/theory.md``.
 
 from . import isolated
 from .batch import simulate_batch
+from .check import RateCheck, check_rate
+from .compare import compare
 from .dynamics import Trajectory, simulate
 from .equilibrium import Equilibrium, find_equilibrium
 from .features import RandomFeatures
 from .game import GDA, MODES, KernelGAN
 from .kernels import Gaussian, Kernel, Laplacian, Multiscale, RationalQuadratic, make_kernel
-from .linearize import Linearization, linearize
+from .linearize import Linearization, field_eigenvalues, linearize
+from .phase import phase_diagram
 from .regimes import REGIMES, classify
-from .rules import field_eigenvalues, stability_region
-from .sweep import compare, phase_diagram
+from .rules import stability_region
 from .wasserstein import wasserstein2, wasserstein2_series
 
 __version__ = "0.1.0"
@@ -24,6 +26,6 @@ __all__ = [
     "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
     "Linearization", "Multiscale", "RationalQuadratic", "Trajectory", "classify",
     "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "simulate",
-    "simulate_batch", "RandomFeatures", "phase_diagram", "compare",
+    "simulate_batch", "RandomFeatures", "phase_diagram", "compare", "check_rate", "RateCheck",
     "stability_region", "wasserstein2", "wasserstein2_series", "__version__",
 ]

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .regimes import DEFAULT_TOL, REGIMES, classify_codes
+from .regimes import DEFAULT_TOL, REGIMES, classify_codes, dominant_eigenvalue
 
 __all__ = ["IsolatedEigenvalues", "eigenvalues", "model_parameters", "coupling", "oscillation_band",
            "divergence_threshold", "divergence_sigma", "best_lam", "best_rate",
            "best_sigma_window", "critical_damping_lam", "lone_point_repelled",
-           "regime_boundaries_c"]
+           "regime_boundaries_c", "field_eigenvalues"]
 
 
 def _arr(x, name):
@@ -222,19 +222,10 @@ def eigenvalues(*, p=1.0, q=1.0, n=1, eta_d, eta_g, lam, sigma, mode="alternatin
     else:
         rho_b_out = rho_b
 
-    # Dominant: the visible eigenvalue of largest modulus; of a conjugate pair the one
-    # with Im > 0; a spread mode wins only when strictly larger than the pair.
-    mod_c = np.abs(rho_c)
-    idx = np.argmax(mod_c, axis=-1)
-    dom_c = np.take_along_axis(rho_c, idx[..., None], axis=-1)[..., 0]
-    dom_c = np.where(dom_c.imag < 0, np.conj(dom_c), dom_c)
-    rate_c = np.abs(dom_c)
-    mod_b = np.abs(np.nan_to_num(rho_b, nan=0.0))
-    ib = np.argmax(mod_b, axis=-1)
-    dom_b = np.take_along_axis(rho_b, ib[..., None], axis=-1)[..., 0]
-    dom_b = np.where(dom_b.imag < 0, np.conj(dom_b), dom_b)
-    spread_wins = (n > 1) & (np.abs(np.nan_to_num(dom_b, nan=0.0)) > rate_c * (1 + 1e-12))
-    dominant = np.where(spread_wins, dom_b, dom_c)
+    # Dominant: the eigenvalue of largest modulus among the pair and the spread modes, with
+    # the tie rule of kernelgda.regimes.dominant_eigenvalue (the same as the general Jacobian).
+    spread = np.broadcast_to(rho_b, rho_c.shape[:-1] + rho_b.shape[-1:])
+    dominant = np.asarray(dominant_eigenvalue(np.concatenate([rho_c, spread], axis=-1)))
     generator_rate = np.abs(dominant)
     spectral_radius = np.maximum(generator_rate, np.abs(rho_a))
     code = classify_codes(dominant, tol)
@@ -311,3 +302,26 @@ def lone_point_repelled(*, mu, q, lam, sigma, eta_d=None):
     lam = _arr(lam, "lam")
     factor = 1.0 if eta_d is None else 1 - eta_d * lam
     return mu * np.square(q) * factor > lam**2 * np.square(sigma)
+
+
+# -- field eigenvalues (theory section 8) ---------------------------------------------------
+
+def field_eigenvalues(*, p=1.0, q=1.0, n=1, eta_d, eta_g, lam, sigma) -> np.ndarray:
+    """Eigenvalues ``mu`` of the linearized field ``M = D A`` in closed form (theory section 8).
+
+    Broadcast like :func:`eigenvalues`; returns shape ``(..., 3)``: the two roots of
+    ``mu^2 + (a + kappa) mu + (a kappa + c) = 0`` and the spread mode ``-kappa`` (``nan``
+    where ``n = 1``). :func:`kernelgda.linearize.field_eigenvalues` computes them at any
+    fixed point.
+
+    Examples
+    --------
+    >>> mu = field_eigenvalues(p=1.0, q=1.0, n=1, eta_d=0.1, eta_g=0.1, lam=0.0, sigma=1.0)
+    >>> np.round(mu[:2].imag, 6).tolist(), bool(np.all(mu[:2].real == 0))
+    ([0.1, -0.1], True)
+    """
+    n, a, kappa, c = model_parameters(p=p, q=q, n=n, eta_d=eta_d, eta_g=eta_g, lam=lam, sigma=sigma)
+    b, cc = a + kappa, a * kappa + c
+    disc = np.sqrt((b * b - 4 * cc).astype(complex))
+    spread = np.where(n > 1, -kappa, np.nan).astype(complex)
+    return np.stack(np.broadcast_arrays((-b + disc) / 2, (-b - disc) / 2, spread), axis=-1)

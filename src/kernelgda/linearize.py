@@ -22,10 +22,11 @@ import numpy as np
 from . import _validate as V
 from .equilibrium import Equilibrium, fstar_hessians
 from .game import GDA, KernelGAN
-from .regimes import DEFAULT_TOL, classify
+from .regimes import DEFAULT_TOL, classify, dominant_eigenvalue
 from .rules import field_matrix, step_matrix, z_of_mu
 
-__all__ = ["Linearization", "linearize", "distinct_locations", "VISIBLE_TOL", "MERGE_TOL"]
+__all__ = ["Linearization", "linearize", "distinct_locations", "reduced_blocks", "field_eigenvalues",
+           "discriminator_mode", "VISIBLE_TOL", "MERGE_TOL"]
 
 #: An eigenvector "reaches the e block" when its e part has norm above this (eigenvectors
 #: have unit norm; a mode the generator cannot see has an e part at rounding level).
@@ -132,13 +133,19 @@ class Linearization:
         return out.reshape(num_steps + 1, n, d)
 
 
-def _blocks(gan: KernelGAN, y: np.ndarray, q: np.ndarray):
+def reduced_blocks(gan: KernelGAN, y: np.ndarray, q: np.ndarray):
+    """The blocks of the reduced state at a fixed point ``(y, q)`` (module docstring).
+
+    Returns ``(locations (L, d), assignment (n,), blocks)`` with ``blocks`` the dict
+    ``C (Ld, nd)``, ``H (nd, nd)`` (``hess f*`` divided by ``lam``; zero at ``lam = 0``),
+    ``Q (nd, nd)`` and ``Pb (nd, Ld)`` that :func:`kernelgda.rules.field_matrix` and
+    :func:`kernelgda.rules.step_matrix` take. Inputs are trusted (checked by the caller).
+    """
     n, d = y.shape
     k = gan.kernel
     locs, index = distinct_locations(y, k.sigma)
     L = locs.shape[0]
-    # C_lj = d_u d_v^T K(u_l, y_j) = -hess_u K(u_l - y_j)
-    c = -k._hess_r(locs[:, None, :] - y[None, :, :])  # (L, n, d, d)
+    c = k.mixed(locs, y)  # C_lj = d_u d_v^T K(u_l, y_j), (L, n, d, d)
     C = c.transpose(0, 2, 1, 3).reshape(L * d, n * d)
     if gan.lam > 0:
         hj = fstar_hessians(gan, y, q) / gan.lam
@@ -158,18 +165,6 @@ def continuous_matrix(gan: KernelGAN, mu: float, blocks: dict) -> np.ndarray:
     """Continuous-time ``A = [[-lam I, -C Q], [mu Q Pb, mu Q H]]`` (theory section 4): the field
     matrix ``M = D A`` of theory section 8 with ``eta_d = 1`` and ``eta_g = mu``."""
     return field_matrix(gan.lam, 1.0, mu, blocks)
-
-
-def dominant_eigenvalue(ev: np.ndarray, visible: np.ndarray) -> complex:
-    """The visible eigenvalue of largest modulus; of a conjugate pair the one with Im > 0."""
-    if not visible.any():
-        return complex(np.nan, np.nan)
-    cand = ev[visible]
-    mod = np.abs(cand)
-    top = cand[mod >= mod.max() * (1 - 1e-12)]
-    # Prefer a complex member with Im > 0, then the real one with the largest real part.
-    order = np.lexsort((-top.real, -top.imag))
-    return complex(top[order[0]])
 
 
 def linearize(gan: KernelGAN, eq: Equilibrium, gda: GDA, *, tol: float = DEFAULT_TOL
@@ -220,7 +215,7 @@ def linearize(gan: KernelGAN, eq: Equilibrium, gda: GDA, *, tol: float = DEFAULT
         raise ValueError(f"the {gan.kernel.name} kernel is not differentiable at coincident points "
                          "(every fixed point has the generated points' own kernel sections in f*); "
                          "linearization needs a smooth kernel")
-    locs, index, blocks = _blocks(gan, y, q)
+    locs, index, blocks = reduced_blocks(gan, y, q)
     J = step_matrix(gan.lam, gda.eta_d, gda.eta_g, blocks, gda.mode, beta=gda.beta,
                     d_steps=gda.d_steps)
     ev, vecs = np.linalg.eig(J)
@@ -243,3 +238,38 @@ def discriminator_mode(lam: float, gda: GDA) -> float:
     if gda.mode == "alternating":
         return abs(1 - a) ** gda.d_steps
     return float(np.abs(z_of_mu(-a, gda.mode, gda.beta)).max())
+
+
+def field_eigenvalues(gan: KernelGAN, eq: Equilibrium, gda: GDA) -> np.ndarray:
+    """Eigenvalues ``mu`` of the linearized field ``M = D A`` at a fixed point (theory section 8).
+
+    The rules of theory section 8 other than alternating map each ``mu`` to step
+    eigenvalues (:func:`kernelgda.rules.z_of_mu`); the isolated points model has them in
+    closed form (:func:`kernelgda.isolated.field_eigenvalues`).
+
+    Parameters
+    ----------
+    gan : KernelGAN
+    eq : Equilibrium
+        A fixed point from :func:`~kernelgda.find_equilibrium`.
+    gda : GDA
+        Only the learning rates ``eta_d``, ``eta_g`` enter.
+
+    Returns
+    -------
+    complex array ((L + n) d,)
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=1.0), lam=0.0)
+    >>> eq = kg.find_equilibrium(gan, [[0.0]], 1.0)
+    >>> mu = field_eigenvalues(gan, eq, kg.GDA(0.1, 0.1))
+    >>> np.round(np.sort(mu.imag), 6).tolist(), bool(np.abs(mu.real).max() < 1e-12)
+    ([-0.1, 0.1], True)
+    """
+    if not isinstance(gan, KernelGAN) or not isinstance(eq, Equilibrium) or not isinstance(gda, GDA):
+        raise ValueError("field_eigenvalues(gan, eq, gda) needs a KernelGAN, an Equilibrium and a GDA, "
+                         f"got {type(gan).__name__}, {type(eq).__name__}, {type(gda).__name__}")
+    _, _, blocks = reduced_blocks(gan, *gan.check_generated(eq.y, eq.q))
+    return np.linalg.eigvals(field_matrix(gan.lam, gda.eta_d, gda.eta_g, blocks))

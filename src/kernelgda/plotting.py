@@ -112,7 +112,7 @@ def panel_label(ax, letter: str) -> None:
             fontweight="bold")
 
 
-# -- phase diagrams (kernelgda.sweep) ---------------------------------------------------
+# -- phase diagrams (kernelgda.phase) ---------------------------------------------------
 
 def _phase_coord(ax, ds, dim, which):
     """Numeric positions of coordinate ``dim`` and the axis scale/label on ``ax`` (``which``: x or y)."""
@@ -145,7 +145,7 @@ def _regime_map(ax, x, y, codes):
 
 
 def _draw_boundaries(ax, dims, curves):
-    """Closed-form curves of :func:`kernelgda.sweep.closed_form_boundaries` in axis order ``dims``."""
+    """Closed-form curves of :func:`kernelgda.phase.closed_form_boundaries` in axis order ``dims``."""
     def xy(sigma, lam):
         return (sigma, lam) if dims[0] == "sigma" else (lam, sigma)
 
@@ -168,7 +168,7 @@ def phase_figure(ds, boundaries=None, *, title: str | None = None):
     the divergent colour) with the regime boundaries as white lines, (b) the predicted
     regime regions, and for a simulated diagram (c) the measured regimes. One axis:
     the predicted rate against the parameter, coloured by regime, with the measured
-    rates as crosses. ``boundaries`` (from :func:`kernelgda.sweep.closed_form_boundaries`)
+    rates as crosses. ``boundaries`` (from :func:`kernelgda.phase.closed_form_boundaries`)
     are drawn on every map panel.
 
     Returns

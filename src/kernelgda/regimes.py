@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["REGIMES", "REGIME_CODES", "DEFAULT_TOL", "classify", "classify_codes",
-           "COARSE"]
+           "COARSE", "TIE_RTOL", "dominant_eigenvalue", "runner_up", "boundary_distance"]
 
 #: Regime labels, in code order.
 REGIMES = ("monotone", "oscillatory", "flipping", "neutral", "cycling", "divergent")
@@ -52,3 +52,107 @@ def classify(z, tol: float = DEFAULT_TOL):
     codes = classify_codes(z, tol)
     labels = np.array(REGIMES + ("undetermined",))[codes]
     return str(labels) if labels.ndim == 0 else labels
+
+
+# -- the dominant eigenvalue and its distance to the label boundaries ----------------------
+
+#: Moduli within this relative distance of the largest count as tied for "dominant".
+#: Conjugate partners computed by an eigensolver differ in modulus by rounding (~1e-16).
+TIE_RTOL = 1e-12
+
+
+def dominant_eigenvalue(candidates, visible=None):
+    """The eigenvalue that sets the generator-visible rate, along the last axis.
+
+    Among the finite (and ``visible``) candidates of largest modulus, moduli within
+    :data:`TIE_RTOL` of the largest counting as tied, the one with the largest imaginary
+    part (of a conjugate pair the member with ``Im > 0``), then the largest real part
+    (of ``r`` and ``-r`` the positive one). ``nan`` where there is no candidate.
+
+    Parameters
+    ----------
+    candidates : complex array (..., K)
+    visible : bool array (..., K), optional
+        Which candidates may be chosen (default: all).
+
+    Returns
+    -------
+    complex array (...) (a Python complex for 1-d input)
+
+    Examples
+    --------
+    >>> dominant_eigenvalue([0.5, -0.9, 0.9, 0.3 - 0.2j])
+    (0.9+0j)
+    >>> dominant_eigenvalue([0.6 - 0.8j, 0.6 + 0.8j, 1.0])
+    (0.6+0.8j)
+    """
+    cand = np.asarray(candidates, dtype=complex)
+    ok = np.isfinite(cand)
+    if visible is not None:
+        ok &= np.asarray(visible, dtype=bool)
+    mod = np.where(ok, np.abs(cand), -np.inf)
+    top = mod.max(axis=-1, keepdims=True)
+    tied = ok & (mod >= top * (1 - TIE_RTOL))
+    imag = np.where(tied, cand.imag, -np.inf)
+    tied &= imag >= imag.max(axis=-1, keepdims=True)
+    idx = np.argmax(np.where(tied, cand.real, -np.inf), axis=-1)
+    out = np.take_along_axis(cand, idx[..., None], axis=-1)[..., 0]
+    out = np.where(tied.any(axis=-1), out, complex(np.nan, np.nan))
+    return complex(out) if out.ndim == 0 else out
+
+
+def runner_up(candidates, z):
+    """Largest modulus among ``candidates (..., K)`` other than ``z (...)`` and its conjugate.
+
+    Eigenvalues within ``1e-9 max(1, |z|)`` of ``z`` or ``conj(z)`` count as the same mode
+    (a conjugate partner, or a copy from the ``d`` dimensions); ``nan`` when none is left.
+
+    Examples
+    --------
+    >>> float(runner_up([0.5 + 0.1j, 0.5 - 0.1j, -0.2], 0.5 + 0.1j))
+    0.2
+    """
+    cand = np.asarray(candidates, dtype=complex)
+    z = np.asarray(z, dtype=complex)[..., None]
+    eps = 1e-9 * np.maximum(1.0, np.abs(z))
+    with np.errstate(invalid="ignore"):
+        other = (np.abs(cand - z) > eps) & (np.abs(cand - np.conj(z)) > eps) & np.isfinite(cand)
+        mods = np.where(other, np.abs(cand), -np.inf).max(axis=-1)
+    return np.where(np.isfinite(mods), mods, np.nan)
+
+
+def boundary_distance(z, tol: float = DEFAULT_TOL, runner_up=None):
+    """Distance of dominant eigenvalues ``z`` to where their label (theory section 6) changes.
+
+    The minimum of
+
+    - ``| |z| - (1 - tol) |`` and ``| |z| - (1 + tol) |``: the circles that separate
+      converging, neutral/cycling and divergent;
+    - ``| |Im z| - tol |``: the lines that separate real from complex labels, except for a
+      structurally real ``z`` (``Im z == 0`` exactly, as eigensolvers and the closed forms
+      return real roots), which can only turn complex by colliding with another real
+      eigenvalue: the ``runner_up`` gap below measures that;
+    - ``|Re z|`` for ``|Im z| <= tol``: the point 0 that separates monotone from flipping;
+    - ``|z| - runner_up``, given the largest modulus ``runner_up`` among the other
+      eigenvalues (:func:`runner_up`; ``nan``: none): within it, which mode dominates, and
+      so the label, is undecided (and two colliding real roots become a complex pair).
+
+    Examples
+    --------
+    >>> round(float(boundary_distance(0.5 + 0.3j, 1e-3)), 6)
+    0.299
+    >>> round(float(boundary_distance(0.5 + 0.3j, 1e-3, runner_up=0.55)), 6)
+    0.033095
+    >>> round(float(boundary_distance(-0.6, 1e-3)), 6)
+    0.399
+    """
+    z = np.asarray(z, dtype=complex)
+    r, im = np.abs(z), np.abs(z.imag)
+    with np.errstate(invalid="ignore"):
+        parts = [np.abs(r - (1 - tol)), np.abs(r - (1 + tol)),
+                 np.where(im > 0, np.abs(im - tol), np.inf),
+                 np.where(im <= tol, np.abs(z.real), np.inf)]
+        if runner_up is not None:
+            gap = r - np.asarray(runner_up, dtype=float)
+            parts.append(np.where(np.isnan(gap), np.inf, np.maximum(gap, 0.0)))
+        return np.minimum.reduce(parts)

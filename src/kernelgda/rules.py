@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["RULES", "MU_RULES", "z_of_mu", "stability_region", "in_stability_region",
-           "step_matrix", "field_matrix", "field_eigenvalues", "num_delays", "state_copies"]
+           "step_matrix", "field_matrix", "num_delays", "state_copies"]
 
 #: Every update rule (``GDA.mode``).
 RULES = ("simultaneous", "alternating", "extragradient", "optimistic", "momentum")
@@ -163,41 +163,3 @@ def step_matrix(lam: float, eta_d: float, eta_g: float, blocks: dict, mode: str,
     if mode == "optimistic":
         return np.block([[eye + 2 * M, -M], [eye, zero]])
     return np.block([[eye + M, beta * eye], [M, beta * eye]])
-
-
-def field_eigenvalues(gan=None, eq=None, gda=None, *, p=None, q=None, n=None, eta_d=None,
-                      eta_g=None, lam=None, sigma=None) -> np.ndarray:
-    """Eigenvalues ``mu`` of the linearized field ``M = D A`` (theory section 8).
-
-    Either ``field_eigenvalues(gan, eq, gda)`` for a fixed point found by
-    :func:`~kernelgda.find_equilibrium` (general linearization), or the isolated
-    closed form with keyword parameters (broadcast like
-    :func:`kernelgda.isolated.eigenvalues`), which returns an array of shape
-    ``(..., 3)``: the two roots of ``mu^2 + (a + kappa) mu + (a kappa + c) = 0``
-    and the spread mode ``-kappa`` (``nan`` where ``n = 1``).
-
-    Examples
-    --------
-    >>> mu = field_eigenvalues(p=1.0, q=1.0, n=1, eta_d=0.1, eta_g=0.1, lam=0.0, sigma=1.0)
-    >>> np.round(mu[:2].imag, 6).tolist(), bool(np.allclose(mu[:2].real, 0.0))
-    ([0.1, -0.1], True)
-    """
-    if gan is not None:
-        from .linearize import _blocks
-
-        if eq is None or gda is None:
-            raise ValueError("field_eigenvalues(gan, eq, gda) needs all three")
-        _, _, blocks = _blocks(gan, *gan.check_generated(eq.y, eq.q))
-        return np.linalg.eigvals(field_matrix(gan.lam, gda.eta_d, gda.eta_g, blocks))
-    from .isolated import model_parameters
-
-    missing = [k for k, v in dict(p=p, q=q, n=n, eta_d=eta_d, eta_g=eta_g, lam=lam,
-                                  sigma=sigma).items() if v is None]
-    if missing:
-        raise ValueError(f"field_eigenvalues needs (gan, eq, gda) or all of p, q, n, eta_d, eta_g, "
-                         f"lam, sigma; missing {', '.join(missing)}")
-    n, a, kappa, c = model_parameters(p=p, q=q, n=n, eta_d=eta_d, eta_g=eta_g, lam=lam, sigma=sigma)
-    b, cc = a + kappa, a * kappa + c
-    disc = np.sqrt((b * b - 4 * cc).astype(complex))
-    spread = np.where(n > 1, -kappa, np.nan).astype(complex)
-    return np.stack(np.broadcast_arrays((-b + disc) / 2, (-b - disc) / 2, spread), axis=-1)

@@ -6,6 +6,7 @@ and key is listed; keys marked *optional* have the default shown)::
 
     name = "overlap"                  # optional; default: the file name without .toml
     description = "free text"         # optional
+    lam = 0.5                         # discriminator regularization of the game, >= 0
 
     [true]                            # the true points x_i and weights p_i
     points = [[0.0, 0.0], [0.3, 0.0]] # an explicit (m, d) list (a flat list: m points in d = 1),
@@ -28,7 +29,6 @@ and key is listed; keys marked *optional* have the default shown)::
     # alpha = 1.0                     # rational_quadratic only (default 1)
 
     [gda]
-    lam = 0.5                         # discriminator regularization, >= 0
     eta_d = 0.1                       # discriminator learning rate, > 0
     eta_g = 0.1                       # generator learning rate, > 0
     mode = "alternating"              # optional: "alternating" (default) | "simultaneous" |
@@ -43,6 +43,10 @@ explicit or generated points, each gets ``sum(p) / n``. With ``on_true`` the
 generated points are ordered true point by true point: ``y_{ik + r} = x_i``,
 ``r = 0..k-1``.
 
+``lam`` is a parameter of the game (:class:`kernelgda.KernelGAN`), not of the update
+rule, so it sits at the top level. Files that give it as ``gda.lam`` (the old place)
+still load, with a ``DeprecationWarning``; giving both is an error.
+
 Generators are deterministic; only ``kind = "gaussian"`` draws random numbers, from
 ``numpy.random.default_rng(seed)`` (default seed 0), so a file always gives the same
 points. Every problem (unreadable file, malformed TOML, a missing required key, an
@@ -52,7 +56,7 @@ the dotted key (``kernel.sigma``) and says what was expected.
 Examples
 --------
 >>> s = parse_scenario({"true": {"points": [[0.0]]}, "generated": {"on_true": True},
-...                     "kernel": {"sigma": 0.5}, "gda": {"lam": 0.5, "eta_d": 0.1, "eta_g": 0.1}})
+...                     "kernel": {"sigma": 0.5}, "lam": 0.5, "gda": {"eta_d": 0.1, "eta_g": 0.1}})
 >>> s.params()["sigma"], s.y0.shape, s.q.tolist()
 (0.5, (1, 1), [1.0])
 >>> s.with_params(sigma=0.2).gan.kernel.sigma
@@ -64,6 +68,7 @@ from __future__ import annotations
 import copy
 import math
 import tomllib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,9 +92,9 @@ GENERATORS = {
 #: Parameters :meth:`Scenario.with_params` may replace.
 OVERRIDABLE = ("sigma", "alpha", "lam", "eta_d", "eta_g", "mode", "d_steps", "beta")
 
-_TOP_KEYS = ("name", "description", "true", "generated", "kernel", "gda")
+_TOP_KEYS = ("name", "description", "lam", "true", "generated", "kernel", "gda")
 _KERNEL_KEYS = ("kind", "sigma", "alpha")
-_GDA_KEYS = ("lam", "eta_d", "eta_g", "mode", "d_steps", "beta")
+_GDA_KEYS = ("eta_d", "eta_g", "mode", "d_steps", "beta")
 _TRUE_KEYS = ("points", "kind", "weights") + tuple(sorted({k for v in GENERATORS.values() for k in v}))
 _GEN_KEYS = _TRUE_KEYS + ("on_true", "per_point", "offset")
 
@@ -152,7 +157,7 @@ class Scenario:
         Examples
         --------
         >>> s = parse_scenario({"true": {"points": [[0.0]]}, "generated": {"on_true": True},
-        ...                     "kernel": {"sigma": 1.0}, "gda": {"lam": 1, "eta_d": 0.1, "eta_g": 0.1}})
+        ...                     "kernel": {"sigma": 1.0}, "lam": 1, "gda": {"eta_d": 0.1, "eta_g": 0.1}})
         >>> t = s.with_params(lam=0.25, mode="simultaneous")
         >>> t.gan.lam, t.gda.mode, s.gan.lam
         (0.25, 'simultaneous', 1.0)
@@ -168,12 +173,17 @@ class Scenario:
         source = copy.deepcopy(self.source)
         kernel_tab = source.setdefault("kernel", {})
         gda_tab = source.setdefault("gda", {})
+        if "lam" in gda_tab:  # an old-style source (warned about when it was parsed)
+            source["lam"] = gda_tab.pop("lam")
         for key, value in overrides.items():
             if isinstance(value, np.generic):  # NumPy scalars from parameter grids
                 value = value.item()
-            (kernel_tab if key in ("sigma", "alpha") else gda_tab)[key] = value
+            if key == "lam":
+                source["lam"] = value
+            else:
+                (kernel_tab if key in ("sigma", "alpha") else gda_tab)[key] = value
         kernel = _kernel(kernel_tab)
-        gan = self.gan.with_kernel(kernel).with_lam(_scalar(gda_tab, "lam", "gda.", nonnegative=True))
+        gan = self.gan.with_kernel(kernel).with_lam(_scalar(source, "lam", "", nonnegative=True))
         return Scenario(self.name, gan, _gda(gda_tab), self.y0, self.q, source)
 
 
@@ -325,8 +335,22 @@ def _kernel(tab: dict):
     return make_kernel(kind, sigma=sigma)
 
 
+def _lam(table: dict) -> float:
+    """``lam`` from the top level, or from its old place ``gda.lam`` with a deprecation warning."""
+    gda_tab = table.get("gda", {})
+    if isinstance(gda_tab, dict) and "lam" in gda_tab:
+        if "lam" in table:
+            raise ValueError("lam is given both at the top level and as gda.lam; give it once, at the "
+                             "top level")
+        warnings.warn("gda.lam is deprecated: lam is a parameter of the game, write it at the top "
+                      "level of the scenario (lam = ...)", DeprecationWarning, stacklevel=3)
+        return _scalar(gda_tab, "lam", "gda.", nonnegative=True)
+    return _scalar(table, "lam", "", nonnegative=True)
+
+
 def _gda(tab: dict) -> GDA:
     path = "gda."
+    tab = {k: v for k, v in tab.items() if k != "lam"}  # lam: see _lam
     _check_keys(tab, _GDA_KEYS, path, "GDA keys")
     mode = _string(tab, "mode", path, default="alternating", options=MODES)
     d_steps = _integer(tab, "d_steps", path, default=1, minimum=1)
@@ -405,9 +429,8 @@ def parse_scenario(table: dict, name: str = "scenario") -> Scenario:
     p = _weights(true_tab, "true.", x.shape[0], 1.0)
     y, q = _generated(_table(table, "generated", ""), x, p)
     kernel = _kernel(_table(table, "kernel", ""))
-    gda_tab = _table(table, "gda", "")
-    gda = _gda(gda_tab)
-    gan = KernelGAN(x_true=x, p_true=p, kernel=kernel, lam=_scalar(gda_tab, "lam", "gda.", nonnegative=True))
+    gda = _gda(_table(table, "gda", ""))
+    gan = KernelGAN(x_true=x, p_true=p, kernel=kernel, lam=_lam(table))
     y, q = gan.check_generated(y, q)
     y.flags.writeable = False
     q.flags.writeable = False
@@ -427,8 +450,8 @@ def load_scenario(path) -> Scenario:
     --------
     >>> import pathlib, tempfile
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "one.toml"
-    >>> _ = f.write_text('[true]\\npoints = [[0.0]]\\n[generated]\\non_true = true\\n'
-    ...                  '[kernel]\\nsigma = 0.5\\n[gda]\\nlam = 0.5\\neta_d = 0.1\\neta_g = 0.1\\n')
+    >>> _ = f.write_text('lam = 0.5\\n[true]\\npoints = [[0.0]]\\n[generated]\\non_true = true\\n'
+    ...                  '[kernel]\\nsigma = 0.5\\n[gda]\\neta_d = 0.1\\neta_g = 0.1\\n')
     >>> s = load_scenario(f)
     >>> s.name, s.params()["n"]
     ('one', 1)

@@ -8,16 +8,13 @@ spectrum of the Jacobian sorted by modulus with the visibility of each
 eigenvalue to the generator, the generator-visible rate, the spectral radius and
 the regime (theory section 6).
 
-``--check`` also runs the exact nonlinear dynamics (:func:`kernelgda.simulate`)
-from ``(f*, Y* + e0)`` with ``|e0| = 1e-6 sigma`` in a random direction drawn
-from ``default_rng(seed)``, measures the dominant eigenvalue from the run
-(:meth:`kernelgda.Trajectory.rate`, theory section 7, experiment 1) and prints
-predicted and measured values side by side. The measured regime is classified
-with tolerance :data:`MEASURED_TOL` ``= 1e-3`` rather than the default ``1e-6``:
-the fit to a finite, rounded trajectory agrees with the Jacobian to about
-3-4 digits (theory section 4), so a tighter tolerance would call a measured
-neutral mode ``0.9999`` monotone, or a measured real root with a ``1e-5``
-imaginary part oscillatory.
+``--check`` also checks the prediction against the exact nonlinear dynamics
+(:func:`kernelgda.check_rate`: a run from ``(f*, Y* + e0)`` with ``|e0| = 1e-6 sigma``
+in a random direction drawn from ``default_rng(seed)``, the dominant eigenvalue
+measured from it, theory section 7, experiment 1) and prints predicted and measured
+values side by side. The measured regime is classified with tolerance
+:data:`kernelgda.check.MEASURED_TOL` ``= 1e-3`` rather than the default ``1e-6``
+(reasons in :mod:`kernelgda.check`).
 
 Exit codes: 0 on success, 1 when Newton finds no fixed point, 2 on bad input.
 """
@@ -30,30 +27,10 @@ import numpy as np
 
 from .rates import dumps, fmt, int_at_least, positive_int
 
-__all__ = ["register", "run", "analyze", "format_report", "MEASURED_TOL", "default_steps"]
+__all__ = ["register", "run", "analyze", "format_report"]
 
-#: Regime tolerance for the measured dominant eigenvalue (module docstring).
-MEASURED_TOL = 1e-3
-#: Size of the initial perturbation, in units of sigma (theory section 7).
-PERTURBATION = 1e-6
 #: Table rows of the spectrum shown (JSON always has all of them).
 MAX_ROWS = 24
-
-
-def default_steps(rate: float) -> int:
-    """Run length for ``--check``: enough for the error to change by 3 decades at ``rate``.
-
-    From ``1e-6 sigma`` the error needs 3 decades to reach the linear limit ``1e-3 sigma``
-    (growing) or to come within a decade or two of the rounding floor (decaying);
-    ``ceil(3 ln 10 / |ln rate|) + 50`` steps, clipped to ``[200, 4000]``; 1000 for a
-    rate within ``1e-4`` of one (neutral or cycling: nothing decays).
-    """
-    if not math.isfinite(rate) or rate <= 0:
-        return 200
-    lr = abs(math.log(rate))
-    if lr < 1e-4:
-        return 1000
-    return int(min(max(math.ceil(3 * math.log(10) / lr) + 50, 200), 4000))
 
 
 def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: int = 0) -> dict:
@@ -72,37 +49,33 @@ def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: in
     if not eq.converged:
         return out
     lin = kg.linearize(gan, eq, gda)
-    # One modulus per eigenvalue, used both to sort and to report: np.abs and Python's abs
-    # may differ in the last bit (SIMD hypot), which would unsort the reported column.
-    moduli = np.abs(lin.eigenvalues)
-    order = np.argsort(-moduli, kind="stable")
+    mods = np.abs(lin.eigenvalues)  # one modulus for sorting and printing (abs() may differ by an ulp)
+    order = np.argsort(-mods, kind="stable")
     visible = np.zeros(lin.eigenvalues.shape, dtype=bool)
     visible[: lin.visible.size] = lin.visible  # augmented states (optimistic, momentum) may be longer
     out["linearization"] = {
         "size": int(lin.matrix.shape[0]), "num_locations": int(lin.num_locations),
-        "spectrum": [{"eigenvalue": complex(lin.eigenvalues[i]), "modulus": float(moduli[i]),
+        "spectrum": [{"eigenvalue": complex(lin.eigenvalues[i]), "modulus": float(mods[i]),
                       "visible": bool(visible[i])} for i in order],
         "dominant": complex(lin.dominant), "generator_rate": float(lin.generator_rate),
         "spectral_radius": float(lin.spectral_radius), "regime": lin.regime, "regime_tol": lin.tol,
     }
     if check:
-        sigma = gan.kernel.sigma
-        num_steps = default_steps(lin.generator_rate) if steps is None else steps
-        e0 = np.random.default_rng(seed).standard_normal(eq.y.shape)
-        e0 *= PERTURBATION * sigma / np.linalg.norm(e0)
-        traj = kg.simulate(gan, gda, eq.y + e0, eq.q, num_steps, start=eq)
-        meas = traj.measure(eq.y)
-        rate = float(meas.rate)
+        from ..check import E0_SCALE
+
+        res = kg.check_rate(gan, eq, gda, num_steps=steps, seed=seed, e0_scale=E0_SCALE,
+                            linearization=lin)
+        rate = res.measured_rate
         out["check"] = {
-            "steps": int(num_steps), "seed": int(seed), "perturbation": PERTURBATION * sigma,
-            "status": traj.status, "message": traj.message, "window": list(meas.window),
-            "predicted_rate": float(lin.generator_rate), "measured_rate": rate,
-            "difference": abs(rate - lin.generator_rate) if math.isfinite(rate) else float("nan"),
-            "predicted_dominant": complex(lin.dominant), "measured_dominant": complex(meas.dominant),
-            "predicted_regime": lin.regime,
-            "measured_regime": kg.classify(meas.dominant, MEASURED_TOL) if math.isfinite(rate)
-            else "undetermined",
-            "measured_regime_tol": MEASURED_TOL,
+            "steps": int(res.num_steps), "seed": int(seed),
+            "perturbation": E0_SCALE * gan.kernel.sigma, "status": str(res.status),
+            "message": res.message, "window": list(res.measured.window),
+            "predicted_rate": res.predicted_rate, "measured_rate": rate,
+            "difference": res.difference if math.isfinite(rate) else float("nan"),
+            "predicted_dominant": complex(lin.dominant),
+            "measured_dominant": complex(res.measured.dominant),
+            "predicted_regime": lin.regime, "measured_regime": res.measured_regime,
+            "measured_regime_tol": res.tol,
         }
     return out
 

@@ -14,10 +14,11 @@ fixes another parameter. Every update rule of theory section 8 is available:
 ``simulate`` (exact dynamics of every cell, the isolated model or ``--scenario``).
 
 Writes, each atomically, ``DIR/phase.nc`` (the dataset, netCDF 3 via xarray's scipy
-engine), ``DIR/phase.png`` (rate heat map and regime regions, with the closed-form
-boundaries of theory section 5 for an isolated ``(sigma, lam)`` diagram of alternating
-GDA with one discriminator step; skipped
-with a note for three axes) and ``DIR/summary.json`` (grid, counts per regime, and
+engine; the attribute ``mode`` is stored as ``gda_mode``, which that engine needs,
+:func:`kernelgda.phase.from_netcdf` restores it), ``DIR/phase.png`` (rate heat map and
+regime regions, with the closed-form boundaries of theory section 5 for an isolated
+``(sigma, lam)`` diagram of alternating GDA with one discriminator step; skipped with a
+note for three axes) and ``DIR/summary.json`` (grid, counts per regime, and
 for ``simulate`` the agreement of measured with predicted regimes,
 :func:`kernelgda.compare`). A simulated sweep shows a progress bar on stderr and
 saves each finished chunk of cells in ``DIR/phase.partial/``; after an interruption,
@@ -177,9 +178,9 @@ class _Chunks:
 
 
 def run(args) -> int:
-    from .. import phase_diagram
+    from .. import compare, phase_diagram
     from ..io import atomic_path, atomic_write_text, writable_dir
-    from ..sweep import check_grid, closed_form_boundaries, compare
+    from ..phase import check_grid, closed_form_boundaries, for_netcdf
 
     axes = {}
     for spec in args.axis:
@@ -244,7 +245,7 @@ def run(args) -> int:
         figure = phase_figure(ds, boundaries, title=f"kernelgda phase ({args.method})")
 
     with atomic_path(out / "phase.nc") as tmp:
-        ds.to_netcdf(tmp, engine="scipy")
+        for_netcdf(ds).to_netcdf(tmp, engine="scipy")
     files = ["phase.nc"]
     if figure is not None:
         with atomic_path(out / "phase.png") as tmp:
@@ -272,7 +273,7 @@ def run(args) -> int:
 
 def _summary(ds, args, axes, fixed, elapsed) -> dict:
     from ..regimes import REGIMES
-    from ..sweep import STATUS
+    from ..status import Status
 
     labels = ("undetermined",) + REGIMES
     rate = ds["generator_rate"].values
@@ -297,7 +298,7 @@ def _summary(ds, args, axes, fixed, elapsed) -> dict:
                                    "generator_rate": float(rate[best])}
     if "measured_regime" in ds:
         summary["measured_regimes"] = _counts(ds["measured_regime"].values, labels)
-        summary["status"] = _counts(ds["status"].values, STATUS)
+        summary["status"] = _counts(ds["status"].values, [s.label for s in Status])
         summary["max_truncation_bound"] = float(np.nanmax(ds["truncation_bound"].values)) \
             if np.isfinite(ds["truncation_bound"].values).any() else None
     return summary

@@ -22,13 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import isolated
-from ..batch import simulate_batch
+from ..check import check_rates, perturbation
 from ..game import GDA, KernelGAN
 from ..kernels import Gaussian
 from ..linearize import linearize
-from ..regimes import DEFAULT_TOL, REGIMES, classify_codes
+from ..regimes import DEFAULT_TOL, REGIMES, boundary_distance, runner_up
 from ._base import Result, no_progress, polished_equilibrium, regime_code
-from .rate_check import boundary_distance
 
 NAME = "beyond-isolated"
 DESCRIPTION = ("Rates as true points move closer than a few sigma: isolated closed form, general "
@@ -79,6 +78,7 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     gen = np.empty(shape, dtype=complex)
     gen_code = np.empty(shape, dtype=np.int8)
     measured = np.full(shape, complex(np.nan, np.nan))
+    meas_code = np.full(shape, -1, dtype=np.int8)
     spread = np.empty(shape)  # max |Y* - X|: how far the fixed point moved
     locations = np.empty(shape, dtype=int)
     gap = np.empty(shape)
@@ -88,7 +88,7 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     for c, (m, q) in enumerate(progress(config.cases, total=len(config.cases), desc=NAME)):
         iso_rate[c] = isolated.eigenvalues(p=1.0, q=q, n=1, eta_d=config.eta_d, eta_g=config.eta_g,
                                            lam=config.lam, sigma=sigma).generator_rate
-        gans, starts, y0, floors = [], [], [], []
+        gans, starts, e0s, floors = [], [], [], []
         for i, s in enumerate(sep):
             x = (np.arange(m) - (m - 1) / 2)[:, None] * s * sigma
             gan = KernelGAN(x, 1.0, Gaussian(sigma=sigma), lam=config.lam)
@@ -100,16 +100,17 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
             gen_code[c, i] = regime_code(lin.regime)
             spread[c, i] = float(np.abs(eq.y - x).max())
             locations[c, i] = lin.num_locations
-            gap[c, i] = boundary_distance(lin)
-            e0 = rng.normal(size=eq.y.shape)
-            y0.append(eq.y + e0 * config.rel_e0 * sigma / np.linalg.norm(e0))
+            gap[c, i] = boundary_distance(lin.dominant, lin.tol, runner_up=runner_up(
+                lin.eigenvalues[lin.visible], lin.dominant))
+            e0s.append(perturbation(eq.y.shape, config.rel_e0 * sigma, rng))
             gans.append(gan)
             starts.append(eq)
             floors.append(config.noise_factor * np.finfo(float).eps * max(1.0, float(np.abs(eq.y).max())))
-        runs = simulate_batch(gans, gda, np.array(y0), q, config.num_steps, start=starts)
-        meas = runs.measure(np.array([eq.y for eq in starts]), noise_floor=np.array(floors))
-        measured[c] = meas.dominant
-    meas_code = classify_codes(measured, DEFAULT_TOL)
+        # perturbation, run, fit and label as kernelgda.check_rate, the cells batched
+        res = check_rates(gans, gda, starts, config.num_steps, e0=np.array(e0s),
+                          noise_floor=np.array(floors), tol=DEFAULT_TOL)
+        measured[c] = res.dominant
+        meas_code[c] = res.regime
     gen_rate = np.abs(gen)
     meas_rate = np.abs(measured)
     dims = ("case", "separation")

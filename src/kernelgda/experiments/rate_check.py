@@ -11,13 +11,13 @@ generator-visible eigenvalue of ``J``; for the isolated and ``lam = 0`` families
 forms of theory section 5 give it too (``closed_form_rate``), an independent check of ``J``.
 
 Near a regime boundary the comparison is ill-posed (a double root is defective, a
-rate of modulus one neither decays nor grows), so each configuration records its
-*boundary distance*
-
-    b = min( | |z| - 1 |,  2 |Im z| (complex z),  |z| - |w| over visible w not in {z, conj z} )
-
-with ``z`` the dominant predicted eigenvalue; "away from boundaries" means
-``b > boundary_margin``.
+rate of modulus one neither decays nor grows, two modes of nearly equal modulus blend),
+so each configuration records its *boundary distance* ``b``: the distance of the
+dominant predicted eigenvalue ``z`` to the label boundaries of theory section 6 at the
+labels' tolerance, or to the modulus of the next visible eigenvalue
+(:func:`kernelgda.regimes.boundary_distance`); "away from boundaries" means
+``b > boundary_margin``. Perturbation, run, fit and label are
+:func:`kernelgda.check_rate`'s.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import isolated
-from ..dynamics import simulate
+from ..check import check_rate, perturbation
 from ..game import GDA, KernelGAN
 from ..kernels import Gaussian
 from ..linearize import linearize
-from ..regimes import DEFAULT_TOL, REGIMES, classify
+from ..regimes import DEFAULT_TOL, REGIMES, boundary_distance, runner_up
 from ._base import Result, no_progress, polished_equilibrium, regime_code
 
 NAME = "rate-check"
@@ -218,19 +218,10 @@ def measurement_window(rate: float, sigma: float, y_star: np.ndarray, config: Co
     return Window(e0, limit, floor, num_steps)
 
 
-def boundary_distance(lin) -> float:
+def prediction_boundary(lin) -> float:
     """``b`` of the module docstring, from the linearization's visible eigenvalues."""
-    z = lin.dominant
-    r = abs(z)
-    dist = [abs(r - 1)]
-    if abs(z.imag) > lin.tol:
-        dist.append(2 * abs(z.imag))
-    w = lin.eigenvalues[lin.visible]
-    same = (np.abs(w - z) < 1e-9 * max(1, r)) | (np.abs(w - np.conj(z)) < 1e-9 * max(1, r))
-    others = np.abs(w[~same])
-    if others.size:
-        dist.append(r - others.max())
-    return float(max(min(dist), 0.0))
+    return float(boundary_distance(lin.dominant, lin.tol,
+                                   runner_up=runner_up(lin.eigenvalues[lin.visible], lin.dominant)))
 
 
 def run_case(case: Case, config: Config, rng: np.random.Generator) -> dict | None:
@@ -243,10 +234,11 @@ def run_case(case: Case, config: Config, rng: np.random.Generator) -> dict | Non
     win = measurement_window(lin.generator_rate, sigma, eq.y, config)
     if win is None:
         return None
-    e0 = rng.normal(size=eq.y.shape)
-    e0 *= win.e0 / np.linalg.norm(e0)
-    traj = simulate(case.gan, case.gda, eq.y + e0, case.q, win.num_steps, start=eq)
-    meas = traj.measure(eq.y, linear_limit=win.linear_limit, noise_floor=win.noise_floor)
+    # e0 of norm win.e0 in a direction drawn from rng; labels at the prediction's tolerance
+    res = check_rate(case.gan, eq, case.gda, num_steps=win.num_steps,
+                     e0=perturbation(eq.y.shape, win.e0, rng), linear_limit=win.linear_limit,
+                     noise_floor=win.noise_floor, tol=DEFAULT_TOL, linearization=lin)
+    meas = res.measured
     num_steps = win.num_steps
     return {
         "family": case.family, "mode": case.gda.mode, "m": case.gan.m, "n": eq.y.shape[0],
@@ -255,9 +247,9 @@ def run_case(case: Case, config: Config, rng: np.random.Generator) -> dict | Non
         "predicted": lin.dominant, "measured": meas.dominant,
         "predicted_rate": lin.generator_rate, "measured_rate": meas.rate,
         "closed_form_rate": closed_form_rate(case),
-        "predicted_regime": lin.regime, "measured_regime": classify(meas.dominant, DEFAULT_TOL),
-        "boundary": boundary_distance(lin), "steps": num_steps,
-        "truncation_bound": traj.truncation_bound,
+        "predicted_regime": lin.regime, "measured_regime": res.measured_regime,
+        "boundary": prediction_boundary(lin), "steps": num_steps,
+        "truncation_bound": res.trajectory.truncation_bound,
     }
 
 

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import isolated
-from ..batch import simulate_batch
+from ..check import check_rates
 from ..equilibrium import find_equilibrium
 from ..game import GDA, KernelGAN
 from ..kernels import Gaussian
-from ..regimes import DEFAULT_TOL, REGIMES, classify_codes
+from ..regimes import DEFAULT_TOL, REGIMES, boundary_distance, runner_up
 from ._base import Result, no_progress
 
 NAME = "regime-diagram"
@@ -60,7 +60,7 @@ class Config:
     eta_d_range, sigma_range, q_range : (float, float)
         Ranges of the random raw parameters of each measured cell (log-uniform).
     boundary_margin : float
-        Cells whose closed-form boundary distance (:func:`boundary_distance`) is below
+        Cells whose closed-form boundary distance (:func:`closed_form_boundary`) is below
         this count as near a boundary.
     seed : int
     """
@@ -81,18 +81,13 @@ class Config:
 QUICK = Config(num_theory=200, num_a=10, num_c=10, num_steps=400)
 
 
-def boundary_distance(ev: isolated.IsolatedEigenvalues) -> np.ndarray:
-    """``min(| |z| - 1 |, 2 |Im z| (complex pair), |z| - |other root| (real pair))``.
-
-    ``z`` is the dominant root of the pair; the distance is zero on every boundary of the
-    diagram (the unit circle and the double roots at the edges of the complex band).
-    """
-    z = ev.dominant
-    r = np.abs(z)
-    other = np.min(np.abs(ev.rho_c), axis=-1)
-    cplx = np.abs(z.imag) > DEFAULT_TOL
-    split = np.where(cplx, 2 * np.abs(z.imag), r - other)
-    return np.minimum(np.abs(r - 1), split)
+def closed_form_boundary(ev: isolated.IsolatedEigenvalues) -> np.ndarray:
+    """Distance of the closed-form dominant root to the label boundaries (theory section 6)
+    and to the modulus of the other root of the pair
+    (:func:`kernelgda.regimes.boundary_distance` at tolerance ``DEFAULT_TOL``): zero on every
+    boundary of the diagram (the unit circle and the double roots at the edges of the
+    complex band)."""
+    return boundary_distance(ev.dominant, DEFAULT_TOL, runner_up=runner_up(ev.rho_c, ev.dominant))
 
 
 def _log_uniform(rng, lo_hi, size):
@@ -121,27 +116,27 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     ev = isolated.eigenvalues(p=q, q=q, n=1, eta_d=eta_d, eta_g=eta_g, lam=lam, sigma=sigma)
 
     measured = np.full(shape, complex(np.nan, np.nan))
+    meas_code = np.full(shape, -1, dtype=np.int8)
     cells = list(np.ndindex(shape))
     chunk = max(1, len(cells) // 8)
     chunks = [cells[i:i + chunk] for i in range(0, len(cells), chunk)]
     for part in progress(chunks, total=len(chunks), desc=NAME):
-        gans, gdas, starts, y0 = [], [], [], []
+        gans, gdas, starts, e0 = [], [], [], []
         for idx in part:
             gan = KernelGAN([[0.0]], q[idx], Gaussian(sigma=sigma[idx]), lam=lam[idx])
             gans.append(gan)
             gdas.append(GDA(eta_d[idx], eta_g[idx], "alternating"))
             starts.append(find_equilibrium(gan, [[0.0]], q[idx]))
-            y0.append([[config.rel_e0 * sigma[idx]]])
-        runs = simulate_batch(gans, gdas, np.array(y0), q[tuple(np.array(part).T)][:, None],
-                              config.num_steps, start=starts)
-        meas = runs.measure(np.zeros((len(part), 1, 1)))
+            e0.append([[config.rel_e0 * sigma[idx]]])
+        # perturb, run, fit and label as kernelgda.check_rate (labels at the prediction's tol)
+        res = check_rates(gans, gdas, starts, config.num_steps, e0=np.array(e0), tol=DEFAULT_TOL)
         for k, idx in enumerate(part):
-            measured[idx] = meas.dominant[k]
+            measured[idx] = res.dominant[k]
+            meas_code[idx] = res.regime[k]
 
     pred_code = ev.regime_code
-    meas_code = classify_codes(measured, DEFAULT_TOL)
     err = np.abs(np.abs(measured) - ev.generator_rate)
-    bnd = boundary_distance(ev)
+    bnd = closed_form_boundary(ev)
     away = bnd > config.boundary_margin
     agree = meas_code == pred_code
     dims_t, dims = ("a_theory", "c_theory"), ("a", "c")

@@ -1,7 +1,7 @@
 """Which update rule converges fastest, over the (sigma, lam) plane (theory section 8).
 
 At equal learning rates, for an isolated kernel GAN: the rule of
-:data:`~kernelgda.experiments.rule_rates.RULESET` with the smallest
+:data:`~kernelgda.experiments._ruleset.RULESET` with the smallest
 generator-visible rate in each cell (a categorical map), and by how much it beats
 alternating GDA, as the ratio of convergence speeds
 ``log(rate_best) / log(rate_alternating)`` (steps alternating GDA needs per step of
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._base import Result, no_progress
-from .rule_rates import RULE_COLORS, RULESET, measure_rate, theory_rates
+from ._ruleset import RULE_COLORS, RULESET, measure_rate, theory_rates
 
 NAME = "rule-comparison"
 DESCRIPTION = "Fastest update rule over (sigma, lam), predicted and measured (section 8)"

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rules import field_eigenvalues, in_stability_region, stability_region, z_of_mu
+from ..isolated import field_eigenvalues
+from ..rules import in_stability_region, stability_region, z_of_mu
 from ._base import Result, no_progress
 
 NAME = "stability-regions"

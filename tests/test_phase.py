@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import kernelgda as kg
+from kernelgda import compare, phase_diagram
+from kernelgda.phase import RULE_OPTIONS, closed_form_boundaries, for_netcdf, from_netcdf, pair_boundaries
 from kernelgda.regimes import REGIMES
 from kernelgda.scenario import parse_scenario
-from kernelgda.sweep import boundary_distance, closed_form_boundaries, compare, pair_boundaries, phase_diagram
 
 SIGMA = np.geomspace(0.05, 1.0, 9)
 LAM = np.array([0.0, 0.01, 0.3, 2.0, 9.0])
@@ -74,7 +75,7 @@ def test_every_rule_theory_grid_equals_isolated_eigenvalues_cell_by_cell(mode, k
                                err_msg=msg)
     np.testing.assert_allclose(_z(ds), ref.dominant, rtol=1e-14, atol=0, err_msg=msg)
     np.testing.assert_array_equal(ds.regime.values, ref.regime_code, err_msg=msg)
-    assert ds.attrs["gda_mode"] == mode and all(ds.attrs[k] == v for k, v in kw.items())
+    assert ds.attrs["mode"] == mode and all(ds.attrs[k] == v for k, v in kw.items())
 
 
 def test_rule_options_as_axes_act_on_their_rule_only():
@@ -172,11 +173,11 @@ def test_theory_dataset_attributes_and_netcdf_round_trip(tmp_path):
     assert ds.sigma.attrs["scale"] == "log"
     meanings = ds.regime.attrs["flag_meanings"].split()
     assert meanings[1:] == list(REGIMES) and list(ds.regime.attrs["flag_values"]) == list(range(-1, 6))
-    ds.to_netcdf(tmp_path / "p.nc", engine="scipy")
+    for_netcdf(ds).to_netcdf(tmp_path / "p.nc", engine="scipy")
     with xr.open_dataset(tmp_path / "p.nc", engine="scipy") as back:
         np.testing.assert_array_equal(back.generator_rate.values, ds.generator_rate.values)
         assert list(back.mode.values) == ["alternating", "simultaneous"]
-        assert back.attrs["gda_mode"] == "alternating" if "gda_mode" in back.attrs else True
+        assert "mode" not in back.attrs and "gda_mode" not in back.attrs, "mode is an axis here"
 
 
 # -- simulation ---------------------------------------------------------------------------------
@@ -237,7 +238,7 @@ def test_mode_axis_simulated_equals_one_rule_sweeps():
     fixed = {"eta_d": 0.2, "eta_g": 0.2, "q": 0.8, "beta": -0.3, "d_steps": 2}
     ds = phase_diagram({**axes, "mode": modes}, fixed, method="simulate", num_steps=300, chunk_size=7)
     for j, mode in enumerate(modes):
-        kw = {k: v for k, v in fixed.items() if kg.sweep.RULE_OPTIONS.get(k, mode) == mode}
+        kw = {k: v for k, v in fixed.items() if RULE_OPTIONS.get(k, mode) == mode}
         one = phase_diagram(axes, {**kw, "mode": mode}, method="simulate", num_steps=300)
         # the same runs, batched with other cells: sums in another order (1e-12, test_batch.py)
         np.testing.assert_allclose(ds.measured_rate.values[..., j], one.measured_rate.values, rtol=1e-9,
@@ -291,13 +292,13 @@ def test_resume_gives_the_same_dataset_as_an_uninterrupted_run():
 def _scenario(points, p, sigma=0.3, lam=0.5):
     return parse_scenario({"true": {"points": points, "weights": p},
                            "generated": {"on_true": True, "offset": 0.01},
-                           "kernel": {"sigma": sigma}, "gda": {"lam": lam, "eta_d": 0.2, "eta_g": 0.2}})
+                           "kernel": {"sigma": sigma}, "lam": lam, "gda": {"eta_d": 0.2, "eta_g": 0.2}})
 
 
 def test_linearize_equals_theory_on_an_isolated_scenario():
     sc = parse_scenario({"true": {"points": [[0.0]]}, "generated": {"on_true": True, "weights": 0.8,
                                                                     "offset": 0.01},
-                         "kernel": {"sigma": 0.3}, "gda": {"lam": 0.5, "eta_d": 0.1, "eta_g": 0.1}})
+                         "kernel": {"sigma": 0.3}, "lam": 0.5, "gda": {"eta_d": 0.1, "eta_g": 0.1}})
     axes = {"sigma": SIGMA, "lam": LAM}
     lin = phase_diagram(axes, method="linearize", scenario=sc)
     theory = phase_diagram(axes, {"eta_d": 0.1, "eta_g": 0.1, "q": 0.8})
@@ -312,7 +313,7 @@ def test_linearize_equals_theory_on_an_isolated_scenario():
 def test_every_rule_linearize_equals_theory_on_an_isolated_scenario(mode, kw):
     sc = parse_scenario({"true": {"points": [[0.0]]}, "generated": {"on_true": True, "weights": 0.8,
                                                                     "offset": 0.01},
-                         "kernel": {"sigma": 0.3}, "gda": {"lam": 0.5, "eta_d": 0.1, "eta_g": 0.1}})
+                         "kernel": {"sigma": 0.3}, "lam": 0.5, "gda": {"eta_d": 0.1, "eta_g": 0.1}})
     axes = {"sigma": SIGMA, "lam": LAM[1:]}
     lin = phase_diagram(axes, {"mode": mode, **kw}, method="linearize", scenario=sc)
     theory = phase_diagram(axes, {"eta_d": 0.1, "eta_g": 0.1, "q": 0.8, "mode": mode, **kw})
@@ -324,7 +325,7 @@ def test_every_rule_linearize_equals_theory_on_an_isolated_scenario(mode, kw):
 def test_scenario_rule_options_as_fixed_parameters_and_axes():
     sc = parse_scenario({"true": {"points": [[0.0]]}, "generated": {"on_true": True, "weights": 0.8},
                          "kernel": {"sigma": 0.3},
-                         "gda": {"lam": 0.5, "eta_d": 0.1, "eta_g": 0.1, "mode": "momentum", "beta": 0.2}})
+                         "lam": 0.5, "gda": {"eta_d": 0.1, "eta_g": 0.1, "mode": "momentum", "beta": 0.2}})
     theory = {"eta_d": 0.1, "eta_g": 0.1, "q": 0.8, "lam": 0.5}
     # the scenario's own beta; a beta axis; a mode axis where beta acts on momentum only
     lin = phase_diagram({"sigma": SIGMA}, method="linearize", scenario=sc)
@@ -365,7 +366,7 @@ def test_linearize_differs_from_theory_when_true_points_are_close_and_simulation
     # the coupling (in the oscillatory band it is sqrt(1 - eta_d lam) whatever the coupling).
     sc = parse_scenario({"true": {"points": [[0.0], [1.0]], "weights": [1.0, 0.6]},
                          "generated": {"on_true": True, "offset": 0.01}, "kernel": {"sigma": 0.3},
-                         "gda": {"lam": 18.0, "eta_d": 0.05, "eta_g": 0.05}})
+                         "lam": 18.0, "gda": {"eta_d": 0.05, "eta_g": 0.05}})
     axes = {"sigma": [0.08, 0.5, 0.9], "lam": [18.0, 19.0]}
     lin = phase_diagram(axes, method="linearize", scenario=sc)
     sim = phase_diagram(axes, method="simulate", scenario=sc)
@@ -381,35 +382,6 @@ def test_linearize_differs_from_theory_when_true_points_are_close_and_simulation
                                err_msg="measured rate vs general linearization")
     assert (np.abs(sim.measured_rate.values - iso)[1:] > 1e-5).all(), "simulation follows the isolated form"
     assert compare(lin, sim).agree_away == 1.0
-
-
-# -- compare ------------------------------------------------------------------------------------
-
-def test_boundary_distance():
-    tol = 1e-3
-    z = np.array([0.5, 0.9985, 1.0, -0.3 + 0.0012j, 0.0003, 0.5 + 0.4j])
-    # a real z is tol from |Im z| = tol; 1 is tol from 1 - tol; -0.3 + 0.0012j is 2e-4 from Im = tol
-    expected = [tol, 0.0005, tol, 0.0002, 0.0003, min(abs(abs(0.5 + 0.4j) - 0.999), 0.4 - tol)]
-    np.testing.assert_allclose(boundary_distance(z, tol), expected, rtol=1e-12, atol=1e-15,
-                               err_msg="distance to |z| = 1 +- tol, |Im z| = tol, Re z = 0 (hand computed)")
-
-
-def test_compare_counts_near_and_away_cells():
-    ds = phase_diagram({"lam": [0.5, 1.0]}, {"eta_d": 0.1, "eta_g": 0.1, "sigma": 1.0}, method="simulate",
-                       num_steps=300)
-    flipped = ds.copy(deep=True)
-    flipped["measured_regime"].values[1] = REGIMES.index("divergent")
-    res = compare(ds, flipped)
-    assert (res.num_cells, res.num_away, res.agree_away) == (2, 2, 0.5)
-    first, second = (REGIMES[c] for c in ds.regime.values)
-    expected = {first: {first: 1}}
-    expected.setdefault(second, {})["divergent"] = 1
-    assert res.confusion == expected, "confusion table: predicted -> measured counts"
-    with pytest.raises(ValueError, match="same grid"):
-        compare(ds, phase_diagram({"lam": [0.5, 2.0]}, {"eta_d": 0.1, "eta_g": 0.1, "sigma": 1.0},
-                                  method="simulate", num_steps=100))
-    with pytest.raises(ValueError, match="measured"):
-        compare(phase_diagram({"lam": [0.5, 1.0]}, {"eta_d": 0.1, "eta_g": 0.1, "sigma": 1.0}))
 
 
 # -- bad input ----------------------------------------------------------------------------------
@@ -442,3 +414,25 @@ def test_bad_input(axes, fixed, kwargs, match):
 def test_bad_scenario_axis_lists_valid_names():
     with pytest.raises(ValueError, match="valid names: sigma, alpha, lam, eta_d, eta_g, mode"):
         phase_diagram({"q": [0.5]}, method="linearize", scenario=_scenario([[0.0]], 1.0))
+
+
+def test_update_rule_attribute_is_mode_and_survives_a_netcdf3_file(tmp_path):
+    xr = pytest.importorskip("xarray")
+    ds = phase_diagram({"sigma": [0.5, 1.0]}, {"eta_d": 0.1, "eta_g": 0.1, "lam": 0.5, "mode": "momentum",
+                                               "beta": -0.3})
+    assert ds.attrs["mode"] == "momentum" and "gda_mode" not in ds.attrs
+    for_netcdf(ds).to_netcdf(tmp_path / "p.nc", engine="scipy")
+    assert ds.attrs["mode"] == "momentum", "for_netcdf leaves the dataset itself alone"
+    with xr.open_dataset(tmp_path / "p.nc", engine="scipy") as raw:
+        back = from_netcdf(raw.load())
+    assert back.attrs["mode"] == "momentum" and "gda_mode" not in back.attrs
+    assert back.attrs["beta"] == -0.3
+    # datasets written before the rename (attribute gda_mode) read the same way
+    old = ds.copy()
+    old.attrs = {("gda_mode" if k == "mode" else k): v for k, v in ds.attrs.items()}
+    assert from_netcdf(old).attrs["mode"] == "momentum"
+    for mode, drawn in (("alternating", True), ("momentum", False)):
+        grid = phase_diagram({"sigma": [0.5, 1.0], "lam": [0.5, 1.0]}, {"eta_d": 0.1, "eta_g": 0.1,
+                                                                        "mode": mode})
+        grid.attrs = {("gda_mode" if k == "mode" else k): v for k, v in grid.attrs.items()}
+        assert (closed_form_boundaries(grid)[0] is not None) == drawn, f"old-style {mode} dataset"
