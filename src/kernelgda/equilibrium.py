@@ -5,10 +5,13 @@
 ``lam`` or the learning rates; we solve ``G(Y) = lam grad f*(Y) = 0`` with
 
     G_j(Y)   = sum_i p_i grad_u K(y_j, x_i) - sum_l q_l grad_u K(y_j, y_l)
-    dG_j/dy_j = sum_i p_i hess_u K(y_j, x_i) - sum_{l != j} q_l hess_u K(y_j, y_l)
+    dG_j/dy_j = lam hess f*(y_j) - q_j d_u d_v^T K(y_j, y_j)
     dG_j/dy_l = -q_l d_u d_v^T K(y_j, y_l)                       (l != j)
 
-(the ``l = j`` term of ``G_j`` is constant, ``grad_u K(u, u) = 0``).
+with ``lam hess f*(y_j) = sum_i p_i hess_u K(y_j, x_i) - sum_l q_l hess_u K(y_j, y_l)``
+(the ``l = j`` term of ``G_j``, ``grad_u K(y_j, y_j)``, moves with ``y_j`` through both
+arguments). For a radial kernel ``d_u d_v^T K = -hess_u K`` and the ``l = j`` terms
+cancel; the code uses the kernel's two second derivatives and holds for any kernel.
 """
 
 from __future__ import annotations
@@ -67,33 +70,26 @@ class Equilibrium:
     residuals: tuple = ()
 
 
-def _pairwise_r(a, b):
-    return a[:, None, :] - b[None, :, :]
-
-
 def stationarity(gan: KernelGAN, y: np.ndarray, q: np.ndarray) -> np.ndarray:
     """``G(Y) = lam grad f*(Y)``, shape ``(n, d)`` (trusted inputs)."""
     k = gan.kernel
-    return k._grad_r(_pairwise_r(y, gan.x_true)).transpose(0, 2, 1) @ gan.p_true \
-        - k._grad_r(_pairwise_r(y, y)).transpose(0, 2, 1) @ q
+    return k.pair_grad(y, gan.x_true).transpose(0, 2, 1) @ gan.p_true \
+        - k.pair_grad(y, y).transpose(0, 2, 1) @ q
 
 
 def fstar_hessians(gan: KernelGAN, y: np.ndarray, q: np.ndarray) -> np.ndarray:
     """``lam hess f*(y_j)``, shape ``(n, d, d)``: ``sum_i p_i d2K(y_j, x_i) - sum_l q_l d2K(y_j, y_l)``."""
     k = gan.kernel
-    hx = np.einsum("nmab,m->nab", k._hess_r(_pairwise_r(y, gan.x_true)), gan.p_true)
-    hy = np.einsum("nlab,l->nab", k._hess_r(_pairwise_r(y, y)), q)
+    hx = np.einsum("nmab,m->nab", k.pair_hessian(y, gan.x_true), gan.p_true)
+    hy = np.einsum("nlab,l->nab", k.pair_hessian(y, y), q)
     return hx - hy
 
 
 def _jacobian(gan, y, q):
     n, d = y.shape
-    k = gan.kernel
-    hyy = k._hess_r(_pairwise_r(y, y))  # (n, n, d, d)
-    # Off-diagonal blocks -q_l mixed = +q_l hess; diagonal: lam hess f* + q_j hess(0) ... assembled:
-    jac = np.einsum("jlab,l->jlab", hyy, q)  # = -q_l * mixed(y_j, y_l)
-    diag = fstar_hessians(gan, y, q) + q[:, None, None] * hyy[np.arange(n), np.arange(n)]
-    jac[np.arange(n), np.arange(n)] = diag
+    # Blocks -q_l d_u d_v^T K(y_j, y_l); the diagonal adds lam hess f*(y_j) (module docstring).
+    jac = np.einsum("jlab,l->jlab", -gan.kernel.pair_mixed(y, y), q)
+    jac[np.arange(n), np.arange(n)] = fstar_hessians(gan, y, q) + jac[np.arange(n), np.arange(n)]
     return jac.transpose(0, 2, 1, 3).reshape(n * d, n * d)
 
 
@@ -107,7 +103,7 @@ def _snap_clusters(gan, y, q, g, res, limit):
     ``1 - eta_d lam`` modes (theory section 4).
     """
     n = y.shape[0]
-    sigma = gan.kernel.sigma
+    sigma = gan.kernel.length_scale
     label = np.arange(n)
     for j in range(n):
         for l in range(j):
@@ -177,7 +173,7 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
     y, q = gan.check_generated(y0, q)
     tol = V.scalar(tol, "tol", positive=True)
     max_iter = V.integer(max_iter, "max_iter", minimum=1)
-    scale = (gan.p_true.sum() + q.sum()) * gan.kernel.grad_bound
+    scale = (gan.p_true.sum() + q.sum()) * gan.kernel.grad_scale(np.concatenate([gan.x_true, y]))
     g = stationarity(gan, y, q)
     res = float(np.abs(g).max())
     history = [res]
@@ -188,8 +184,8 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
         jac = _jacobian(gan, y, q)
         step = np.linalg.lstsq(jac, -g.ravel(), rcond=None)[0].reshape(y.shape)
         longest = float(np.linalg.norm(step, axis=1).max())
-        if longest > MAX_STEP * gan.kernel.sigma:
-            step *= MAX_STEP * gan.kernel.sigma / longest
+        if longest > MAX_STEP * gan.kernel.length_scale:
+            step *= MAX_STEP * gan.kernel.length_scale / longest
         t = 1.0
         while True:
             y_new = y + t * step
