@@ -22,8 +22,9 @@ import numpy as np
 
 from . import _validate as V
 from .game import KernelGAN
+from .status import Status
 
-__all__ = ["Equilibrium", "find_equilibrium", "stationarity", "fstar_hessians"]
+__all__ = ["Equilibrium", "find_equilibrium", "stationarity", "fstar_hessians", "data_pull"]
 
 #: Newton stops when ``max_j |G_j| <= TOL * (sum p + sum q) * grad_bound``: relative to
 #: the largest gradient any term of ``G`` can have, 1e-12 leaves a margin of ~1e4 over
@@ -38,36 +39,74 @@ POLISH_STEPS = 2
 #: Generated points closer than ``SNAP_TOL * sigma`` after Newton are merged when the merged
 #: configuration is still a fixed point (``_snap_clusters``).
 SNAP_TOL = 1e-3
+#: A point whose pull from the data, ``sum_i p_i (|K(y_j, x_i)| / L + |grad_u K(y_j, x_i)|)``
+#: (``L`` the kernel's length scale), is below ``STALL_MARGIN`` times the stopping
+#: tolerance meets that tolerance wherever it is put within a length scale: ``G_j`` has
+#: underflowed, it has not cancelled. Such an end point is a stall (theory section 10).
+#: Newton stops a Gaussian stall ~8 sigma out, where the pull is ~10 times the tolerance;
+#: 1e3 flags it with a factor ~100 to spare, and a genuine fixed point is only flagged
+#: when its gradient terms are within 1e3 of rounding (beyond ~6.7 sigma of all data).
+STALL_MARGIN = 1e3
+#: Newton that ends unconverged with a point ``WALK_LIMIT`` length scales further from the
+#: data than it started is following ``grad f* -> 0`` at infinity (heavy-tailed kernels such
+#: as the rational quadratic with ``alpha <= 1``, whose gradient never underflows): a stall.
+WALK_LIMIT = 10.0
 #: With ``lam = 0`` a fixed point needs ``MMD^2 <= MMD_TOL * (sum p)^2`` (a perfect match).
 MMD_TOL = 1e-10
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Equilibrium:
-    """A fixed point found by :func:`find_equilibrium`.
+    """A fixed point, or a failed search for one, from :func:`find_equilibrium`.
 
     Attributes
     ----------
     y : (n, d) array
-        Fixed-point locations ``Y*``.
+        Fixed-point locations ``Y*`` (where Newton stopped when ``status`` is not
+        ``CONVERGED``).
     q : (n,) array
         Generated weights.
     residual : float
         ``max_j |grad f*(y_j*)|`` (for ``lam = 0``: ``max_j |G_j|``, module docstring).
     iterations : int
-    converged : bool
+    status : Status
+        ``CONVERGED`` (a genuine fixed point), ``NOT_CONVERGED`` or
+        ``VANISHING_GRADIENT`` (a stall far from the data, theory section 10).
     message : str
     residuals : tuple of float
         ``max_j |G_j|`` after each Newton iteration (quadratic convergence shows here).
+
+    ``Equilibrium(..., converged=True, ...)`` is accepted in place of ``status``
+    (``CONVERGED`` or ``NOT_CONVERGED``).
     """
 
     y: np.ndarray
     q: np.ndarray
     residual: float
     iterations: int
-    converged: bool
+    status: Status
     message: str
     residuals: tuple = ()
+
+    def __init__(self, y, q, residual, iterations, status=None, message="", residuals=(), *,
+                 converged=None):
+        if isinstance(status, bool):  # the former positional ``converged``
+            status, converged = None, status
+        if status is None:
+            if converged is None:
+                raise ValueError("Equilibrium needs a status (or converged=True/False)")
+            status = Status.CONVERGED if converged else Status.NOT_CONVERGED
+        if not isinstance(status, Status):
+            raise ValueError(f"status must be a kernelgda.status.Status, got {status!r}")
+        for name, value in (("y", y), ("q", q), ("residual", residual), ("iterations", iterations),
+                            ("status", status), ("message", message),
+                            ("residuals", tuple(residuals))):
+            object.__setattr__(self, name, value)
+
+    @property
+    def converged(self) -> bool:
+        """True only for a genuine fixed point (``status`` is ``CONVERGED``)."""
+        return self.status is Status.CONVERGED
 
 
 def stationarity(gan: KernelGAN, y: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -141,8 +180,12 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
     Returns
     -------
     Equilibrium
-        With ``converged=False`` and a message when Newton fails; never raises
-        on a normal failure.
+        ``status`` is ``CONVERGED`` for a genuine fixed point, ``NOT_CONVERGED``
+        when Newton fails, and ``VANISHING_GRADIENT`` for a stall: the tolerance
+        was met only because a point ended beyond the kernel's reach from every
+        true point (:data:`STALL_MARGIN`), or Newton walked a point more than
+        :data:`WALK_LIMIT` length scales away from the data (theory section 10,
+        "Stall points are not fixed points"). Never raises on a normal failure.
 
     Raises
     ------
@@ -156,9 +199,11 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
     Uses the analytic Jacobian (module docstring) with least-squares steps, so
     coincident generated points (whose spread directions may be neutral and the
     Jacobian singular) are handled; convergence is quadratic where the Jacobian
-    is regular. Steps are capped at :data:`MAX_STEP` ``* sigma`` per point and
-    a backtracking line search on ``max |G|`` keeps the iteration from jumping
-    to a far fixed point.
+    is regular. Steps are capped at :data:`MAX_STEP` times the kernel's length
+    scale per point and a backtracking line search on ``max |G|`` keeps the
+    iteration from jumping to a far fixed point. The tolerance is relative to
+    ``(sum p + sum q) kernel.grad_scale(...)``, the largest gradient one term of
+    ``G`` can have.
 
     Examples
     --------
@@ -167,10 +212,17 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
     >>> eq = kg.find_equilibrium(gan, [[0.1], [2.9]], [1.0, 1.0])
     >>> eq.converged, bool(np.allclose(eq.y, [[0.0], [3.0]], atol=1e-10))
     (True, True)
+
+    A start far out on the Gaussian's flat tail ends at a stall, not a fixed point:
+
+    >>> gan = kg.KernelGAN([[0.0, 0.0]], 1.0, kg.Gaussian(sigma=0.3), lam=0.5)
+    >>> kg.find_equilibrium(gan, [[0.9, 0.0]], 0.8).status.label
+    'vanishing_gradient'
     """
     if not isinstance(gan, KernelGAN):
         raise ValueError(f"gan must be a KernelGAN, got {type(gan).__name__}")
     y, q = gan.check_generated(y0, q)
+    y_start = y
     tol = V.scalar(tol, "tol", positive=True)
     max_iter = V.integer(max_iter, "max_iter", minimum=1)
     scale = (gan.p_true.sum() + q.sum()) * gan.kernel.grad_scale(np.concatenate([gan.x_true, y]))
@@ -214,13 +266,9 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
         it += 1
     if converged and gan.kernel.smooth:
         y, g, res = _snap_clusters(gan, y, q, g, res, tol * scale)
-    if converged:
-        message = f"converged in {it} Newton iterations (max |lam grad f*| = {res:.2e})"
-    else:
-        message = (f"Newton did not converge after {it} iterations: max |lam grad f*| = "
-                   f"{res:.2e} > {tol * scale:.2e}")
+    status, message = _classify(gan, y_start, y, converged, it, res, tol * scale)
     if gan.lam == 0:
-        if converged:
+        if status is Status.CONVERGED:
             mmd2 = gan.mmd2(y, q)
             if mmd2 > MMD_TOL * gan.p_true.sum() ** 2:
                 raise ValueError(
@@ -230,5 +278,50 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
         residual = res
     else:
         residual = res / gan.lam
-    return Equilibrium(y=y, q=q, residual=residual, iterations=it, converged=converged,
+    return Equilibrium(y=y, q=q, residual=residual, iterations=it, status=status,
                        message=message, residuals=tuple(history))
+
+
+def data_pull(gan: KernelGAN, y: np.ndarray) -> np.ndarray:
+    """How strongly the data act on each point: ``sum_i p_i (|K(y_j, x_i)| / L + |grad_u K(y_j, x_i)|)``.
+
+    ``L`` is the kernel's length scale; shape ``(n,)`` (trusted input). Far beyond the
+    kernel's reach from every true point this underflows (theory section 10); for a
+    heavy-tailed or multiscale kernel the reach is that of its slowest-decaying part, and
+    the value term keeps a point sitting on a true point (where the gradient is 0) in reach.
+    """
+    k = gan.kernel
+    g = k.pair_grad(y, gan.x_true)
+    per_pair = np.abs(k.pair_value(y, gan.x_true)) / k.length_scale + np.sqrt((g * g).sum(-1))
+    return per_pair @ gan.p_true
+
+
+def _nearest_data(gan, y):
+    diff = y[:, None, :] - gan.x_true[None, :, :]
+    return np.sqrt((diff * diff).sum(-1)).min(axis=1)
+
+
+def _classify(gan, y0, y, converged, it, res, limit):
+    """Status and message: a genuine fixed point, a failure, or a stall (theory section 10)."""
+    scale = gan.kernel.length_scale
+    if converged:
+        pull = data_pull(gan, y)
+        j = int(np.argmin(pull))
+        if pull[j] <= STALL_MARGIN * limit:
+            return Status.VANISHING_GRADIENT, (
+                f"vanishing gradient, not a fixed point: after {it} Newton iterations point {j} "
+                f"sits {_nearest_data(gan, y[j:j + 1])[0] / scale:.3g} length scales from the "
+                f"nearest true point, where the data's pull ({pull[j]:.2e}) is within "
+                f"{STALL_MARGIN:g}x of the tolerance ({limit:.2e}): grad f* has underflowed, "
+                "the generator stalls there")
+        return Status.CONVERGED, (f"converged in {it} Newton iterations "
+                                  f"(max |lam grad f*| = {res:.2e})")
+    walked = (_nearest_data(gan, y) - _nearest_data(gan, y0)) / scale
+    j = int(np.argmax(walked))
+    if walked[j] > WALK_LIMIT:
+        return Status.VANISHING_GRADIENT, (
+            f"vanishing gradient, not a fixed point: Newton walked point {j} {walked[j]:.3g} length "
+            f"scales away from the data in {it} iterations without meeting the tolerance "
+            f"(max |lam grad f*| = {res:.2e} > {limit:.2e}); grad f* vanishes only at infinity")
+    return Status.NOT_CONVERGED, (f"Newton did not converge after {it} iterations: "
+                                  f"max |lam grad f*| = {res:.2e} > {limit:.2e}")

@@ -19,7 +19,8 @@ the fit to a finite, rounded trajectory agrees with the Jacobian to about
 neutral mode ``0.9999`` monotone, or a measured real root with a ``1e-5``
 imaginary part oscillatory.
 
-Exit codes: 0 on success, 1 when Newton finds no fixed point, 2 on bad input.
+Exit codes: 0 on success, 1 when Newton finds no fixed point (status ``not_converged``,
+or ``vanishing_gradient`` for a stall far from the data), 2 on bad input.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: in
     gan, gda = scenario.gan, scenario.gda
     eq = kg.find_equilibrium(gan, scenario.y0, scenario.q)
     out = {"scenario": scenario.name, "parameters": scenario.params(),
-           "fixed_point": {"converged": bool(eq.converged), "message": eq.message,
+           "fixed_point": {"converged": bool(eq.converged), "status": eq.status.label,
+                           "message": eq.message,
                            "iterations": int(eq.iterations), "residual": float(eq.residual),
                            "y": eq.y, "q": eq.q}}
     if not eq.converged:
@@ -162,8 +164,8 @@ def run(args) -> int:
     res = analyze(scenario, check=args.check, steps=args.steps, seed=args.seed)
     print(dumps(res) if args.json else format_report(res, str(args.scenario)))
     if not res["fixed_point"]["converged"]:
-        print(f"kernelgda: no fixed point found from the generated points of {args.scenario}: "
-              f"{res['fixed_point']['message']}", file=sys.stderr)
+        print(f"kernelgda: {res['fixed_point']['status']}: no fixed point found from the generated "
+              f"points of {args.scenario}: {res['fixed_point']['message']}", file=sys.stderr)
         return 1
     return 0
 
