@@ -11,7 +11,7 @@ from .dynamics import Trajectory, simulate
 from .equilibrium import Equilibrium, find_equilibrium
 from .features import RandomFeatures
 from .game import GDA, MODES, KernelGAN
-from .kernels import Gaussian, Kernel, Laplacian, Multiscale, RationalQuadratic, make_kernel
+from .kernels import NNGP, Gaussian, Kernel, Laplacian, Multiscale, RationalQuadratic, make_kernel
 from .linearize import Linearization, linearize
 from .regimes import REGIMES, classify
 from .rules import field_eigenvalues, stability_region
@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
-    "Linearization", "Multiscale", "RationalQuadratic", "Trajectory", "classify",
+    "Linearization", "Multiscale", "NNGP", "RationalQuadratic", "Trajectory", "classify",
     "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "simulate",
     "simulate_batch", "RandomFeatures", "phase_diagram", "compare",
     "stability_region", "__version__",

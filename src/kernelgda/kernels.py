@@ -3,7 +3,9 @@
 :class:`Kernel` is the interface the rest of the library uses: pairwise values
 and derivatives in the first argument (``pair_value``, ``pair_grad``,
 ``pair_hessian``) and the mixed derivative ``pair_mixed = d_u d_v^T K``, which
-theory section 4 needs separately from the Hessian.
+theory section 4 needs separately from the Hessian. :class:`NNGP` (theory
+section 10) is neither radial nor translation invariant; its recursion is in
+:mod:`kernelgda.arccos`.
 
 The radial kernels (:class:`RadialKernel`), ``K(u, v) = phi(s)`` with
 ``s = |u - v|^2``, derive everything from the profile ``phi`` and its first two
@@ -26,9 +28,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _validate as V
+from .arccos import nngp_derivatives, nngp_value
 
-__all__ = ["Kernel", "RadialKernel", "Gaussian", "RationalQuadratic", "Laplacian", "Multiscale", "KERNELS",
-           "make_kernel"]
+__all__ = ["Kernel", "RadialKernel", "Gaussian", "RationalQuadratic", "Laplacian", "Multiscale", "NNGP",
+           "KERNELS", "make_kernel"]
 
 
 def _pair(u, v, name_u="u", name_v="v"):
@@ -432,11 +435,78 @@ class Multiscale(RadialKernel):
                 "scale_weights": list(self.scale_weights)}
 
 
+@dataclass(frozen=True)
+class NNGP(Kernel):
+    """ReLU NNGP kernel: the infinite-width limit of a depth-``depth`` ReLU network.
+
+    Weight variance 2, bias variance ``bias^2`` (theory section 10):
+    ``S_0 = u.v / d + bias^2``,
+    ``S_l = sqrt(a b) (sin t + (pi - t) cos t) / pi + bias^2`` with
+    ``cos t = S_{l-1}(u, v) / sqrt(a b)``, ``a = S_{l-1}(u, u)``, ``b = S_{l-1}(v, v)``;
+    ``K = S_depth``. Recursion and derivatives: :mod:`kernelgda.arccos`.
+
+    Not radial and not translation invariant: ``mixed != -hessian`` (at ``u = v``
+    the Hessian in ``u`` vanishes, the mixed derivative does not), so the
+    isolated closed forms (theory section 5) do not apply, while the general
+    linearization (section 4) does: the kernel is C^2 at ``u = v``. It has no
+    bandwidth; ``S_0 = u.v / d`` sets the unit of the inputs, so
+    ``length_scale = 1`` (give data at unit scale). With ``bias = 0`` it is not
+    differentiable at the origin.
+
+    Examples
+    --------
+    >>> k = NNGP(depth=2, bias=0.0)
+    >>> bool(np.isclose(k([[1.0, 0.0]], [[1.0, 0.0]])[0, 0], 0.5))   # |u|^2 / d
+    True
+    >>> bool(np.allclose(k.hessian([[0.3, 0.4]], [[0.3, 0.4]]), 0.0))
+    True
+    """
+
+    depth: int = 2
+    bias: float = 0.0
+    name = "nngp"
+
+    def __post_init__(self):
+        object.__setattr__(self, "depth", V.integer(self.depth, "depth", minimum=1))
+        object.__setattr__(self, "bias", V.scalar(self.bias, "bias", nonnegative=True))
+
+    @property
+    def length_scale(self) -> float:
+        return 1.0
+
+    @property
+    def grad_bound(self) -> float:
+        raise ValueError("the NNGP kernel has no global gradient bound (|grad_u K(u, v)| grows "
+                         "with |v|); use grad_scale(points)")
+
+    def params(self) -> dict:
+        return {"kind": self.name, "depth": self.depth, "bias": self.bias}
+
+    def pair_value(self, y, z):
+        return nngp_value(y, z, self.depth, self.bias)
+
+    def _derivative(self, y, z, order):
+        if self.bias == 0 and (not np.all(np.any(y != 0, axis=1)) or not np.all(np.any(z != 0, axis=1))):
+            raise ValueError("the NNGP kernel with bias = 0 is not differentiable at the origin; "
+                             "move the points off 0 or use bias > 0")
+        return nngp_derivatives(y, z, self.depth, self.bias, order)
+
+    def pair_grad(self, y, z):
+        return self._derivative(y, z, "grad")
+
+    def pair_hessian(self, y, z):
+        return self._derivative(y, z, "hessian")
+
+    def pair_mixed(self, y, z):
+        return self._derivative(y, z, "mixed")
+
+
 KERNELS = {
     "gaussian": Gaussian,
     "rational_quadratic": RationalQuadratic,
     "laplacian": Laplacian,
     "multiscale": Multiscale,
+    "nngp": NNGP,
 }
 
 

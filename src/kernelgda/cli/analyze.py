@@ -85,7 +85,7 @@ def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: in
         "spectral_radius": float(lin.spectral_radius), "regime": lin.regime, "regime_tol": lin.tol,
     }
     if check:
-        sigma = gan.kernel.sigma
+        sigma = gan.kernel.length_scale
         num_steps = default_steps(lin.generator_rate) if steps is None else steps
         e0 = np.random.default_rng(seed).standard_normal(eq.y.shape)
         e0 *= PERTURBATION * sigma / np.linalg.norm(e0)
@@ -110,8 +110,8 @@ def format_report(res: dict, path: str | None = None) -> str:
     """The human-readable report of :func:`analyze`'s result."""
     par = res["parameters"]
     fp = res["fixed_point"]
-    kernel = f"{par['kernel']} sigma = {fmt(par['sigma'])}" + (
-        f" alpha = {fmt(par['alpha'])}" if "alpha" in par else "")
+    kernel = par["kernel"] + "".join(f" {key} = {fmt(par[key])}"
+                                     for key in ("sigma", "alpha", "depth", "bias") if key in par)
     mode = par["mode"] + (f" (d_steps = {par['d_steps']})" if par.get("d_steps", 1) != 1 else "") + (
         f" (beta = {fmt(par['beta'])})" if par.get("beta", 0) else "")
     lines = [f"scenario {res['scenario']}" + (f" ({path})" if path else ""),
