@@ -26,26 +26,26 @@ from .status import Status
 
 __all__ = ["Equilibrium", "find_equilibrium", "stationarity", "fstar_hessians", "data_pull"]
 
-#: Newton stops when ``max_j |G_j| <= TOL * (sum p + sum q) * grad_bound``: relative to
-#: the largest gradient any term of ``G`` can have, 1e-12 leaves a margin of ~1e4 over
-#: rounding in the sums.
+#: Newton stops when ``max_j |G_j| <= TOL * (sum p + sum q) * kernel.grad_scale(X, Y0)``
+#: (``grad_bound`` for a radial kernel): relative to the largest gradient any term of ``G``
+#: can have, 1e-12 leaves a margin of ~1e4 over rounding in the sums.
 TOL = 1e-12
-#: Trust region: a Newton step moves no point further than ``MAX_STEP * sigma`` (the
-#: linear model of ``G`` holds on the scale ``sigma``; beyond it every gradient vanishes and
-#: a full step could land in that flat far region, a spurious "fixed point").
+#: Trust region: a Newton step moves no point further than ``MAX_STEP`` times the kernel's
+#: length scale ``L`` (``sigma``; the linear model of ``G`` holds on that scale; beyond it
+#: every gradient vanishes and a full step could land in that flat far region).
 MAX_STEP = 0.5
 #: Extra Newton steps taken after convergence while they still reduce the residual.
 POLISH_STEPS = 2
-#: Generated points closer than ``SNAP_TOL * sigma`` after Newton are merged when the merged
+#: Generated points closer than ``SNAP_TOL * L`` after Newton are merged when the merged
 #: configuration is still a fixed point (``_snap_clusters``).
 SNAP_TOL = 1e-3
 #: A point whose pull from the data, ``sum_i p_i (|K(y_j, x_i)| / L + |grad_u K(y_j, x_i)|)``
 #: (``L`` the kernel's length scale), is below ``STALL_MARGIN`` times the stopping
 #: tolerance meets that tolerance wherever it is put within a length scale: ``G_j`` has
 #: underflowed, it has not cancelled. Such an end point is a stall (theory section 10).
-#: Newton stops a Gaussian stall ~8 sigma out, where the pull is ~10 times the tolerance;
-#: 1e3 flags it with a factor ~100 to spare, and a genuine fixed point is only flagged
-#: when its gradient terms are within 1e3 of rounding (beyond ~6.7 sigma of all data).
+#: Newton stops a Gaussian stall ~8 sigma out, where the pull is ~0.1 of the tolerance;
+#: 1e3 flags it with a factor 1e4 to spare, and a genuine fixed point is flagged only when
+#: the data's terms are within 1e3 of the tolerance (Gaussian: ~6.8 sigma from all data).
 STALL_MARGIN = 1e3
 #: Newton that ends unconverged with a point ``WALK_LIMIT`` length scales further from the
 #: data than it started is following ``grad f* -> 0`` at infinity (heavy-tailed kernels such
@@ -133,20 +133,20 @@ def _jacobian(gan, y, q):
 
 
 def _snap_clusters(gan, y, q, g, res, limit):
-    """Merge generated points closer than ``SNAP_TOL * sigma`` when the merged configuration
+    """Merge generated points closer than ``SNAP_TOL * L`` when the merged configuration
     is still a fixed point (residual at most ``max(res, limit)``).
 
     Along a neutral spread direction (several points sharing one true point's mass) the
     residual vanishes like the cube of the spread, so Newton stops with the points ~1e-5
-    sigma apart; linearizing there would count them as distinct locations and add spurious
+    L apart; linearizing there would count them as distinct locations and add spurious
     ``1 - eta_d lam`` modes (theory section 4).
     """
     n = y.shape[0]
-    sigma = gan.kernel.length_scale
+    scale = gan.kernel.length_scale
     label = np.arange(n)
     for j in range(n):
         for l in range(j):
-            if np.linalg.norm(y[j] - y[l]) < SNAP_TOL * sigma:
+            if np.linalg.norm(y[j] - y[l]) < SNAP_TOL * scale:
                 label[label == label[j]] = label[l]
     if np.unique(label).size == n:
         return y, g, res
