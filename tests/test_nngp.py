@@ -249,3 +249,26 @@ def test_analyze_cli_on_an_nngp_scenario(capsys, tmp_path):
     assert code == 0, err
     assert "kernel nngp depth = 2 bias = 0.3" in out and "fixed point: converged" in out
     assert "regime" in out
+
+
+def test_mass_deficit_fixed_point_and_hessian_of_fstar():
+    """A fixed point with f* != 0 (q = 0.8 p): the H blocks of theory section 4 against
+    Richardson-corrected differences of grad f* from the oracle gradients."""
+    x = np.array([[1.0, 0.2], [-0.4, 1.1], [0.3, -0.9]])
+    p = np.array([1.0, 0.7, 0.5])
+    gan = kg.KernelGAN(x, p, kg.NNGP(depth=2, bias=0.3), lam=0.5)
+    eq = kg.find_equilibrium(gan, x, 0.8 * p)
+    assert eq.status is Status.CONVERGED, eq.message
+    assert np.abs(eq.y - x).max() > 0.1, "a deficit moves the points off the data"
+
+    def grad_fstar(pt):
+        return (oracles.naive_grad_sum(gan.kernel, pt[None, :], x, p)
+                - oracles.naive_grad_sum(gan.kernel, pt[None, :], eq.y, eq.q))[0] / gan.lam
+
+    lin = kg.linearize(gan, eq, kg.GDA(0.1, 0.1))
+    for j in range(3):
+        np.testing.assert_allclose(grad_fstar(eq.y[j]), 0.0, atol=1e-9, err_msg="grad f*(y_j*) = 0")
+        # y_j* is a centre of f* (angle 0 with itself): Richardson-corrected differences.
+        np.testing.assert_allclose(lin.blocks["H"][2 * j:2 * j + 2, 2 * j:2 * j + 2],
+                                   _fd_kink(grad_fstar, eq.y[j]), rtol=0, atol=1e-5,
+                                   err_msg=f"H block {j} vs finite differences of grad f*")
