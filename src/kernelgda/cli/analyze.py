@@ -74,12 +74,13 @@ def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: in
     if not eq.converged:
         return out
     lin = kg.linearize(gan, eq, gda)
-    order = np.argsort(-np.abs(lin.eigenvalues), kind="stable")
+    moduli = np.abs(lin.eigenvalues)  # one computation for the sort and the table (Python's abs
+    order = np.argsort(-moduli, kind="stable")  # differs from NumPy's in the last bit)
     visible = np.zeros(lin.eigenvalues.shape, dtype=bool)
     visible[: lin.visible.size] = lin.visible  # augmented states (optimistic, momentum) may be longer
     out["linearization"] = {
         "size": int(lin.matrix.shape[0]), "num_locations": int(lin.num_locations),
-        "spectrum": [{"eigenvalue": complex(lin.eigenvalues[i]), "modulus": float(abs(lin.eigenvalues[i])),
+        "spectrum": [{"eigenvalue": complex(lin.eigenvalues[i]), "modulus": float(moduli[i]),
                       "visible": bool(visible[i])} for i in order],
         "dominant": complex(lin.dominant), "generator_rate": float(lin.generator_rate),
         "spectral_radius": float(lin.spectral_radius), "regime": lin.regime, "regime_tol": lin.tol,
