@@ -11,7 +11,8 @@ Contents
 --------
 - kernel values and gradients from the formulas of theory section 1
   (:func:`kernel_value`, :func:`kernel_grad_u`), naive double-loop kernel sums
-  (:func:`naive_value_sum`, :func:`naive_grad_sum`);
+  (:func:`naive_value_sum`, :func:`naive_grad_sum`); the ReLU NNGP kernel of theory
+  section 10 layer by layer (:func:`nngp_direct`) and its complex-step gradient;
 - central finite differences (:func:`fd_gradient`, :func:`fd_jacobian`);
 - the exact GDA dynamics re-evaluated from the unrolled expansion of theory
   section 2 at every step (:func:`naive_simulate`, :func:`naive_fgrad`);
@@ -23,6 +24,7 @@ Contents
 
 from __future__ import annotations
 
+import cmath
 import math
 
 import numpy as np
@@ -52,6 +54,9 @@ def kernel_value(kernel, u, v) -> float:
     if kind == "multiscale":
         return sum(w * math.exp(-s / (2.0 * sg**2))
                    for sg, w in zip(prm["sigmas"], prm["scale_weights"], strict=True))
+    if kind == "nngp":
+        return float(nngp_direct(np.asarray(u, dtype=float), np.asarray(v, dtype=float),
+                                 prm["depth"], prm["bias"]).real)
     raise ValueError(f"no oracle for kernel {kind!r}")
 
 
@@ -82,7 +87,46 @@ def kernel_grad_u(kernel, u, v) -> np.ndarray:
         for sg, w in zip(prm["sigmas"], prm["scale_weights"], strict=True):
             out += -w * r / sg**2 * math.exp(-s / (2.0 * sg**2))
         return out
+    if kind == "nngp":
+        if s > 1e-12 * (1.0 + float(np.dot(u, u))):
+            return nngp_grad_complex_step(u, v, prm["depth"], prm["bias"])
+        # At (nearly) coincident points acos is at its branch point: central differences
+        # (the kernel is C^2 there; error ~h^2 + eps / h ~ 1e-10).
+        return fd_gradient(lambda x: kernel_value(kernel, x, v), np.asarray(u, dtype=float), 1e-6)
     raise ValueError(f"no oracle for kernel {kind!r}")
+
+
+def nngp_direct(u, v, depth: int, bias: float):
+    """ReLU NNGP ``S_depth(u, v)`` layer by layer from theory section 10 (real or complex input).
+
+    Written with ``cmath`` so that it also takes complex arguments: the complex-step
+    derivative ``Im K(u + i h e_k, v) / h`` (:func:`nngp_grad_complex_step`) is then exact to
+    rounding wherever the angle ``t`` is not 0 (``acos`` is analytic away from ``+-1``).
+    """
+    u = np.asarray(u)
+    v = np.asarray(v)
+    d = u.shape[0]
+    b2 = bias * bias
+    suu = sum(x * x for x in u) / d + b2
+    svv = sum(x * x for x in v) / d + b2
+    suv = sum(x * y for x, y in zip(u, v, strict=True)) / d + b2
+    for _ in range(depth):
+        norm = cmath.sqrt(suu * svv)
+        t = cmath.acos(suv / norm)
+        suv = norm * (cmath.sin(t) + (math.pi - t) * cmath.cos(t)) / math.pi + b2
+        suu, svv = suu + b2, svv + b2
+    return suv
+
+
+def nngp_grad_complex_step(u, v, depth: int, bias: float, h: float = 1e-30) -> np.ndarray:
+    """``grad_u K(u, v)`` of the NNGP by complex steps on :func:`nngp_direct` (``u != v``)."""
+    u = np.asarray(u, dtype=complex)
+    out = np.empty(u.shape[0])
+    for k in range(u.shape[0]):
+        up = u.copy()
+        up[k] += 1j * h
+        out[k] = nngp_direct(up, v, depth, bias).imag / h
+    return out
 
 
 def naive_value_sum(kernel, y, z, w) -> np.ndarray:

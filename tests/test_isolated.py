@@ -8,6 +8,7 @@ from scipy.optimize import minimize_scalar
 
 import kernelgda as kg
 from kernelgda import isolated as iso
+from kernelgda.status import Status
 
 from . import oracles
 from .cases import unit
@@ -263,7 +264,12 @@ def test_lone_point_continuous_time_on_the_general_jacobian(lam, repelled):
     kernel = kg.Gaussian(sigma=sigma)
     # One generated point 20 sigma from the only true point (p = 0 in the isolated model).
     gan = kg.KernelGAN([[0.0, 0.0]], 1.0, kernel, lam)
-    eq = kg.find_equilibrium(gan, [[20 * sigma, 0.0]], q)
+    # find_equilibrium reports this point as a stall (vanishing gradient, theory section 10);
+    # as the p = 0 model of section 5 it is a fixed point, so it is declared one here.
+    stall = kg.find_equilibrium(gan, [[20 * sigma, 0.0]], q)
+    assert stall.status is Status.VANISHING_GRADIENT, stall.message
+    eq = kg.Equilibrium(y=stall.y, q=stall.q, residual=stall.residual, iterations=0,
+                        status=Status.CONVERGED, message="lone point: p = 0 in the isolated model")
     lin = kg.linearize(gan, eq, kg.GDA(0.01, mu * 0.01))
     growth = np.linalg.eigvals(lin.continuous).real.max()
     assert iso.lone_point_repelled(mu=mu, q=q, lam=lam, sigma=sigma) == repelled

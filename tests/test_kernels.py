@@ -230,3 +230,19 @@ def test_bad_points_and_kinds_raise():
         make_kernel("cauchy", sigma=1.0)
     with pytest.raises(ValueError, match="bad parameters"):
         make_kernel("gaussian", width=1.0)
+
+
+@pytest.mark.parametrize("kernel", SMOOTH + [kg.NNGP(depth=2, bias=0.3)],
+                         ids=_ids(SMOOTH) + ["nngp"])
+def test_pairwise_interface_shapes_and_symmetry(kernel, rng):
+    """The fast pair_* methods have the documented shapes, and K(u, v) = K(v, u) gives
+    d_u d_v^T K(u, v) = (d_u d_v^T K(v, u))^T (checked by symmetry, an identity of any kernel)."""
+    y, z = rng.normal(size=(3, 2)), rng.normal(size=(4, 2))
+    assert kernel.pair_value(y, z).shape == (3, 4)
+    assert kernel.pair_grad(y, z).shape == (3, 4, 2)
+    assert kernel.pair_hessian(y, z).shape == (3, 4, 2, 2)
+    mixed = kernel.pair_mixed(y, z)
+    np.testing.assert_allclose(mixed, kernel.pair_mixed(z, y).transpose(1, 0, 3, 2),
+                               rtol=1e-12, atol=1e-14, err_msg="mixed derivative symmetry")
+    if kernel.radial:
+        np.testing.assert_array_equal(mixed, -kernel.pair_hessian(y, z))

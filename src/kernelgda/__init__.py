@@ -13,7 +13,7 @@ from .dynamics import Trajectory, simulate
 from .equilibrium import Equilibrium, find_equilibrium
 from .features import RandomFeatures
 from .game import GDA, MODES, KernelGAN
-from .kernels import Gaussian, Kernel, Laplacian, Multiscale, RationalQuadratic, make_kernel
+from .kernels import NNGP, Gaussian, Kernel, Laplacian, Multiscale, RationalQuadratic, make_kernel
 from .linearize import Linearization, field_eigenvalues, linearize
 from .phase import phase_diagram
 from .regimes import REGIMES, classify
@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
-    "Linearization", "Multiscale", "RationalQuadratic", "Trajectory", "classify",
+    "Linearization", "Multiscale", "NNGP", "RationalQuadratic", "Trajectory", "classify",
     "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "simulate",
     "simulate_batch", "RandomFeatures", "phase_diagram", "compare", "check_rate", "RateCheck",
     "stability_region", "wasserstein2", "wasserstein2_series", "__version__",

@@ -197,7 +197,7 @@ def check_rate(gan, eq, gda, *, num_steps: int | None = None, e0=None, seed=0,
     """
     tol = V.scalar(tol, "tol", positive=True)
     lin = linearize(gan, eq, gda) if linearization is None else linearization
-    sigma = gan.kernel.sigma
+    sigma = gan.kernel.length_scale
     if num_steps is None:
         num_steps = default_steps(lin.generator_rate)
     num_steps = V.integer(num_steps, "num_steps", minimum=1)
@@ -275,7 +275,7 @@ def check_rates(gans, gdas, eqs, num_steps: int, *, e0=None, seed=0, e0_scale: f
     eqs = list(eqs)
     y_star = np.stack([eq.y for eq in eqs])
     gans = list(gans)
-    sigma = np.array([g.kernel.sigma for g in gans])
+    sigma = np.array([g.kernel.length_scale for g in gans])
     if e0 is None:
         direction = perturbation(y_star.shape[1:], 1.0, seed)
         e0 = V.scalar(e0_scale, "e0_scale", positive=True) * sigma[:, None, None] * direction

@@ -5,10 +5,13 @@
 ``lam`` or the learning rates; we solve ``G(Y) = lam grad f*(Y) = 0`` with
 
     G_j(Y)   = sum_i p_i grad_u K(y_j, x_i) - sum_l q_l grad_u K(y_j, y_l)
-    dG_j/dy_j = sum_i p_i hess_u K(y_j, x_i) - sum_{l != j} q_l hess_u K(y_j, y_l)
+    dG_j/dy_j = lam hess f*(y_j) - q_j d_u d_v^T K(y_j, y_j)
     dG_j/dy_l = -q_l d_u d_v^T K(y_j, y_l)                       (l != j)
 
-(the ``l = j`` term of ``G_j`` is constant, ``grad_u K(u, u) = 0``).
+with ``lam hess f*(y_j) = sum_i p_i hess_u K(y_j, x_i) - sum_l q_l hess_u K(y_j, y_l)``
+(the ``l = j`` term of ``G_j``, ``grad_u K(y_j, y_j)``, moves with ``y_j`` through both
+arguments). For a radial kernel ``d_u d_v^T K = -hess_u K`` and the ``l = j`` terms
+cancel; the code uses the kernel's two second derivatives and holds for any kernel.
 """
 
 from __future__ import annotations
@@ -19,99 +22,131 @@ import numpy as np
 
 from . import _validate as V
 from .game import KernelGAN
+from .status import Status
 
-__all__ = ["Equilibrium", "find_equilibrium", "stationarity", "fstar_hessians"]
+__all__ = ["Equilibrium", "find_equilibrium", "stationarity", "fstar_hessians", "data_pull"]
 
-#: Newton stops when ``max_j |G_j| <= TOL * (sum p + sum q) * grad_bound``: relative to
-#: the largest gradient any term of ``G`` can have, 1e-12 leaves a margin of ~1e4 over
-#: rounding in the sums.
+#: Newton stops when ``max_j |G_j| <= TOL * (sum p + sum q) * kernel.grad_scale(X, Y0)``
+#: (``grad_bound`` for a radial kernel): relative to the largest gradient any term of ``G``
+#: can have, 1e-12 leaves a margin of ~1e4 over rounding in the sums.
 TOL = 1e-12
-#: Trust region: a Newton step moves no point further than ``MAX_STEP * sigma`` (the
-#: linear model of ``G`` holds on the scale ``sigma``; beyond it every gradient vanishes and
-#: a full step could land in that flat far region, a spurious "fixed point").
+#: Trust region: a Newton step moves no point further than ``MAX_STEP`` times the kernel's
+#: length scale ``L`` (``sigma``; the linear model of ``G`` holds on that scale; beyond it
+#: every gradient vanishes and a full step could land in that flat far region).
 MAX_STEP = 0.5
 #: Extra Newton steps taken after convergence while they still reduce the residual.
 POLISH_STEPS = 2
-#: Generated points closer than ``SNAP_TOL * sigma`` after Newton are merged when the merged
+#: Generated points closer than ``SNAP_TOL * L`` after Newton are merged when the merged
 #: configuration is still a fixed point (``_snap_clusters``).
 SNAP_TOL = 1e-3
+#: A point whose pull from the data, ``sum_i p_i (|K(y_j, x_i)| / L + |grad_u K(y_j, x_i)|)``
+#: (``L`` the kernel's length scale), is below ``STALL_MARGIN`` times the stopping
+#: tolerance meets that tolerance wherever it is put within a length scale: ``G_j`` has
+#: underflowed, it has not cancelled. Such an end point is a stall (theory section 10).
+#: Newton stops a Gaussian stall ~8 sigma out, where the pull is ~0.1 of the tolerance;
+#: 1e3 flags it with a factor 1e4 to spare, and a genuine fixed point is flagged only when
+#: the data's terms are within 1e3 of the tolerance (Gaussian: ~6.8 sigma from all data).
+STALL_MARGIN = 1e3
+#: Newton that ends unconverged with a point ``WALK_LIMIT`` length scales further from the
+#: data than it started is following ``grad f* -> 0`` at infinity (heavy-tailed kernels such
+#: as the rational quadratic with ``alpha <= 1``, whose gradient never underflows): a stall.
+WALK_LIMIT = 10.0
 #: With ``lam = 0`` a fixed point needs ``MMD^2 <= MMD_TOL * (sum p)^2`` (a perfect match).
 MMD_TOL = 1e-10
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Equilibrium:
-    """A fixed point found by :func:`find_equilibrium`.
+    """A fixed point, or a failed search for one, from :func:`find_equilibrium`.
 
     Attributes
     ----------
     y : (n, d) array
-        Fixed-point locations ``Y*``.
+        Fixed-point locations ``Y*`` (where Newton stopped when ``status`` is not
+        ``CONVERGED``).
     q : (n,) array
         Generated weights.
     residual : float
         ``max_j |grad f*(y_j*)|`` (for ``lam = 0``: ``max_j |G_j|``, module docstring).
     iterations : int
-    converged : bool
+    status : Status
+        ``CONVERGED`` (a genuine fixed point), ``NOT_CONVERGED`` or
+        ``VANISHING_GRADIENT`` (a stall far from the data, theory section 10).
     message : str
     residuals : tuple of float
         ``max_j |G_j|`` after each Newton iteration (quadratic convergence shows here).
+
+    ``Equilibrium(..., converged=True, ...)`` is accepted in place of ``status``
+    (``CONVERGED`` or ``NOT_CONVERGED``).
     """
 
     y: np.ndarray
     q: np.ndarray
     residual: float
     iterations: int
-    converged: bool
+    status: Status
     message: str
     residuals: tuple = ()
 
+    def __init__(self, y, q, residual, iterations, status=None, message="", residuals=(), *,
+                 converged=None):
+        if isinstance(status, bool):  # the former positional ``converged``
+            status, converged = None, status
+        if status is None:
+            if converged is None:
+                raise ValueError("Equilibrium needs a status (or converged=True/False)")
+            status = Status.CONVERGED if converged else Status.NOT_CONVERGED
+        if not isinstance(status, Status):
+            raise ValueError(f"status must be a kernelgda.status.Status, got {status!r}")
+        for name, value in (("y", y), ("q", q), ("residual", residual), ("iterations", iterations),
+                            ("status", status), ("message", message),
+                            ("residuals", tuple(residuals))):
+            object.__setattr__(self, name, value)
 
-def _pairwise_r(a, b):
-    return a[:, None, :] - b[None, :, :]
+    @property
+    def converged(self) -> bool:
+        """True only for a genuine fixed point (``status`` is ``CONVERGED``)."""
+        return self.status is Status.CONVERGED
 
 
 def stationarity(gan: KernelGAN, y: np.ndarray, q: np.ndarray) -> np.ndarray:
     """``G(Y) = lam grad f*(Y)``, shape ``(n, d)`` (trusted inputs)."""
     k = gan.kernel
-    return k._grad_r(_pairwise_r(y, gan.x_true)).transpose(0, 2, 1) @ gan.p_true \
-        - k._grad_r(_pairwise_r(y, y)).transpose(0, 2, 1) @ q
+    return k.pair_grad(y, gan.x_true).transpose(0, 2, 1) @ gan.p_true \
+        - k.pair_grad(y, y).transpose(0, 2, 1) @ q
 
 
 def fstar_hessians(gan: KernelGAN, y: np.ndarray, q: np.ndarray) -> np.ndarray:
     """``lam hess f*(y_j)``, shape ``(n, d, d)``: ``sum_i p_i d2K(y_j, x_i) - sum_l q_l d2K(y_j, y_l)``."""
     k = gan.kernel
-    hx = np.einsum("nmab,m->nab", k._hess_r(_pairwise_r(y, gan.x_true)), gan.p_true)
-    hy = np.einsum("nlab,l->nab", k._hess_r(_pairwise_r(y, y)), q)
+    hx = np.einsum("nmab,m->nab", k.pair_hessian(y, gan.x_true), gan.p_true)
+    hy = np.einsum("nlab,l->nab", k.pair_hessian(y, y), q)
     return hx - hy
 
 
 def _jacobian(gan, y, q):
     n, d = y.shape
-    k = gan.kernel
-    hyy = k._hess_r(_pairwise_r(y, y))  # (n, n, d, d)
-    # Off-diagonal blocks -q_l mixed = +q_l hess; diagonal: lam hess f* + q_j hess(0) ... assembled:
-    jac = np.einsum("jlab,l->jlab", hyy, q)  # = -q_l * mixed(y_j, y_l)
-    diag = fstar_hessians(gan, y, q) + q[:, None, None] * hyy[np.arange(n), np.arange(n)]
-    jac[np.arange(n), np.arange(n)] = diag
+    # Blocks -q_l d_u d_v^T K(y_j, y_l); the diagonal adds lam hess f*(y_j) (module docstring).
+    jac = np.einsum("jlab,l->jlab", -gan.kernel.pair_mixed(y, y), q)
+    jac[np.arange(n), np.arange(n)] = fstar_hessians(gan, y, q) + jac[np.arange(n), np.arange(n)]
     return jac.transpose(0, 2, 1, 3).reshape(n * d, n * d)
 
 
 def _snap_clusters(gan, y, q, g, res, limit):
-    """Merge generated points closer than ``SNAP_TOL * sigma`` when the merged configuration
+    """Merge generated points closer than ``SNAP_TOL * L`` when the merged configuration
     is still a fixed point (residual at most ``max(res, limit)``).
 
     Along a neutral spread direction (several points sharing one true point's mass) the
     residual vanishes like the cube of the spread, so Newton stops with the points ~1e-5
-    sigma apart; linearizing there would count them as distinct locations and add spurious
+    L apart; linearizing there would count them as distinct locations and add spurious
     ``1 - eta_d lam`` modes (theory section 4).
     """
     n = y.shape[0]
-    sigma = gan.kernel.sigma
+    scale = gan.kernel.length_scale
     label = np.arange(n)
     for j in range(n):
         for l in range(j):
-            if np.linalg.norm(y[j] - y[l]) < SNAP_TOL * sigma:
+            if np.linalg.norm(y[j] - y[l]) < SNAP_TOL * scale:
                 label[label == label[j]] = label[l]
     if np.unique(label).size == n:
         return y, g, res
@@ -145,8 +180,12 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
     Returns
     -------
     Equilibrium
-        With ``converged=False`` and a message when Newton fails; never raises
-        on a normal failure.
+        ``status`` is ``CONVERGED`` for a genuine fixed point, ``NOT_CONVERGED``
+        when Newton fails, and ``VANISHING_GRADIENT`` for a stall: the tolerance
+        was met only because a point ended beyond the kernel's reach from every
+        true point (:data:`STALL_MARGIN`), or Newton walked a point more than
+        :data:`WALK_LIMIT` length scales away from the data (theory section 10,
+        "Stall points are not fixed points"). Never raises on a normal failure.
 
     Raises
     ------
@@ -160,9 +199,11 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
     Uses the analytic Jacobian (module docstring) with least-squares steps, so
     coincident generated points (whose spread directions may be neutral and the
     Jacobian singular) are handled; convergence is quadratic where the Jacobian
-    is regular. Steps are capped at :data:`MAX_STEP` ``* sigma`` per point and
-    a backtracking line search on ``max |G|`` keeps the iteration from jumping
-    to a far fixed point.
+    is regular. Steps are capped at :data:`MAX_STEP` times the kernel's length
+    scale per point and a backtracking line search on ``max |G|`` keeps the
+    iteration from jumping to a far fixed point. The tolerance is relative to
+    ``(sum p + sum q) kernel.grad_scale(...)``, the largest gradient one term of
+    ``G`` can have.
 
     Examples
     --------
@@ -171,13 +212,20 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
     >>> eq = kg.find_equilibrium(gan, [[0.1], [2.9]], [1.0, 1.0])
     >>> eq.converged, bool(np.allclose(eq.y, [[0.0], [3.0]], atol=1e-10))
     (True, True)
+
+    A start far out on the Gaussian's flat tail ends at a stall, not a fixed point:
+
+    >>> gan = kg.KernelGAN([[0.0, 0.0]], 1.0, kg.Gaussian(sigma=0.3), lam=0.5)
+    >>> kg.find_equilibrium(gan, [[0.9, 0.0]], 0.8).status.label
+    'vanishing_gradient'
     """
     if not isinstance(gan, KernelGAN):
         raise ValueError(f"gan must be a KernelGAN, got {type(gan).__name__}")
     y, q = gan.check_generated(y0, q)
+    y_start = y
     tol = V.scalar(tol, "tol", positive=True)
     max_iter = V.integer(max_iter, "max_iter", minimum=1)
-    scale = (gan.p_true.sum() + q.sum()) * gan.kernel.grad_bound
+    scale = (gan.p_true.sum() + q.sum()) * gan.kernel.grad_scale(np.concatenate([gan.x_true, y]))
     g = stationarity(gan, y, q)
     res = float(np.abs(g).max())
     history = [res]
@@ -188,8 +236,8 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
         jac = _jacobian(gan, y, q)
         step = np.linalg.lstsq(jac, -g.ravel(), rcond=None)[0].reshape(y.shape)
         longest = float(np.linalg.norm(step, axis=1).max())
-        if longest > MAX_STEP * gan.kernel.sigma:
-            step *= MAX_STEP * gan.kernel.sigma / longest
+        if longest > MAX_STEP * gan.kernel.length_scale:
+            step *= MAX_STEP * gan.kernel.length_scale / longest
         t = 1.0
         while True:
             y_new = y + t * step
@@ -218,13 +266,9 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
         it += 1
     if converged and gan.kernel.smooth:
         y, g, res = _snap_clusters(gan, y, q, g, res, tol * scale)
-    if converged:
-        message = f"converged in {it} Newton iterations (max |lam grad f*| = {res:.2e})"
-    else:
-        message = (f"Newton did not converge after {it} iterations: max |lam grad f*| = "
-                   f"{res:.2e} > {tol * scale:.2e}")
+    status, message = _classify(gan, y_start, y, converged, it, res, tol * scale)
     if gan.lam == 0:
-        if converged:
+        if status is Status.CONVERGED:
             mmd2 = gan.mmd2(y, q)
             if mmd2 > MMD_TOL * gan.p_true.sum() ** 2:
                 raise ValueError(
@@ -234,5 +278,50 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
         residual = res
     else:
         residual = res / gan.lam
-    return Equilibrium(y=y, q=q, residual=residual, iterations=it, converged=converged,
+    return Equilibrium(y=y, q=q, residual=residual, iterations=it, status=status,
                        message=message, residuals=tuple(history))
+
+
+def data_pull(gan: KernelGAN, y: np.ndarray) -> np.ndarray:
+    """How strongly the data act on each point: ``sum_i p_i (|K(y_j, x_i)| / L + |grad_u K(y_j, x_i)|)``.
+
+    ``L`` is the kernel's length scale; shape ``(n,)`` (trusted input). Far beyond the
+    kernel's reach from every true point this underflows (theory section 10); for a
+    heavy-tailed or multiscale kernel the reach is that of its slowest-decaying part, and
+    the value term keeps a point sitting on a true point (where the gradient is 0) in reach.
+    """
+    k = gan.kernel
+    g = k.pair_grad(y, gan.x_true)
+    per_pair = np.abs(k.pair_value(y, gan.x_true)) / k.length_scale + np.sqrt((g * g).sum(-1))
+    return per_pair @ gan.p_true
+
+
+def _nearest_data(gan, y):
+    diff = y[:, None, :] - gan.x_true[None, :, :]
+    return np.sqrt((diff * diff).sum(-1)).min(axis=1)
+
+
+def _classify(gan, y0, y, converged, it, res, limit):
+    """Status and message: a genuine fixed point, a failure, or a stall (theory section 10)."""
+    scale = gan.kernel.length_scale
+    if converged:
+        pull = data_pull(gan, y)
+        j = int(np.argmin(pull))
+        if pull[j] <= STALL_MARGIN * limit:
+            return Status.VANISHING_GRADIENT, (
+                f"vanishing gradient, not a fixed point: after {it} Newton iterations point {j} "
+                f"sits {_nearest_data(gan, y[j:j + 1])[0] / scale:.3g} length scales from the "
+                f"nearest true point, where the data's pull ({pull[j]:.2e}) is within "
+                f"{STALL_MARGIN:g}x of the tolerance ({limit:.2e}): grad f* has underflowed, "
+                "the generator stalls there")
+        return Status.CONVERGED, (f"converged in {it} Newton iterations "
+                                  f"(max |lam grad f*| = {res:.2e})")
+    walked = (_nearest_data(gan, y) - _nearest_data(gan, y0)) / scale
+    j = int(np.argmax(walked))
+    if walked[j] > WALK_LIMIT:
+        return Status.VANISHING_GRADIENT, (
+            f"vanishing gradient, not a fixed point: Newton walked point {j} {walked[j]:.3g} length "
+            f"scales away from the data in {it} iterations without meeting the tolerance "
+            f"(max |lam grad f*| = {res:.2e} > {limit:.2e}); grad f* vanishes only at infinity")
+    return Status.NOT_CONVERGED, (f"Newton did not converge after {it} iterations: "
+                                  f"max |lam grad f*| = {res:.2e} > {limit:.2e}")

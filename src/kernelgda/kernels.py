@@ -1,8 +1,15 @@
-"""Radial kernels: values, gradients, Hessians and mixed second derivatives.
+"""Kernels: values, gradients, Hessians and mixed second derivatives.
 
-Every kernel here is radial, ``K(u, v) = phi(s)`` with ``s = |u - v|^2``, so all
-derivatives follow from the profile ``phi`` and its first two derivatives
-(theory section 1):
+:class:`Kernel` is the interface the rest of the library uses: pairwise values
+and derivatives in the first argument (``pair_value``, ``pair_grad``,
+``pair_hessian``) and the mixed derivative ``pair_mixed = d_u d_v^T K``, which
+theory section 4 needs separately from the Hessian. :class:`NNGP` (theory
+section 10) is neither radial nor translation invariant; its recursion is in
+:mod:`kernelgda.arccos`.
+
+The radial kernels (:class:`RadialKernel`), ``K(u, v) = phi(s)`` with
+``s = |u - v|^2``, derive everything from the profile ``phi`` and its first two
+derivatives (theory section 1):
 
     grad_u K     = 2 phi'(s) r                           r = u - v
     hess_u K     = 2 phi'(s) I + 4 phi''(s) r r^T
@@ -21,9 +28,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _validate as V
+from .arccos import nngp_derivatives, nngp_value
 
-__all__ = ["Kernel", "Gaussian", "RationalQuadratic", "Laplacian", "Multiscale", "KERNELS",
-           "make_kernel"]
+__all__ = ["Kernel", "RadialKernel", "Gaussian", "RationalQuadratic", "Laplacian", "Multiscale", "NNGP",
+           "KERNELS", "make_kernel"]
 
 
 def _pair(u, v, name_u="u", name_v="v"):
@@ -39,19 +47,122 @@ def sqdist(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return s
 
 
-@dataclass(frozen=True)
 class Kernel:
-    """Base class of a radial kernel ``K(u, v) = phi(|u - v|^2)``.
+    """Base class of every kernel ``K(u, v)`` on ``R^d``: values and derivatives.
+
+    The library's dynamics, fixed points and linearization read a kernel only
+    through this interface, so a kernel that is neither radial nor translation
+    invariant (:class:`NNGP`, a learned metric, an NTK) needs no change there.
+
+    The ``pair_*`` methods are the fast internal interface: they take trusted
+    float64 arrays ``y (n, d)`` and ``z (m, d)`` (no validation) and return
+    all pairs. Derivatives are in the *first* argument, plus the mixed
+    derivative:
+
+    ============================  =================  ==================================
+    method                        shape              entry ``[a, b]``
+    ============================  =================  ==================================
+    ``pair_value(y, z)``          ``(n, m)``         ``K(y_a, z_b)``
+    ``pair_grad(y, z)``           ``(n, m, d)``      ``grad_u K(u, v)`` at ``(y_a, z_b)``
+    ``pair_hessian(y, z)``        ``(n, m, d, d)``   ``d_u d_u^T K``
+    ``pair_mixed(y, z)``          ``(n, m, d, d)``   ``d_u d_v^T K`` (row: ``u``, column: ``v``)
+    ============================  =================  ==================================
+
+    Theory section 4 uses both second derivatives: ``hess f*`` needs the
+    Hessian in ``u`` and the coupling ``C`` the mixed one. They agree up to sign
+    only for translation-invariant kernels (``mixed = -hessian``).
+    ``__call__``, :meth:`grad`, :meth:`hessian` and :meth:`mixed` are the same
+    with validated input.
+
+    Subclasses also define ``length_scale`` (the distance on which the kernel
+    changes: step caps and merge tolerances are multiples of it),
+    :meth:`grad_scale`, ``params`` and ``name``.
+    """
+
+    #: Twice differentiable everywhere, coincident points included.
+    smooth = True
+    #: ``K(u, v) = phi(|u - v|^2)`` (then ``mixed = -hessian`` and ``curvature`` exists).
+    radial = False
+    name = "kernel"
+
+    # -- to be defined by subclasses ------------------------------------------------
+    def pair_value(self, y: np.ndarray, z: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def pair_grad(self, y: np.ndarray, z: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def pair_hessian(self, y: np.ndarray, z: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def pair_mixed(self, y: np.ndarray, z: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    @property
+    def length_scale(self) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def params(self) -> dict:  # pragma: no cover - abstract
+        """The kernel's parameters, for records and scenario files."""
+        raise NotImplementedError
+
+    @property
+    def curvature(self) -> float:
+        """``gamma`` with ``hess_u K(u, u) = -gamma I`` (radial kernels only, theory section 5)."""
+        raise ValueError(f"the {self.name} kernel is not radial: its Hessian at coincident points "
+                         "is not -gamma I, so it has no curvature gamma and the isolated closed forms "
+                         "(theory section 5) do not apply; use linearize (theory section 4)")
+
+    def grad_scale(self, points: np.ndarray) -> float:
+        """A scale for ``|grad_u K|`` among ``points`` (trusted ``(N, d)`` array).
+
+        Tolerances on sums of kernel gradients are relative to it. Radial
+        kernels return :attr:`grad_bound`, a bound over all of ``R^d``; a kernel
+        whose gradient grows with its arguments returns the largest
+        ``|grad_u K(a, b)|`` over pairs of ``points``.
+        """
+        g = self.pair_grad(points, points)
+        return float(np.sqrt((g * g).sum(-1)).max())
+
+    # -- public evaluations (validated) ------------------------------------------------
+    def __call__(self, u, v) -> np.ndarray:
+        """Kernel matrix ``K(u_a, v_b)``, shape ``(nu, nv)``."""
+        return self.pair_value(*_pair(u, v))
+
+    def grad(self, u, v) -> np.ndarray:
+        """``d/du K(u_a, v_b)``, shape ``(nu, nv, d)``."""
+        return self.pair_grad(*_pair(u, v))
+
+    def hessian(self, u, v) -> np.ndarray:
+        """``d^2/du^2 K(u_a, v_b)``, shape ``(nu, nv, d, d)``."""
+        return self.pair_hessian(*_pair(u, v))
+
+    def mixed(self, u, v) -> np.ndarray:
+        """``d/du d/dv^T K(u_a, v_b)``, shape ``(nu, nv, d, d)``."""
+        return self.pair_mixed(*_pair(u, v))
+
+    # -- kernel expansions (trusted inputs) ----------------------------------------------
+    def grad_sum(self, y: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Gradient of the expansion ``f = sum_c w_c K(., z_c)`` at the rows of ``y``, ``(n, d)``."""
+        return np.einsum("nmd,m->nd", self.pair_grad(y, z), w)
+
+    def value_sum(self, y: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Value of the expansion ``sum_c w_c K(y, z_c)`` at the rows of ``y``, shape ``(n,)``."""
+        return self.pair_value(y, z) @ w
+
+
+@dataclass(frozen=True)
+class RadialKernel(Kernel):
+    """Base class of a radial kernel ``K(u, v) = phi(|u - v|^2)`` with bandwidth ``sigma``.
 
     Subclasses define ``profile``, ``dprofile`` and ``d2profile`` (``phi`` and its
     derivatives with respect to ``s = |u - v|^2``), ``curvature`` and
-    ``grad_bound``.
+    ``grad_bound``; the pairwise derivatives follow (module docstring).
     """
 
     sigma: float
 
-    smooth = True
-    name = "kernel"
+    radial = True
 
     def __post_init__(self):
         object.__setattr__(self, "sigma", V.scalar(self.sigma, "sigma", positive=True))
@@ -67,6 +178,11 @@ class Kernel:
         raise NotImplementedError
 
     @property
+    def length_scale(self) -> float:
+        """The bandwidth ``sigma`` (the smallest one of a multiscale kernel)."""
+        return self.sigma
+
+    @property
     def curvature(self) -> float:
         """``gamma = -2 phi'(0)``: ``hess_u K(u, u) = -gamma I``."""
         return float(-2.0 * self.dprofile(np.zeros(1))[0])
@@ -77,32 +193,26 @@ class Kernel:
         kernels), used by the truncation bound (theory section 2)."""
         raise NotImplementedError  # pragma: no cover
 
+    def grad_scale(self, points: np.ndarray) -> float:
+        return self.grad_bound
+
     def params(self) -> dict:
-        """The kernel's parameters, for records and scenario files."""
         return {"kind": self.name, "sigma": self.sigma}
 
-    # -- public evaluations ----------------------------------------------------------
-    def __call__(self, u, v) -> np.ndarray:
-        """Kernel matrix ``K(u_a, v_b)``, shape ``(nu, nv)``."""
-        u, v = _pair(u, v)
-        return self.profile(sqdist(u, v))
+    # -- pairwise evaluations -------------------------------------------------------
+    def pair_value(self, y, z):
+        return self.profile(sqdist(y, z))
 
-    def grad(self, u, v) -> np.ndarray:
-        """``d/du K(u_a, v_b)``, shape ``(nu, nv, d)``."""
-        u, v = _pair(u, v)
-        r = u[:, None, :] - v[None, :, :]
-        return self._grad_r(r)
+    def pair_grad(self, y, z):
+        return self._grad_r(y[:, None, :] - z[None, :, :])
 
-    def hessian(self, u, v) -> np.ndarray:
-        """``d^2/du^2 K(u_a, v_b)``, shape ``(nu, nv, d, d)``."""
-        u, v = _pair(u, v)
-        return self._hess_r(u[:, None, :] - v[None, :, :])
+    def pair_hessian(self, y, z):
+        return self._hess_r(y[:, None, :] - z[None, :, :])
 
-    def mixed(self, u, v) -> np.ndarray:
-        """``d/du d/dv^T K(u_a, v_b)``, shape ``(nu, nv, d, d)``; equals ``-hessian``."""
-        return -self.hessian(u, v)
+    def pair_mixed(self, y, z):
+        # K depends on u - v only: d_v = -d_u.
+        return -self.pair_hessian(y, z)
 
-    # -- internal, trusted inputs ------------------------------------------------------
     def _grad_r(self, r: np.ndarray) -> np.ndarray:
         s = (r * r).sum(-1)
         return 2.0 * self.dprofile(s)[..., None] * r
@@ -139,13 +249,9 @@ class Kernel:
         g *= w
         return 2.0 * (g.sum(1)[:, None] * y - g @ z)
 
-    def value_sum(self, y: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """Value of the expansion ``sum_c w_c K(y, z_c)`` at the rows of ``y``, shape ``(n,)``."""
-        return self.profile(sqdist(y, z)) @ w
-
 
 @dataclass(frozen=True)
-class Gaussian(Kernel):
+class Gaussian(RadialKernel):
     """Gaussian kernel ``K(u, v) = exp(-|u - v|^2 / (2 sigma^2))``.
 
     Examples
@@ -177,7 +283,7 @@ class Gaussian(Kernel):
 
 
 @dataclass(frozen=True)
-class RationalQuadratic(Kernel):
+class RationalQuadratic(RadialKernel):
     """Rational quadratic kernel ``(1 + |u - v|^2 / (2 alpha sigma^2))^(-alpha)``.
 
     Tends to the Gaussian as ``alpha -> inf``; ``hess_u K(u, u) = -I / sigma^2``.
@@ -219,7 +325,7 @@ class RationalQuadratic(Kernel):
 
 
 @dataclass(frozen=True)
-class Laplacian(Kernel):
+class Laplacian(RadialKernel):
     """Laplacian kernel ``K(u, v) = exp(-|u - v| / sigma)``.
 
     Not differentiable at ``u = v``: the gradient there is taken as 0 (the
@@ -267,23 +373,17 @@ class Laplacian(Kernel):
 
     def grad_sum(self, y, z, w):
         # The matrix-product form divides by |r|; use explicit differences instead.
-        return np.einsum("nmd,m->nd", self._grad_r(y[:, None, :] - z[None, :, :]), w)
+        return Kernel.grad_sum(self, y, z, w)
 
-    def _value_r(self, r):
+    def pair_value(self, y, z):
         # Explicit differences: the square root would turn the ~eps |u|^2 rounding of the
         # matrix-product distance into a ~sqrt(eps) |u| / sigma error near u = v.
+        r = y[:, None, :] - z[None, :, :]
         return np.exp(-np.sqrt((r * r).sum(-1)) / self.sigma)
-
-    def __call__(self, u, v):
-        u, v = _pair(u, v)
-        return self._value_r(u[:, None, :] - v[None, :, :])
-
-    def value_sum(self, y, z, w):
-        return self._value_r(y[:, None, :] - z[None, :, :]) @ w
 
 
 @dataclass(frozen=True)
-class Multiscale(Kernel):
+class Multiscale(RadialKernel):
     """Sum of Gaussians ``sum_i w_i exp(-|u - v|^2 / (2 sigma_i^2))``.
 
     ``sigma`` is set to the smallest bandwidth (the scale of the linear regime);
@@ -335,11 +435,78 @@ class Multiscale(Kernel):
                 "scale_weights": list(self.scale_weights)}
 
 
+@dataclass(frozen=True)
+class NNGP(Kernel):
+    """ReLU NNGP kernel: the infinite-width limit of a depth-``depth`` ReLU network.
+
+    Weight variance 2, bias variance ``bias^2`` (theory section 10):
+    ``S_0 = u.v / d + bias^2``,
+    ``S_l = sqrt(a b) (sin t + (pi - t) cos t) / pi + bias^2`` with
+    ``cos t = S_{l-1}(u, v) / sqrt(a b)``, ``a = S_{l-1}(u, u)``, ``b = S_{l-1}(v, v)``;
+    ``K = S_depth``. Recursion and derivatives: :mod:`kernelgda.arccos`.
+
+    Not radial and not translation invariant: ``mixed != -hessian`` (at ``u = v``
+    the Hessian in ``u`` vanishes, the mixed derivative does not), so the
+    isolated closed forms (theory section 5) do not apply, while the general
+    linearization (section 4) does: the kernel is C^2 at ``u = v``. It has no
+    bandwidth; ``S_0 = u.v / d`` sets the unit of the inputs, so
+    ``length_scale = 1`` (give data at unit scale). With ``bias = 0`` it is not
+    differentiable at the origin.
+
+    Examples
+    --------
+    >>> k = NNGP(depth=2, bias=0.0)
+    >>> bool(np.isclose(k([[1.0, 0.0]], [[1.0, 0.0]])[0, 0], 0.5))   # |u|^2 / d
+    True
+    >>> bool(np.allclose(k.hessian([[0.3, 0.4]], [[0.3, 0.4]]), 0.0))
+    True
+    """
+
+    depth: int = 2
+    bias: float = 0.0
+    name = "nngp"
+
+    def __post_init__(self):
+        object.__setattr__(self, "depth", V.integer(self.depth, "depth", minimum=1))
+        object.__setattr__(self, "bias", V.scalar(self.bias, "bias", nonnegative=True))
+
+    @property
+    def length_scale(self) -> float:
+        return 1.0
+
+    @property
+    def grad_bound(self) -> float:
+        raise ValueError("the NNGP kernel has no global gradient bound (|grad_u K(u, v)| grows "
+                         "with |v|); use grad_scale(points)")
+
+    def params(self) -> dict:
+        return {"kind": self.name, "depth": self.depth, "bias": self.bias}
+
+    def pair_value(self, y, z):
+        return nngp_value(y, z, self.depth, self.bias)
+
+    def _derivative(self, y, z, order):
+        if self.bias == 0 and (not np.all(np.any(y != 0, axis=1)) or not np.all(np.any(z != 0, axis=1))):
+            raise ValueError("the NNGP kernel with bias = 0 is not differentiable at the origin; "
+                             "move the points off 0 or use bias > 0")
+        return nngp_derivatives(y, z, self.depth, self.bias, order)
+
+    def pair_grad(self, y, z):
+        return self._derivative(y, z, "grad")
+
+    def pair_hessian(self, y, z):
+        return self._derivative(y, z, "hessian")
+
+    def pair_mixed(self, y, z):
+        return self._derivative(y, z, "mixed")
+
+
 KERNELS = {
     "gaussian": Gaussian,
     "rational_quadratic": RationalQuadratic,
     "laplacian": Laplacian,
     "multiscale": Multiscale,
+    "nngp": NNGP,
 }
 
 

@@ -143,9 +143,9 @@ def reduced_blocks(gan: KernelGAN, y: np.ndarray, q: np.ndarray):
     """
     n, d = y.shape
     k = gan.kernel
-    locs, index = distinct_locations(y, k.sigma)
+    locs, index = distinct_locations(y, k.length_scale)
     L = locs.shape[0]
-    c = k.mixed(locs, y)  # C_lj = d_u d_v^T K(u_l, y_j), (L, n, d, d)
+    c = k.pair_mixed(locs, y)  # C_lj = d_u d_v^T K(u_l, y_j), (L, n, d, d)
     C = c.transpose(0, 2, 1, 3).reshape(L * d, n * d)
     if gan.lam > 0:
         hj = fstar_hessians(gan, y, q) / gan.lam

@@ -24,9 +24,11 @@ and key is listed; keys marked *optional* have the default shown)::
                                       # vector or an (n, d) array); default 0
 
     [kernel]
-    kind = "gaussian"                 # "gaussian" | "rational_quadratic" | "laplacian"
-    sigma = 0.5                       # bandwidth, > 0
+    kind = "gaussian"                 # "gaussian" | "rational_quadratic" | "laplacian" | "nngp"
+    sigma = 0.5                       # bandwidth, > 0 (not for nngp)
     # alpha = 1.0                     # rational_quadratic only (default 1)
+    # depth = 2                       # nngp only: number of ReLU layers (default 2)
+    # bias = 0.0                      # nngp only: bias standard deviation beta (default 0)
 
     [gda]
     eta_d = 0.1                       # discriminator learning rate, > 0
@@ -82,7 +84,7 @@ __all__ = ["Scenario", "parse_scenario", "load_scenario", "KERNEL_KINDS", "GENER
            "OVERRIDABLE"]
 
 #: Kernels a scenario file may name (the multiscale kernel has no single ``sigma``).
-KERNEL_KINDS = ("gaussian", "rational_quadratic", "laplacian")
+KERNEL_KINDS = ("gaussian", "rational_quadratic", "laplacian", "nngp")
 #: Point generators and the keys each accepts (besides ``kind``).
 GENERATORS = {
     "ring": ("num", "radius", "dim", "center"),
@@ -93,7 +95,7 @@ GENERATORS = {
 OVERRIDABLE = ("sigma", "alpha", "lam", "eta_d", "eta_g", "mode", "d_steps", "beta")
 
 _TOP_KEYS = ("name", "description", "lam", "true", "generated", "kernel", "gda")
-_KERNEL_KEYS = ("kind", "sigma", "alpha")
+_KERNEL_KEYS = ("kind", "sigma", "alpha", "depth", "bias")
 _GDA_KEYS = ("eta_d", "eta_g", "mode", "d_steps", "beta")
 _TRUE_KEYS = ("points", "kind", "weights") + tuple(sorted({k for v in GENERATORS.values() for k in v}))
 _GEN_KEYS = _TRUE_KEYS + ("on_true", "per_point", "offset")
@@ -130,13 +132,13 @@ class Scenario:
         """Flat dict of the scalar parameters.
 
         Keys ``kernel`` (kind), ``sigma`` (and ``alpha`` for the rational quadratic
-        kernel), ``lam``, ``eta_d``, ``eta_g``, ``mode``, ``d_steps``, ``beta``, ``n``,
+        kernel; ``depth`` and ``bias`` instead for the NNGP kernel), ``lam``, ``eta_d``,
+        ``eta_g``, ``mode``, ``d_steps``, ``beta``, ``n``,
         ``m``, ``d``.
         """
         kp = self.gan.kernel.params()
-        out = {"kernel": kp["kind"], "sigma": float(kp["sigma"])}
-        if "alpha" in kp:
-            out["alpha"] = float(kp["alpha"])
+        out = {"kernel": kp["kind"]}
+        out.update({k: (int(v) if k == "depth" else float(v)) for k, v in kp.items() if k != "kind"})
         out.update(lam=self.gan.lam, eta_d=self.gda.eta_d, eta_g=self.gda.eta_g, mode=self.gda.mode,
                    d_steps=self.gda.d_steps, beta=self.gda.beta,
                    n=int(self.y0.shape[0]), m=self.gan.m, d=self.gan.d)
@@ -327,11 +329,18 @@ def _kernel(tab: dict):
     path = "kernel."
     _check_keys(tab, _KERNEL_KEYS, path, "kernel keys")
     kind = _string(tab, "kind", path, default="gaussian", options=KERNEL_KINDS)
+    for key, owner in (("alpha", "rational_quadratic"), ("depth", "nngp"), ("bias", "nngp")):
+        if key in tab and kind != owner:
+            raise ValueError(f"kernel.{key} applies only to kind = {owner!r}, not {kind!r}")
+    if kind == "nngp":
+        if "sigma" in tab:
+            raise ValueError("kernel.sigma does not apply to kind = 'nngp': the NNGP kernel has no "
+                             "bandwidth (its keys are depth and bias)")
+        return make_kernel(kind, depth=_integer(tab, "depth", path, default=2, minimum=1),
+                           bias=_scalar(tab, "bias", path, default=0.0, nonnegative=True))
     sigma = _scalar(tab, "sigma", path, positive=True)
     if kind == "rational_quadratic":
         return make_kernel(kind, sigma=sigma, alpha=_scalar(tab, "alpha", path, default=1.0, positive=True))
-    if "alpha" in tab:
-        raise ValueError(f"kernel.alpha applies only to kind = 'rational_quadratic', not {kind!r}")
     return make_kernel(kind, sigma=sigma)
 
 

@@ -16,7 +16,8 @@ values side by side. The measured regime is classified with tolerance
 :data:`kernelgda.check.MEASURED_TOL` ``= 1e-3`` rather than the default ``1e-6``
 (reasons in :mod:`kernelgda.check`).
 
-Exit codes: 0 on success, 1 when Newton finds no fixed point, 2 on bad input.
+Exit codes: 0 on success, 1 when Newton finds no fixed point (status ``not_converged``,
+or ``vanishing_gradient`` for a stall far from the data), 2 on bad input.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: in
     gan, gda = scenario.gan, scenario.gda
     eq = kg.find_equilibrium(gan, scenario.y0, scenario.q)
     out = {"scenario": scenario.name, "parameters": scenario.params(),
-           "fixed_point": {"converged": bool(eq.converged), "message": eq.message,
+           "fixed_point": {"converged": bool(eq.converged), "status": eq.status.label,
+                           "message": eq.message,
                            "iterations": int(eq.iterations), "residual": float(eq.residual),
                            "y": eq.y, "q": eq.q}}
     if not eq.converged:
@@ -68,7 +70,7 @@ def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: in
         rate = res.measured_rate
         out["check"] = {
             "steps": int(res.num_steps), "seed": int(seed),
-            "perturbation": E0_SCALE * gan.kernel.sigma, "status": str(res.status),
+            "perturbation": E0_SCALE * gan.kernel.length_scale, "status": str(res.status),
             "message": res.message, "window": list(res.measured.window),
             "predicted_rate": res.predicted_rate, "measured_rate": rate,
             "difference": res.difference if math.isfinite(rate) else float("nan"),
@@ -84,8 +86,8 @@ def format_report(res: dict, path: str | None = None) -> str:
     """The human-readable report of :func:`analyze`'s result."""
     par = res["parameters"]
     fp = res["fixed_point"]
-    kernel = f"{par['kernel']} sigma = {fmt(par['sigma'])}" + (
-        f" alpha = {fmt(par['alpha'])}" if "alpha" in par else "")
+    kernel = par["kernel"] + "".join(f" {key} = {fmt(par[key])}"
+                                     for key in ("sigma", "alpha", "depth", "bias") if key in par)
     mode = par["mode"] + (f" (d_steps = {par['d_steps']})" if par.get("d_steps", 1) != 1 else "") + (
         f" (beta = {fmt(par['beta'])})" if par.get("beta", 0) else "")
     lines = [f"scenario {res['scenario']}" + (f" ({path})" if path else ""),
@@ -138,8 +140,8 @@ def run(args) -> int:
     res = analyze(scenario, check=args.check, steps=args.steps, seed=args.seed)
     print(dumps(res) if args.json else format_report(res, str(args.scenario)))
     if not res["fixed_point"]["converged"]:
-        print(f"kernelgda: no fixed point found from the generated points of {args.scenario}: "
-              f"{res['fixed_point']['message']}", file=sys.stderr)
+        print(f"kernelgda: {res['fixed_point']['status']}: no fixed point found from the generated "
+              f"points of {args.scenario}: {res['fixed_point']['message']}", file=sys.stderr)
         return 1
     return 0
 
