@@ -223,27 +223,27 @@ def test_isolated_closed_forms_refuse_nngp():
 def test_scenario_file_reads_nngp():
     s = parse_scenario({"true": {"points": [[1.0, 0.0], [0.0, 1.0]]}, "generated": {"on_true": True},
                         "kernel": {"kind": "nngp", "depth": 3, "bias": 0.25},
-                        "gda": {"lam": 0.5, "eta_d": 0.1, "eta_g": 0.1}})
+                        "lam": 0.5, "gda": {"eta_d": 0.1, "eta_g": 0.1}})
     assert s.gan.kernel == kg.NNGP(depth=3, bias=0.25)
     assert s.params()["kernel"] == "nngp" and s.params()["depth"] == 3
     with pytest.raises(ValueError, match="kernel.sigma"):
         parse_scenario({"true": {"points": [[1.0]]}, "generated": {"on_true": True},
                         "kernel": {"kind": "nngp", "sigma": 1.0},
-                        "gda": {"lam": 0.5, "eta_d": 0.1, "eta_g": 0.1}})
+                        "lam": 0.5, "gda": {"eta_d": 0.1, "eta_g": 0.1}})
     with pytest.raises(ValueError, match="kernel.depth"):
         parse_scenario({"true": {"points": [[1.0]]}, "generated": {"on_true": True},
                         "kernel": {"kind": "gaussian", "sigma": 1.0, "depth": 2},
-                        "gda": {"lam": 0.5, "eta_d": 0.1, "eta_g": 0.1}})
+                        "lam": 0.5, "gda": {"eta_d": 0.1, "eta_g": 0.1}})
 
 
 def test_analyze_cli_on_an_nngp_scenario(capsys, tmp_path):
     from kernelgda.cli import main  # noqa: PLC0415
 
     f = tmp_path / "nngp.toml"
-    f.write_text('name = "nngp"\n[true]\npoints = [[1.0, 0.2], [-0.4, 1.1]]\nweights = [1.0, 0.6]\n'
+    f.write_text('name = "nngp"\nlam = 0.5\n[true]\npoints = [[1.0, 0.2], [-0.4, 1.1]]\nweights = [1.0, 0.6]\n'
                  '[generated]\non_true = true\noffset = 0.03\n'
                  '[kernel]\nkind = "nngp"\ndepth = 2\nbias = 0.3\n'
-                 '[gda]\nlam = 0.5\neta_d = 0.1\neta_g = 0.1\n')
+                 '[gda]\neta_d = 0.1\neta_g = 0.1\n')
     code = main(["analyze", str(f)])
     out, err = capsys.readouterr()
     assert code == 0, err

@@ -115,6 +115,7 @@ def _scenario(tmp_path, kind, extra, sigma, start, dim):
     point = [start * sigma] + [0.0] * (dim - 1)
     f = tmp_path / f"{kind}.toml"
     f.write_text(f"""name = "stall"
+lam = 0.5
 [true]
 points = [{[0.0] * dim}]
 weights = 1.0
@@ -126,7 +127,6 @@ kind = "{kind}"
 sigma = {sigma}
 {extra}
 [gda]
-lam = 0.5
 eta_d = 0.1
 eta_g = 0.1
 """)
