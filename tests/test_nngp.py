@@ -240,7 +240,8 @@ def test_analyze_cli_on_an_nngp_scenario(capsys, tmp_path):
     from kernelgda.cli import main  # noqa: PLC0415
 
     f = tmp_path / "nngp.toml"
-    f.write_text('name = "nngp"\nlam = 0.5\n[true]\npoints = [[1.0, 0.2], [-0.4, 1.1]]\nweights = [1.0, 0.6]\n'
+    f.write_text('name = "nngp"\nlam = 0.5\n'
+                 '[true]\npoints = [[1.0, 0.2], [-0.4, 1.1]]\nweights = [1.0, 0.6]\n'
                  '[generated]\non_true = true\noffset = 0.03\n'
                  '[kernel]\nkind = "nngp"\ndepth = 2\nbias = 0.3\n'
                  '[gda]\neta_d = 0.1\neta_g = 0.1\n')
