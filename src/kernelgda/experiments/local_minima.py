@@ -89,8 +89,8 @@ class Config:
 
 
 QUICK = Config(curve_sigmas=(0.1, 0.5, 1.0), curve_steps=400, curve_every=10,
-               table_sigmas=(0.25, 0.4, 0.75), table_steps=3000,
-               map_sigmas=(0.1, 0.4, 0.7, 1.0), map_starts=(0.35, 0.95, 1.7, 2.6), map_steps=1500)
+               table_sigmas=(0.25, 0.4, 0.75), table_steps=2000,
+               map_sigmas=(0.1, 0.4, 0.7, 1.0), map_starts=(0.35, 0.95, 1.7, 2.6), map_steps=1000)
 
 
 def _game(config: Config, kernel) -> KernelGAN:

@@ -204,8 +204,9 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         "the Gaussian, the linearization at the fixed point found by Newton from each run's end "
         "predicts rate 1 (the pair spreads are neutral at matched mass) and a faster rate for the "
         "pair-mean modes (triangles); the measured per-step factor of W2 over the second half of each "
-        "run (circles) is below 1, because the spread shrinks, sublinearly (theory section 9), and "
-        "above the pair-mean rate at small widths, because the pair means follow the spread. "
+        "run (circles) is below 1, because the spread shrinks, sublinearly (theory section 9), and in "
+        "the default configuration above the pair-mean rate, because the pair means follow the "
+        "slowly shrinking spread. "
         "Bottom right: the true points and the starts of all trials.")
     return Result(NAME, config, data, coords, table, summary, caption)
 
