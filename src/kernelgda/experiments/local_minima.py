@@ -110,6 +110,11 @@ def smm_stationary_spread(sigma: float, p: float, q_total: float, d: int = 1) ->
 
     ``delta = p - Q`` is the mass mismatch at the true point; ``nan`` unless ``delta < 0``.
     Private stand-in for ``kernelgda.smm.stationary_spread`` (to be called once merged).
+
+    Examples
+    --------
+    >>> round(smm_stationary_spread(0.4, p=0.5, q_total=1.0), 6)  # sigma^2 / 3
+    0.053333
     """
     delta = p - q_total
     if delta >= 0:

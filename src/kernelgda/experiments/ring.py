@@ -70,7 +70,13 @@ QUICK = Config(num_trials=1, num_steps=300, every=10)
 
 
 def ring_points(num_true: int) -> np.ndarray:
-    """``num_true`` equally spaced points on the unit circle, ``(num_true, 2)``."""
+    """``num_true`` equally spaced points on the unit circle, ``(num_true, 2)``.
+
+    Examples
+    --------
+    >>> (np.round(ring_points(4), 12) + 0.0).tolist()  # + 0.0 turns -0.0 into 0.0
+    [[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]
+    """
     angle = 2 * np.pi * np.arange(num_true) / num_true
     return np.stack([np.cos(angle), np.sin(angle)], axis=1)
 
