@@ -243,15 +243,17 @@ def plot(result: Result):
         panel_label(ax, "ab"[k])
     axes[0, 0].legend(fontsize=6, frameon=False)
     ax = axes[1, 0]
-    for key, marker, label in (("predicted_rate", "s", "linearization (neutral spread)"),
-                               ("mean_mode_rate", "^", "linearization, pair-mean modes"),
+    for key, marker, label in (("mean_mode_rate", "^", "linearization, pair-mean modes"),
                                ("effective_rate", "o", "measured (W2, second half)")):
         vals = result[key]
         for t in range(vals.shape[1]):
-            ax.plot(sigmas, vals[:, t], marker, ms=4, mfc="none", color="0.2" if t else "C0",
+            ax.plot(sigmas, 1 - vals[:, t], marker, ms=4, mfc="none", color="C0" if t == 0 else "0.3",
                     label=label if t == 0 else None, ls="none")
+    ax.set_yscale("log")
+    ax.text(0.02, 0.02, "linearization, all visible modes: |z| = 1\n(neutral pair spreads)",
+            transform=ax.transAxes, fontsize=6, va="bottom")
     ax.set_xlabel(r"$\sigma$")
-    ax.set_ylabel(r"rate $|z|$ per step (Gaussian)")
+    ax.set_ylabel(r"$1 - |z|$ per step (Gaussian)")
     ax.legend(fontsize=6, frameon=False)
     panel_label(ax, "c")
     ax = axes[1, 1]
