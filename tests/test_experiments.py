@@ -453,3 +453,20 @@ def test_ring_rates_against_the_isolated_pair_closed_form(ring_result):
                                err_msg="matched mass: the spread modes are neutral (section 5)")
     np.testing.assert_allclose(ring_result["fixed_point_distance"][0, 0], 0.0, atol=1e-10,
                                err_msg="matched mass: the fixed point is the perfect fit")
+
+
+@pytest.mark.slow
+def test_local_minima_reproduces_the_specification_table_of_section_10():
+    # docs/theory.md section 10 (measured independently for the specification): after 20,000
+    # steps from (1.6, 1.7), sigma = 0.4 ends at (0.728, 1.272), radius 0.9926, variance 0.074;
+    # sigma = 0.5 at (0.648, 1.335), radius 0.9958, variance 0.118 (3 digits as printed there).
+    cfg = lm.Config(curve_sigmas=(0.5,), curve_steps=10, table_sigmas=(0.4, 0.5), table_steps=20000,
+                    map_sigmas=(0.5,), map_starts=(0.95,), map_steps=10)
+    r = lm.compute(cfg)
+    np.testing.assert_allclose(r["table_end"], [[0.728, 1.272], [0.648, 1.335]], atol=1.5e-3,
+                               err_msg="end of run vs the section-10 table")
+    np.testing.assert_allclose(r["collapse_radius"], [0.9926, 0.9958], atol=1e-4,
+                               err_msg="spectral radius vs the section-10 table")
+    np.testing.assert_allclose(r["collapse_variance"], [0.074, 0.118], atol=1e-3,
+                               err_msg="variance vs the section-10 table")
+    assert [lm.OUTCOMES[o] for o in r["table_outcome"]] == ["collapse", "collapse"]
