@@ -387,7 +387,6 @@ def test_local_minima_smm_spread_is_the_section_9_closed_form(local_minima_resul
     # d = 1, p = 0.5, Q = 1: tr S = -delta sigma^2 / (Q * 3/2) = sigma^2 / 3.
     np.testing.assert_allclose(local_minima_result["smm_spread"], np.array([0.4, 1.0]) ** 2 / 3,
                                rtol=1e-14, err_msg="section 9 stationary spread")
-    assert np.isnan(lm.smm_stationary_spread(1.0, p=1.0, q_total=1.0)), "no spread without excess"
 
 
 def test_local_minima_classify_runs_on_hand_made_trajectories():

@@ -105,7 +105,7 @@ def _pair(a: float, b: float) -> np.ndarray:
     return np.array([[a], [b]], dtype=float)
 
 
-def smm_stationary_spread(sigma: float, p: float, q_total: float, d: int = 1) -> float:
+def _smm_stationary_spread(sigma: float, p: float, q_total: float, d: int = 1) -> float:
     """Section-9 stationary spread ``tr S_inf = -d delta sigma^2 / (Q (1 + d/2))`` (Gaussian).
 
     ``delta = p - Q`` is the mass mismatch at the true point; ``nan`` unless ``delta < 0``.
@@ -113,7 +113,7 @@ def smm_stationary_spread(sigma: float, p: float, q_total: float, d: int = 1) ->
 
     Examples
     --------
-    >>> round(smm_stationary_spread(0.4, p=0.5, q_total=1.0), 6)  # sigma^2 / 3
+    >>> round(_smm_stationary_spread(0.4, p=0.5, q_total=1.0), 6)  # sigma^2 / 3
     0.053333
     """
     delta = p - q_total
@@ -161,7 +161,7 @@ def collapse_fixed_point(gan: KernelGAN, q, starts):
 
 def _spread_start(config: Config, sigma: float) -> np.ndarray:
     """Pair straddling the true point ``+1`` at the section-9 stationary spread."""
-    half = np.sqrt(smm_stationary_spread(sigma, config.p[1], float(np.sum(config.q))))
+    half = np.sqrt(_smm_stationary_spread(sigma, config.p[1], float(np.sum(config.q))))
     return _pair(config.x[1] - half, config.x[1] + half)
 
 
@@ -265,7 +265,7 @@ def _table(config: Config):
         prev = None if eq is None else eq.y
         y1, y2, var, rad = _collapse_summary(gan, gda, q, eq)
         cols["y1"][i], cols["y2"][i], cols["variance"][i], cols["radius"][i] = y1, y2, var, rad
-        cols["smm"][i] = smm_stationary_spread(s, config.p[1], float(q.sum()))
+        cols["smm"][i] = _smm_stationary_spread(s, config.p[1], float(q.sum()))
         rows.append({
             "sigma": float(s), "end of run": f"({end[0, 0]:.3g}, {end[1, 0]:.3g})",
             "run outcome": OUTCOMES[outcome[i]], "Newton from end": st.label,
@@ -327,6 +327,7 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     steps, w2, ends, curve_out = _curves(config, progress)
     t_sig, cols, newton, t_out, table = _table(config)
     m_sig, m_starts, m_out, fp = _basin_map(config, progress)
+    smm_sigma = np.linspace(min(t_sig.min(), m_sig.min()), max(t_sig.max(), m_sig.max()), 100)
     predicted, measured, near = verdicts(config, m_sig, m_starts, m_out, fp[:, 3])
     agree = predicted == measured
     data = {
@@ -341,6 +342,8 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         "collapse_variance": (("table_sigma",), cols["variance"]),
         "collapse_radius": (("table_sigma",), cols["radius"]),
         "smm_spread": (("table_sigma",), cols["smm"]),
+        "smm_curve": (("smm_sigma",), np.array([_smm_stationary_spread(
+            s, config.p[1], float(np.sum(config.q))) for s in smm_sigma])),
         "outcome": (("map_sigma", "map_start"), m_out),
         "map_collapse_y": (("map_sigma", "point"), fp[:, :2]),
         "map_collapse_radius": (("map_sigma",), fp[:, 3]),
@@ -350,7 +353,7 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     }
     coords = {"kernel": np.array(["gaussian", "laplacian"]), "curve_sigma": np.array(config.curve_sigmas),
               "curve_step": steps, "point": np.arange(2), "table_sigma": t_sig,
-              "map_sigma": m_sig, "map_start": m_starts}
+              "map_sigma": m_sig, "map_start": m_starts, "smm_sigma": smm_sigma}
     stable = predicted
     counts = {o: int((m_out == k).sum()) for k, o in enumerate(OUTCOMES)}
     summary = {
@@ -414,9 +417,7 @@ def plot(result: Result):
     axes[0, 0].legend(fontsize=6, frameon=False)
     ax = axes[1, 0]
     sig = result["table_sigma"]
-    fine = np.linspace(sig.min(), sig.max(), 100)
-    p_true, q_tot = result.config.p[1], float(np.sum(result.config.q))
-    ax.plot(fine, [smm_stationary_spread(s, p_true, q_tot) for s in fine], color="0.4", lw=1,
+    ax.plot(result["smm_sigma"], result["smm_curve"], color="0.4", lw=1,
             label="section 9 stationary spread")
     var, rad = result["collapse_variance"], result["collapse_radius"]
     stable = np.isfinite(rad) & (rad < 1)
