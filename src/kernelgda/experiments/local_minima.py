@@ -126,9 +126,12 @@ def fixed_point_status(gan: KernelGAN, eq) -> Status:
     """Status of a Newton result: a 'fixed point' with a point ``FAR`` widths off the data
     is a stall (vanishing gradient), not a fixed point (theory section 10).
 
-    Stand-in until ``find_equilibrium`` reports ``VANISHING_GRADIENT`` itself: then return
-    ``eq.status``.
+    Where ``find_equilibrium`` reports a ``status`` (``VANISHING_GRADIENT`` for a stall) that
+    is not ``CONVERGED``, that status is returned; the distance test stays as a second check.
     """
+    status = getattr(eq, "status", None)
+    if isinstance(status, Status) and status is not Status.CONVERGED:
+        return status
     if not eq.converged:
         return Status.NOT_CONVERGED
     dist = np.abs(eq.y[:, 0][:, None] - gan.x_true[:, 0][None, :]).min(axis=1)

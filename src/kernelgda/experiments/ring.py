@@ -199,6 +199,9 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         "predicted_rate_range": _range(fp["predicted"]),
         "mean_mode_rate_range": _range(fp["mean_rate"]),
         "effective_rate_range": _range(fp["effective"]),
+        "measured_between_mean_rate_and_1": (
+            f"{int(((fp['effective'] > fp['mean_rate']) & (fp['effective'] < 1)).sum())} of "
+            f"{fp['effective'].size}"),
     }
     caption = (
         f"Ring: {config.num_true} true points on the unit circle (p = 1/{config.num_true}), "
