@@ -14,16 +14,20 @@ import dataclasses
 import numpy as np
 import pytest
 
-from kernelgda import isolated
-from kernelgda.experiments import EXPERIMENTS, get, to_dataset
+from kernelgda import Gaussian, KernelGAN, find_equilibrium, isolated
+from kernelgda.experiments import EXPERIMENTS, get, ring, to_dataset
 from kernelgda.experiments import beyond_isolated as bi
 from kernelgda.experiments import digits as dg
 from kernelgda.experiments import linear_validity as lv
+from kernelgda.experiments import local_minima as lm
 from kernelgda.experiments import rate_check as rc
 from kernelgda.experiments import regime_diagram as rd
 from kernelgda.experiments import spectral_maps as sm
 from kernelgda.experiments import two_point as tp
 from kernelgda.regimes import REGIMES
+from kernelgda.status import Status
+
+from . import oracles
 
 PAPER_EXPERIMENTS = ("rate-check", "spectral-maps", "regime-diagram", "two-point", "beyond-isolated",
                      "linear-validity", "digits")
@@ -328,3 +332,140 @@ def test_results_convert_to_netcdf3_and_round_trip(tmp_path):
         np.testing.assert_array_equal(back["predicted_real"].values, r["predicted"].real)
         assert back.attrs["config_num_steps"] == 20
         assert back.attrs["experiment"] == "two-point"
+
+
+# -- local-minima (theory section 10) ----------------------------------------------------------
+
+LM_TINY = lm.Config(curve_sigmas=(0.4,), curve_steps=60, table_sigmas=(0.4, 1.0), table_steps=300,
+                    map_sigmas=(0.4,), map_starts=(0.95, 2.9), map_steps=100)
+
+
+@pytest.fixture(scope="module")
+def local_minima_result():
+    return lm.compute(LM_TINY)
+
+
+def test_local_minima_w2_at_step_zero_is_the_hand_computed_transport_cost(local_minima_result):
+    # Start (1.6, 1.7), true points (-1, 1), weights 1/2 each: the monotone plan sends 1.6 -> -1
+    # and 1.7 -> 1, cost (2.6^2 + 0.7^2) / 2 = 3.625 (in 1-D the sorted matching is optimal).
+    np.testing.assert_allclose(local_minima_result["w2"][:, :, 0], 3.625, rtol=1e-12,
+                               err_msg="W2^2 at step 0 vs hand computation")
+
+
+def test_local_minima_collapse_fixed_point_is_stationary_by_finite_differences(local_minima_result):
+    cfg = LM_TINY
+    y = local_minima_result["collapse_y"][0]  # sigma = 0.4
+    kernel = Gaussian(sigma=0.4)
+    x, p, q = np.array(cfg.x)[:, None], np.array(cfg.p), np.array(cfg.q)
+
+    def fstar(u):
+        u = np.atleast_1d(u)
+        return (sum(pi * oracles.kernel_value(kernel, u, xi) for pi, xi in zip(p, x, strict=True))
+                - sum(qj * oracles.kernel_value(kernel, u, [yj]) for qj, yj in zip(q, y, strict=True))
+                ) / cfg.lam
+
+    # h = 1e-5: truncation h^2 |f'''| / 6 ~ 1e-10 / sigma^3, rounding eps / h ~ 1e-11.
+    grads = [oracles.fd_gradient(fstar, np.array([yj]), 1e-5)[0] for yj in y]
+    np.testing.assert_allclose(grads, 0.0, atol=1e-8, err_msg="grad f*(Y*) by central differences")
+    assert y[0] < 1.0 < y[1], "the collapse fixed point straddles +1 (theory section 10)"
+
+
+def test_local_minima_collapse_radius_equals_fd_reduced_jacobian(local_minima_result):
+    cfg = LM_TINY
+    y = local_minima_result["collapse_y"][0][:, None]
+    jac, _ = oracles.fd_reduced_jacobian(Gaussian(sigma=0.4), np.array(cfg.x)[:, None],
+                                         np.array(cfg.p), cfg.lam, cfg.eta_d, cfg.eta_g, cfg.mode,
+                                         y, np.array(cfg.q))
+    expected = max(np.abs(np.linalg.eigvals(jac)).max(), 1 - cfg.eta_d * cfg.lam)
+    # FD entries to ~1e-8 absolute (oracles.fd_reduced_jacobian); eigenvalues well separated.
+    np.testing.assert_allclose(local_minima_result["collapse_radius"][0], expected, atol=1e-6,
+                               err_msg="spectral radius vs finite-difference reduced Jacobian")
+    assert local_minima_result["collapse_radius"][0] < 1, "sigma = 0.4: collapse is a local minimum"
+
+
+def test_local_minima_smm_spread_is_the_section_9_closed_form(local_minima_result):
+    # d = 1, p = 0.5, Q = 1: tr S = -delta sigma^2 / (Q * 3/2) = sigma^2 / 3.
+    np.testing.assert_allclose(local_minima_result["smm_spread"], np.array([0.4, 1.0]) ** 2 / 3,
+                               rtol=1e-14, err_msg="section 9 stationary spread")
+
+
+def test_local_minima_classify_runs_on_hand_made_trajectories():
+    x = np.array([-1.0, 1.0])
+    T = 100
+    still = lambda a, b: np.tile([[a], [b]], (T + 1, 1, 1))  # noqa: E731
+    moving = np.stack([np.array([[1.0], [2.0 + 0.1 * k]]) for k in range(T + 1)])
+    y = np.stack([still(-1.0, 1.0), still(0.8, 1.2), still(1.0, 3.0), moving, still(0.9, 1.1)])
+    y[4, -5:] += 0.2  # still moving near the data at the end
+    status = ["completed"] * 4 + ["completed"]
+    out = lm.classify_runs(y, status, x, np.full(5, 0.25))
+    assert [lm.OUTCOMES[o] for o in out] == ["global fit", "collapse", "stall", "escape", "unsettled"]
+    div = lm.classify_runs(y[:1], ["diverged"], x, np.array([0.25]))
+    assert lm.OUTCOMES[div[0]] == "diverged"
+
+
+def test_local_minima_verdict_counts_and_wide_kernel_has_no_collapse(local_minima_result):
+    r = local_minima_result
+    assert r["collapse_radius"][1] != r["collapse_radius"][1], "sigma = 1: no collapse fixed point"
+    assert r["newton_status"][1] == Status.CONVERGED.code
+    assert r.summary["widths_verdict_agrees"].endswith("of 1")
+
+
+def test_local_minima_stall_is_not_reported_as_a_fixed_point():
+    gan = KernelGAN([[-1.0], [1.0]], [0.5, 0.5], Gaussian(sigma=0.1), lam=1.0)
+    eq = find_equilibrium(gan, [[1.0], [3.0]], [0.5, 0.5])  # 20 widths out: gradient underflows
+    assert lm.fixed_point_status(gan, eq) is not Status.CONVERGED, "a stall is not a fixed point"
+
+
+# -- ring ----------------------------------------------------------------------------------------
+
+RING_TINY = ring.Config(sigmas=(0.25,), num_trials=1, num_steps=40, every=20)
+
+
+@pytest.fixture(scope="module")
+def ring_result():
+    return ring.compute(RING_TINY)
+
+
+def test_ring_w2_at_step_zero_equals_an_assignment_oracle(ring_result):
+    from scipy.optimize import linear_sum_assignment
+
+    y0 = ring.starts(RING_TINY)[0]
+    x = np.repeat(ring.ring_points(4), 2, axis=0)  # each true point (mass 1/4) as two halves
+    cost = ((y0[:, None, :] - x[None, :, :]) ** 2).sum(axis=2)
+    rows, cols = linear_sum_assignment(cost)
+    expected = cost[rows, cols].mean()  # equal masses 1/8: an optimal plan is a permutation
+    np.testing.assert_allclose(ring_result["w2"][:, 0, 0, 0], expected, rtol=1e-10,
+                               err_msg="W2^2 at step 0 vs assignment (Birkhoff)")
+
+
+def test_ring_rates_against_the_isolated_pair_closed_form(ring_result):
+    # sigma = 0.25: neighbours sqrt(2) = 5.7 sigma apart, coupling exp(-16) ~ 1e-7, so each
+    # pair is isolated (section 5, matched mass, h = 0): the discriminator sees the pair's mass
+    # Q = 1/4 (B+ = (1 - a) B - eta_d gamma Q e_mean), each point moves with its own q = 1/8.
+    a, gamma, eta_d, eta_g, q, Q = 0.1, 1 / 0.25**2, 0.1, 0.04, 1 / 8, 1 / 4
+    J = np.array([[1 - a, -eta_d * gamma * Q],
+                  [eta_g * (1 - a) * q, 1 - eta_d * eta_g * q * gamma * Q]])
+    expected = np.abs(np.linalg.eigvals(J)).max()
+    np.testing.assert_allclose(ring_result["mean_mode_rate"][0, 0], expected, atol=1e-5,
+                               err_msg="pair-mean rate vs isolated closed form, theory section 5")
+    np.testing.assert_allclose(ring_result["predicted_rate"][0, 0], 1.0, atol=1e-9,
+                               err_msg="matched mass: the spread modes are neutral (section 5)")
+    np.testing.assert_allclose(ring_result["fixed_point_distance"][0, 0], 0.0, atol=1e-10,
+                               err_msg="matched mass: the fixed point is the perfect fit")
+
+
+@pytest.mark.slow
+def test_local_minima_reproduces_the_specification_table_of_section_10():
+    # docs/theory.md section 10 (measured independently for the specification): after 20,000
+    # steps from (1.6, 1.7), sigma = 0.4 ends at (0.728, 1.272), radius 0.9926, variance 0.074;
+    # sigma = 0.5 at (0.648, 1.335), radius 0.9958, variance 0.118 (3 digits as printed there).
+    cfg = lm.Config(curve_sigmas=(0.5,), curve_steps=10, table_sigmas=(0.4, 0.5), table_steps=20000,
+                    map_sigmas=(0.5,), map_starts=(0.95,), map_steps=10)
+    r = lm.compute(cfg)
+    np.testing.assert_allclose(r["table_end"], [[0.728, 1.272], [0.648, 1.335]], atol=1.5e-3,
+                               err_msg="end of run vs the section-10 table")
+    np.testing.assert_allclose(r["collapse_radius"], [0.9926, 0.9958], atol=1e-4,
+                               err_msg="spectral radius vs the section-10 table")
+    np.testing.assert_allclose(r["collapse_variance"], [0.074, 0.118], atol=1e-3,
+                               err_msg="variance vs the section-10 table")
+    assert [lm.OUTCOMES[o] for o in r["table_outcome"]] == ["collapse", "collapse"]

@@ -1,0 +1,466 @@
+"""Local minima and mode collapse: the 1-D worst case of theory section 10.
+
+True points ``-1, +1`` with ``p = (0.5, 0.5)``, two generated points with ``q = (0.5, 0.5)``,
+alternating GDA with ``eta_d = 0.1``, ``eta_g = 0.01``, ``lam = 1`` from ``f0 = 0``.
+
+(a) **Progress.** ``W2^2`` (theory section 10) against the iteration from the authors'
+start ``(1.6, 1.7)`` for the authors' widths, Gaussian and Laplacian kernels.
+
+(b) **The collapse fixed point.** For each Gaussian width, a long run from the authors'
+start, Newton from its end point, and the collapse fixed point: both generated points on
+``+1``'s side, *straddling* it (the spread fixed point of theory section 9; the coincident
+configuration carries excess mass and is unstable, section 5). It is searched by Newton
+from the end of the run, from a spread start ``1 -+ sigma / sqrt(3)`` (the section-9
+stationary spread) and by continuation from the neighbouring width. Its linearization
+(the general Jacobian of section 4, the masses do not match) decides whether it is a
+local minimum (spectral radius below 1). Its variance is shown next to the section-9
+stationary spread ``tr S_inf = -d delta sigma^2 / (Q (1 + d/2))``.
+
+(c) **Basin map.** Over (width, start), the start being the pair ``(c, c + 0.1)``, each
+cell is one exact run (``simulate_batch``) classified from its last configuration
+(:func:`classify_runs`): *global fit*, *collapse*, *stall* (a point several widths from
+every true point that no longer moves: the gradient has vanished, it is not a fixed
+point), *escape* (such a point still moving out), *diverged*, or *unsettled* (still
+moving near the data at the end). The predicted stability of collapse is drawn over it.
+
+Headline: for how many widths the linearization's verdict on collapse (a stable collapse
+fixed point exists, or not) agrees with the measured outcome of the starts inside its
+basin, the cells whose start pair is centred within ``max(sigma / 2, spacing / 2)`` of
+``+1``. The Laplacian kernel has no linearization at coincident points: simulation only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..batch import simulate_batch
+from ..dynamics import simulate
+from ..equilibrium import find_equilibrium
+from ..game import GDA, KernelGAN
+from ..kernels import Gaussian, Laplacian
+from ..linearize import linearize
+from ..status import Status
+from ..wasserstein import wasserstein2_series
+from ._base import Result, no_progress
+
+NAME = "local-minima"
+DESCRIPTION = ("Local minima and mode collapse in 1-D (true points -1, +1; two generated points "
+               "near +1): W2^2 curves, the collapse fixed point and its stability, basin map "
+               "(theory section 10)")
+
+#: Outcomes of a run, in the order of their integer codes.
+OUTCOMES = ("global fit", "collapse", "stall", "escape", "diverged", "unsettled")
+#: A point further than ``FAR`` widths from every true point is off the data (stall or escape).
+FAR = 3.0
+#: An off-data point that moved more than ``ESCAPE_MOVE`` widths over the last tenth of the
+#: run is escaping; otherwise it has stalled (theory section 10, "Stall points").
+ESCAPE_MOVE = 1.0
+#: A run near the data whose points still moved more than ``SETTLE_MOVE`` widths over the
+#: last tenth of the run is unsettled (its end is not yet a verdict).
+SETTLE_MOVE = 0.1
+#: Fraction of a run (its last part) over which the motion above is measured.
+TAIL = 0.1
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of the local-minima experiment (defaults: the authors' setting)."""
+
+    x: tuple = (-1.0, 1.0)
+    p: tuple = (0.5, 0.5)
+    q: tuple = (0.5, 0.5)
+    lam: float = 1.0
+    eta_d: float = 0.1
+    eta_g: float = 0.01
+    mode: str = "alternating"
+    start: tuple = (1.6, 1.7)
+    curve_sigmas: tuple = (0.1, 0.25, 0.5, 0.75, 1.0)
+    curve_steps: int = 2000
+    curve_every: int = 10
+    table_sigmas: tuple = (0.1, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)
+    table_steps: int = 20000
+    map_sigmas: tuple = tuple(float(s) for s in np.round(np.arange(0.1, 1.0001, 0.05), 3))
+    map_starts: tuple = tuple(float(c) for c in np.round(np.arange(0.2, 2.91, 0.15), 3))
+    map_offset: float = 0.1
+    map_steps: int = 4000
+    history_tol: float = 1e-12
+
+
+QUICK = Config(curve_sigmas=(0.1, 0.5, 1.0), curve_steps=400, curve_every=10,
+               table_sigmas=(0.25, 0.4, 0.75), table_steps=2000,
+               map_sigmas=(0.1, 0.4, 0.7, 1.0), map_starts=(0.35, 0.95, 1.7, 2.6), map_steps=1000)
+
+
+def _game(config: Config, kernel) -> KernelGAN:
+    return KernelGAN(np.array(config.x)[:, None], np.array(config.p), kernel, lam=config.lam)
+
+
+def _gda(config: Config) -> GDA:
+    return GDA(config.eta_d, config.eta_g, config.mode)
+
+
+def _pair(a: float, b: float) -> np.ndarray:
+    return np.array([[a], [b]], dtype=float)
+
+
+def _smm_stationary_spread(sigma: float, p: float, q_total: float, d: int = 1) -> float:
+    """Section-9 stationary spread ``tr S_inf = -d delta sigma^2 / (Q (1 + d/2))`` (Gaussian).
+
+    ``delta = p - Q`` is the mass mismatch at the true point; ``nan`` unless ``delta < 0``.
+    Private stand-in for ``kernelgda.smm.stationary_spread`` (to be called once merged).
+
+    Examples
+    --------
+    >>> round(_smm_stationary_spread(0.4, p=0.5, q_total=1.0), 6)  # sigma^2 / 3
+    0.053333
+    """
+    delta = p - q_total
+    if delta >= 0:
+        return float("nan")
+    return -d * delta * sigma**2 / (q_total * (1 + d / 2))
+
+
+def fixed_point_status(gan: KernelGAN, eq) -> Status:
+    """Status of a Newton result: a 'fixed point' with a point ``FAR`` widths off the data
+    is a stall (vanishing gradient), not a fixed point (theory section 10).
+
+    Where ``find_equilibrium`` reports a ``status`` (``VANISHING_GRADIENT`` for a stall) that
+    is not ``CONVERGED``, that status is returned; the distance test stays as a second check.
+    """
+    status = getattr(eq, "status", None)
+    if isinstance(status, Status) and status is not Status.CONVERGED:
+        return status
+    if not eq.converged:
+        return Status.NOT_CONVERGED
+    dist = np.abs(eq.y[:, 0][:, None] - gan.x_true[:, 0][None, :]).min(axis=1)
+    if np.any(dist > FAR * gan.kernel.sigma):
+        return Status.VANISHING_GRADIENT
+    return Status.CONVERGED
+
+
+def _is_collapse(gan: KernelGAN, y: np.ndarray) -> bool:
+    """Both points nearest the same true point, within ``FAR`` widths of it."""
+    d = np.abs(y[:, 0][:, None] - gan.x_true[:, 0][None, :])
+    nearest = d.argmin(axis=1)
+    return bool(np.unique(nearest).size == 1 and d.min(axis=1).max() <= FAR * gan.kernel.sigma)
+
+
+def collapse_fixed_point(gan: KernelGAN, q, starts):
+    """The spread collapse fixed point: Newton from each start in turn, the first converged
+    fixed point with both points on one true point and not coincident (``None`` if none)."""
+    sigma = gan.kernel.sigma
+    for y0 in starts:
+        if y0 is None or not np.all(np.isfinite(y0)):
+            continue
+        eq = find_equilibrium(gan, y0, q)
+        if fixed_point_status(gan, eq) is not Status.CONVERGED or not _is_collapse(gan, eq.y):
+            continue
+        if abs(eq.y[1, 0] - eq.y[0, 0]) > 1e-3 * sigma:
+            return eq
+    return None
+
+
+def _spread_start(config: Config, sigma: float) -> np.ndarray:
+    """Pair straddling the true point ``+1`` at the section-9 stationary spread."""
+    half = np.sqrt(_smm_stationary_spread(sigma, config.p[1], float(np.sum(config.q))))
+    return _pair(config.x[1] - half, config.x[1] + half)
+
+
+def _collapse_summary(gan, gda, q, eq):
+    """(y1, y2, variance, spectral radius) of a collapse fixed point, nan where none."""
+    if eq is None:
+        return np.nan, np.nan, np.nan, np.nan
+    y = eq.y[:, 0]
+    w = q / q.sum()
+    var = float(w @ (y - w @ y) ** 2)
+    return float(y[0]), float(y[1]), var, linearize(gan, eq, gda).spectral_radius
+
+
+def classify_runs(y: np.ndarray, status, x: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Outcome code (index into :data:`OUTCOMES`) of each run of a 1-D batch.
+
+    Parameters
+    ----------
+    y : (B, T + 1, n, 1) array
+        Trajectories (rows after a divergence may be ``nan``).
+    status : (B,) sequence of str
+    x : (m,) array
+        True points.
+    sigma : (B,) array
+        Kernel widths.
+    """
+    num_steps = y.shape[1] - 1
+    tail = max(1, int(round(TAIL * num_steps)))
+    out = np.empty(y.shape[0], dtype=np.int8)
+    for b in range(y.shape[0]):
+        if str(status[b]) == Status.DIVERGED.label or not np.all(np.isfinite(y[b, -1])):
+            out[b] = OUTCOMES.index("diverged")
+            continue
+        end = y[b, -1, :, 0]
+        move = np.abs(end - y[b, -1 - tail, :, 0]) / sigma[b]
+        dist = np.abs(end[:, None] - x[None, :])
+        far = dist.min(axis=1) > FAR * sigma[b]
+        if far.any():
+            escaping = np.any(move[far] > ESCAPE_MOVE)
+            out[b] = OUTCOMES.index("escape" if escaping else "stall")
+        elif move.max() > SETTLE_MOVE:
+            out[b] = OUTCOMES.index("unsettled")
+        elif np.unique(dist.argmin(axis=1)).size == x.size:
+            out[b] = OUTCOMES.index("global fit")
+        else:
+            out[b] = OUTCOMES.index("collapse")
+    return out
+
+
+def _curves(config: Config, progress):
+    """(a): W2^2 series of both kernels from the authors' start."""
+    gda = _gda(config)
+    q = np.array(config.q)
+    x = np.array(config.x)[:, None]
+    y0 = _pair(*config.start)
+    sigmas = np.array(config.curve_sigmas, dtype=float)
+    steps = np.arange(0, config.curve_steps + 1, config.curve_every)
+    if steps[-1] != config.curve_steps:
+        steps = np.append(steps, config.curve_steps)
+    w2 = np.full((2, sigmas.size, steps.size), np.nan)
+    ends = np.full((2, sigmas.size, 2), np.nan)
+    outcome = np.empty((2, sigmas.size), dtype=np.int8)
+    gans = [_game(config, Gaussian(sigma=s)) for s in sigmas]
+    runs = simulate_batch(gans, gda, y0, q, config.curve_steps, history_tol=config.history_tol)
+    trajs = [runs.trajectory(i) for i in range(len(gans))]
+    for s in progress(sigmas, total=sigmas.size, desc=f"{NAME} laplacian"):
+        trajs.append(simulate(_game(config, Laplacian(sigma=s)), gda, y0, q, config.curve_steps,
+                              history_tol=config.history_tol))
+    for i, tr in enumerate(trajs):
+        k, j = divmod(i, sigmas.size)
+        st, vals = wasserstein2_series(tr.y, q, x, config.p, every=config.curve_every)
+        on_grid = np.isin(st, steps)
+        w2[k, j, np.searchsorted(steps, st[on_grid])] = vals[on_grid]
+        ends[k, j] = tr.y[-1, :, 0]
+        outcome[k, j] = classify_runs(tr.y[None], [tr.status], x[:, 0], sigmas[j:j + 1])[0]
+    return steps, w2, ends, outcome
+
+
+def _table(config: Config):
+    """(b): long runs, Newton from their ends, the collapse fixed point of each width."""
+    gda = _gda(config)
+    q = np.array(config.q)
+    sigmas = np.array(config.table_sigmas, dtype=float)
+    gans = [_game(config, Gaussian(sigma=s)) for s in sigmas]
+    runs = simulate_batch(gans, gda, _pair(*config.start), q, config.table_steps,
+                          history_tol=config.history_tol)
+    outcome = classify_runs(runs.y, runs.status, np.array(config.x), sigmas)
+    rows, cols = [], {k: np.full(sigmas.size, np.nan) for k in
+                      ("end1", "end2", "y1", "y2", "variance", "radius", "smm", "end_radius")}
+    newton = np.empty(sigmas.size, dtype=np.int8)
+    prev = None
+    for i, (gan, s) in enumerate(zip(gans, sigmas, strict=True)):
+        end = runs.y[i, runs.num_taken[i]]
+        cols["end1"][i], cols["end2"][i] = end[:, 0]
+        eq_end = find_equilibrium(gan, end, q)
+        st = fixed_point_status(gan, eq_end)
+        newton[i] = st.code
+        if st is Status.CONVERGED:
+            cols["end_radius"][i] = linearize(gan, eq_end, gda).spectral_radius
+        eq = collapse_fixed_point(gan, q, [end, _spread_start(config, s), prev])
+        prev = None if eq is None else eq.y
+        y1, y2, var, rad = _collapse_summary(gan, gda, q, eq)
+        cols["y1"][i], cols["y2"][i], cols["variance"][i], cols["radius"][i] = y1, y2, var, rad
+        cols["smm"][i] = _smm_stationary_spread(s, config.p[1], float(q.sum()))
+        rows.append({
+            "sigma": float(s), "end of run": f"({end[0, 0]:.3g}, {end[1, 0]:.3g})",
+            "run outcome": OUTCOMES[outcome[i]], "Newton from end": st.label,
+            "collapse fixed point": "none found" if eq is None else f"({y1:.3f}, {y2:.3f})",
+            "collapse radius": rad, "local minimum": "" if eq is None else bool(rad < 1),
+            "collapse variance": var, "section-9 spread": float(cols["smm"][i]),
+        })
+    return sigmas, cols, newton, outcome, rows
+
+
+def _basin_map(config: Config, progress):
+    """(c): one exact run per (width, start); the collapse fixed point by continuation."""
+    gda = _gda(config)
+    q = np.array(config.q)
+    sigmas = np.array(config.map_sigmas, dtype=float)
+    starts = np.array(config.map_starts, dtype=float)
+    gans, y0 = [], []
+    for s in sigmas:
+        gan = _game(config, Gaussian(sigma=s))
+        for c in starts:
+            gans.append(gan)
+            y0.append(_pair(c, c + config.map_offset))
+    runs = simulate_batch(gans, gda, np.array(y0), q, config.map_steps, history_tol=config.history_tol)
+    outcome = classify_runs(runs.y, runs.status, np.array(config.x),
+                            np.repeat(sigmas, starts.size)).reshape(sigmas.size, starts.size)
+    fp = np.full((sigmas.size, 4), np.nan)
+    prev = None
+    for i, s in enumerate(progress(sigmas, total=sigmas.size, desc=f"{NAME} fixed points")):
+        gan = gans[i * starts.size]
+        eq = collapse_fixed_point(gan, q, [_spread_start(config, s), prev])
+        prev = None if eq is None else eq.y
+        fp[i] = _collapse_summary(gan, gda, q, eq)
+    return sigmas, starts, outcome, fp
+
+
+def verdicts(config: Config, sigmas, starts, outcome, radius):
+    """Predicted and measured verdict on collapse for each width of the map.
+
+    Predicted: a collapse fixed point was found and its spectral radius is below 1.
+    Measured: most of the starts inside its basin (pair centred within ``max(sigma / 2,
+    spacing / 2)`` of ``+1``) end in collapse. Returns ``(predicted, measured, near_count)``.
+    """
+    centre = starts + config.map_offset / 2
+    spacing = float(np.min(np.diff(starts))) if starts.size > 1 else np.inf
+    predicted = np.isfinite(radius) & (radius < 1)
+    measured = np.zeros(sigmas.size, dtype=bool)
+    count = np.zeros(sigmas.size, dtype=int)
+    for i, s in enumerate(sigmas):
+        near = np.abs(centre - config.x[1]) <= max(s / 2, spacing / 2) + 1e-12
+        if not near.any():
+            near = np.abs(centre - config.x[1]) == np.abs(centre - config.x[1]).min()
+        count[i] = int(near.sum())
+        measured[i] = np.mean(outcome[i, near] == OUTCOMES.index("collapse")) > 0.5
+    return predicted, measured, count
+
+
+def compute(config: Config = Config(), *, progress=no_progress) -> Result:
+    """Runs (a)-(c) of the module docstring."""
+    steps, w2, ends, curve_out = _curves(config, progress)
+    t_sig, cols, newton, t_out, table = _table(config)
+    m_sig, m_starts, m_out, fp = _basin_map(config, progress)
+    smm_sigma = np.linspace(min(t_sig.min(), m_sig.min()), max(t_sig.max(), m_sig.max()), 100)
+    predicted, measured, near = verdicts(config, m_sig, m_starts, m_out, fp[:, 3])
+    agree = predicted == measured
+    data = {
+        "w2": (("kernel", "curve_sigma", "curve_step"), w2),
+        "curve_end": (("kernel", "curve_sigma", "point"), ends),
+        "curve_outcome": (("kernel", "curve_sigma"), curve_out),
+        "table_end": (("table_sigma", "point"), np.stack([cols["end1"], cols["end2"]], axis=1)),
+        "table_outcome": (("table_sigma",), t_out),
+        "newton_status": (("table_sigma",), newton),
+        "end_radius": (("table_sigma",), cols["end_radius"]),
+        "collapse_y": (("table_sigma", "point"), np.stack([cols["y1"], cols["y2"]], axis=1)),
+        "collapse_variance": (("table_sigma",), cols["variance"]),
+        "collapse_radius": (("table_sigma",), cols["radius"]),
+        "smm_spread": (("table_sigma",), cols["smm"]),
+        "smm_curve": (("smm_sigma",), np.array([_smm_stationary_spread(
+            s, config.p[1], float(np.sum(config.q))) for s in smm_sigma])),
+        "outcome": (("map_sigma", "map_start"), m_out),
+        "map_collapse_y": (("map_sigma", "point"), fp[:, :2]),
+        "map_collapse_radius": (("map_sigma",), fp[:, 3]),
+        "predicted_trap": (("map_sigma",), predicted),
+        "measured_trap": (("map_sigma",), measured),
+        "near_starts": (("map_sigma",), near),
+    }
+    coords = {"kernel": np.array(["gaussian", "laplacian"]), "curve_sigma": np.array(config.curve_sigmas),
+              "curve_step": steps, "point": np.arange(2), "table_sigma": t_sig,
+              "map_sigma": m_sig, "map_start": m_starts, "smm_sigma": smm_sigma}
+    stable = predicted
+    counts = {o: int((m_out == k).sum()) for k, o in enumerate(OUTCOMES)}
+    summary = {
+        "widths_verdict_agrees": f"{int(agree.sum())} of {agree.size}",
+        "disagreeing_widths": ", ".join(f"{s:g}" for s in m_sig[~agree]) or "none",
+        "collapse_stable_widths": (f"{m_sig[stable].min():g}-{m_sig[stable].max():g}"
+                                   if stable.any() else "none"),
+        "map_outcomes": ", ".join(f"{o} {c}" for o, c in counts.items() if c),
+        "gaussian_final_w2": ", ".join(
+            f"{s:g}: {v:.3g} ({OUTCOMES[o]})" for s, v, o in
+            zip(config.curve_sigmas, w2[0, :, -1], curve_out[0], strict=True)),
+        "laplacian_final_w2": ", ".join(
+            f"{s:g}: {v:.3g} ({OUTCOMES[o]})" for s, v, o in
+            zip(config.curve_sigmas, w2[1, :, -1], curve_out[1], strict=True)),
+    }
+    has_var = np.isfinite(cols["variance"])
+    if has_var.any():
+        ratio = cols["variance"][has_var] / cols["smm"][has_var]
+        summary["collapse_variance_over_smm"] = f"{ratio.min():.2f}-{ratio.max():.2f}"
+    caption = (
+        "Two true points (-1, +1, p = 0.5 each) and two generated points (q = 0.5 each), "
+        f"{config.mode} GDA, eta_d = {config.eta_d:g}, eta_g = {config.eta_g:g}, lam = {config.lam:g}, "
+        f"f0 = 0 (theory section 10). (a) W2^2 from the start {config.start} over {config.curve_steps} "
+        "steps, Gaussian kernel; (b) the same, Laplacian kernel: simulation only, the Laplacian has no "
+        "linearization at coincident points. (c) The collapse fixed point (points straddling +1, the "
+        "spread fixed point of theory section 9) found by Newton: its variance (markers, filled when "
+        "the linearization has spectral radius below 1, i.e. a local minimum) next to the section-9 "
+        "stationary spread (line). (d) Basin map: the outcome of one exact run per width and start "
+        f"pair (c, c + {config.map_offset:g}) after {config.map_steps} steps; the lines are the two "
+        "points of the collapse fixed point (solid where stable), the strip above marks the widths "
+        "where collapse is predicted to be a local minimum. The verdict agrees for "
+        f"{summary['widths_verdict_agrees']} widths (starts centred within sigma/2 of +1).")
+    return Result(NAME, config, data, coords, table, summary, caption)
+
+
+#: Colours of the outcomes (global fit, collapse, stall, escape, diverged, unsettled).
+OUTCOME_COLORS = ("#4daf4a", "#e41a1c", "#ff7f00", "#984ea3", "#000000", "#bdbdbd")
+
+
+def plot(result: Result):
+    """Four panels: W2^2 (Gaussian, Laplacian), collapse spread, basin map."""
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.patches import Patch
+
+    from ..plotting import new_figure, panel_label
+
+    fig, axes = new_figure(2, 2, width=6.8, height=5.4, squeeze=False)
+    steps = result["curve_step"]
+    colors = ("#08306b", "#2171b5", "#4292c6", "#6baed6", "#9ecae1", "#c6dbef")
+    for k, title in enumerate(("Gaussian", "Laplacian (simulation only)")):
+        ax = axes[0, k]
+        for j, s in enumerate(result["curve_sigma"]):
+            w = result["w2"][k, j]
+            ax.plot(steps, np.where(w > 0, w, np.nan), color=colors[j % len(colors)], lw=1.2,
+                    label=rf"$\sigma = {s:g}$")
+        ax.set_yscale("log")
+        ax.set_xlabel("iteration $k$")
+        ax.set_ylabel(r"$W_2^2$")
+        ax.set_title(title)
+        panel_label(ax, "ab"[k])
+    axes[0, 0].legend(fontsize=6, frameon=False)
+    ax = axes[1, 0]
+    sig = result["table_sigma"]
+    ax.plot(result["smm_sigma"], result["smm_curve"], color="0.4", lw=1,
+            label="section 9 stationary spread")
+    var, rad = result["collapse_variance"], result["collapse_radius"]
+    stable = np.isfinite(rad) & (rad < 1)
+    ax.plot(sig[stable], var[stable], "o", color="#e41a1c", ms=4, label="collapse, local minimum")
+    ax.plot(sig[~stable & np.isfinite(var)], var[~stable & np.isfinite(var)], "o", mfc="none",
+            color="#e41a1c", ms=4, label="collapse, unstable")
+    for s in sig[~np.isfinite(var)]:
+        ax.axvline(s, color="0.8", lw=0.8, ls=":")
+    for s, v, r in zip(sig, var, rad, strict=True):
+        if np.isfinite(r):
+            ax.annotate(f"{r:.4f}", (s, v), fontsize=5, xytext=(2, 3), textcoords="offset points")
+    ax.set_xlabel(r"$\sigma$")
+    ax.set_ylabel("variance of the collapse fixed point")
+    ax.legend(fontsize=6, frameon=False)
+    panel_label(ax, "c")
+    ax = axes[1, 1]
+    ms, st = result["map_sigma"], result["map_start"]
+    cmap = ListedColormap(OUTCOME_COLORS)
+    norm = BoundaryNorm(np.arange(len(OUTCOMES) + 1) - 0.5, len(OUTCOMES))
+    ax.pcolormesh(_edges(ms), _edges(st), result["outcome"].T, cmap=cmap, norm=norm)
+    ys, mrad = result["map_collapse_y"], result["map_collapse_radius"]
+    good = np.isfinite(mrad) & (mrad < 1)
+    for j in range(2):
+        ax.plot(ms, np.where(good, ys[:, j], np.nan), color="white", lw=1.4)
+        ax.plot(ms, np.where(good, np.nan, ys[:, j]), color="white", lw=1.0, ls="--")
+    ax.scatter(ms, np.full(ms.size, st.max() + 0.6 * (st[1] - st[0] if st.size > 1 else 0.1)),
+               c=np.where(result["predicted_trap"], "#e41a1c", "#4daf4a"), marker="s", s=10,
+               clip_on=False)
+    ax.set_xlabel(r"$\sigma$")
+    ax.set_ylabel("start $c$ (pair $c$, $c + 0.1$)")
+    panel_label(ax, "d")
+    handles = [Patch(color=c, label=o) for c, o in zip(OUTCOME_COLORS, OUTCOMES, strict=True)]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(OUTCOMES), frameon=False,
+               fontsize=6)
+    return fig
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges around sorted cell centres."""
+    if centres.size == 1:
+        return np.array([centres[0] - 0.5, centres[0] + 0.5])
+    mid = (centres[1:] + centres[:-1]) / 2
+    return np.concatenate([[2 * centres[0] - mid[0]], mid, [2 * centres[-1] - mid[-1]]])
