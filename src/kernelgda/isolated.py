@@ -82,6 +82,16 @@ def _value(pair):
         return np.ldexp(pair[0], np.clip(pair[1], -2200, 2200).astype(np.int32))
 
 
+def _ordinary(*arrays, bound=2.0**100):
+    """Whether every nonzero ``|x|`` lies in ``[1 / bound, bound]``: then plain products of a
+    few factors stay far inside the float64 range and the scaled form is not needed."""
+    for x in arrays:
+        ax = np.abs(x)
+        if not np.all((ax == 0) | ((ax >= 1 / bound) & (ax <= bound))):
+            return False
+    return True
+
+
 def _difference(p, nq):
     """``p - nq`` for ``p >= 0`` and a pair ``nq = (m, e)``, as a pair plus the sum ``p + nq`` on the
     same scale (for the mismatch tolerance)."""
@@ -103,20 +113,29 @@ def _quadratic(h, d1, d2, extra=0.0):
     with np.errstate(over="ignore", under="ignore"):
         size = np.maximum(np.maximum(np.abs(h), np.sqrt(np.abs(d1)) * np.sqrt(np.abs(d2))),
                           np.sqrt(np.abs(extra)))
-    _, s = np.frexp(np.where(np.isfinite(size), size, 1.0))
-    hs = _value((h, -s))
-    dm, de = _scaled((d1, 1), (d2, 1))
-    dets = _value((dm, de - 2 * s)) + _value((extra, -2 * s))
+    if _ordinary(size, bound=2.0**400):  # squares stay within 2^+-800: no scaling needed
+        s = None
+        hs, dets = h, d1 * d2 + extra
+    else:
+        _, s = np.frexp(np.where(np.isfinite(size), size, 1.0))
+        hs = _value((h, -s))
+        dm, de = _scaled((d1, 1), (d2, 1))
+        dets = _value((dm, de - 2 * s)) + _value((extra, -2 * s))
+    hs, dets = np.broadcast_arrays(hs, dets)
     disc = hs * hs - dets
     root = np.sqrt(np.abs(disc))
     big = hs + np.copysign(root, hs)
     with np.errstate(divide="ignore", invalid="ignore"):
-        small = np.where(big != 0, dets / np.where(big != 0, big, 1.0), 0.0)
-    plus, minus = np.where(hs >= 0, big, small), np.where(hs >= 0, small, big)
-    real = disc >= 0
-    first = np.where(real, plus, hs) + 1j * np.where(real, 0.0, root)
-    second = np.where(real, minus, hs) - 1j * np.where(real, 0.0, root)
-    pair = np.stack(np.broadcast_arrays(first, second), axis=-1)
+        small = np.asarray(dets / big)
+    small[big == 0] = 0.0  # h = det = 0: a double root at 0
+    real, up = disc >= 0, hs >= 0
+    pair = np.empty(hs.shape + (2,), dtype=complex)
+    pair.real[..., 0] = np.where(real, np.where(up, big, small), hs)
+    pair.real[..., 1] = np.where(real, np.where(up, small, big), hs)
+    pair.imag[..., 0] = np.where(real, 0.0, root)
+    pair.imag[..., 1] = -pair.imag[..., 0]
+    if s is None:
+        return pair
     return _value((pair.real, s[..., None])) + 1j * _value((pair.imag, s[..., None]))
 
 
@@ -174,6 +193,8 @@ def coupling(*, q, n, eta_d, eta_g, sigma):
 
     Evaluated in scaled form: ``inf`` only where the true value exceeds the float64 range.
     """
+    if _ordinary(q, n, eta_d, eta_g, sigma):
+        return eta_d * eta_g * n * np.square(q) / np.square(sigma)
     return _value(_scaled((eta_d, 1), (eta_g, 1), (n, 1), (q, 2), (sigma, -2)))
 
 
@@ -239,6 +260,14 @@ def model_parameters(*, p, q, n, eta_d, eta_g, lam, sigma):
     lam = _check("lam", lam, nonnegative=True)
     sigma = _check("sigma", sigma, positive=True)
     p, q, n, eta_d, eta_g, lam, sigma = np.broadcast_arrays(p, q, n, eta_d, eta_g, lam, sigma)
+    if _ordinary(p, q, n, eta_d, eta_g, lam, sigma):  # every product stays within 2^+-700
+        gamma = 1.0 / sigma**2
+        delta = p - n * q
+        delta = np.where(np.abs(delta) <= MISMATCH_TOL * (p + n * q), 0.0, delta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kappa = np.where(lam > 0, eta_g * q * gamma * delta / np.where(lam > 0, lam, 1.0),
+                             np.where(delta == 0, 0.0, np.nan))
+        return n, eta_d * lam, kappa, eta_d * eta_g * gamma * n * q**2
     with np.errstate(over="ignore", under="ignore"):
         a = eta_d * lam
     c = coupling(q=q, n=n, eta_d=eta_d, eta_g=eta_g, sigma=sigma)
