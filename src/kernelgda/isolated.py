@@ -87,7 +87,7 @@ def _ordinary(*arrays, bound=2.0**100):
     few factors stay far inside the float64 range and the scaled form is not needed."""
     for x in arrays:
         ax = np.abs(x)
-        if not np.all((ax == 0) | ((ax >= 1 / bound) & (ax <= bound))):
+        if not np.all((ax == 0) | ((ax >= 1 / bound) & (ax <= bound)) | np.isnan(ax)):
             return False
     return True
 
@@ -491,5 +491,6 @@ def lone_point_repelled(*, mu, q, lam, sigma, eta_d=None):
     ``mu q^2 (1 - eta_d lam) > lam^2 sigma^2`` (continuous time when ``eta_d`` is None:
     ``mu q^2 > lam^2 sigma^2``)."""
     lam = _arr(lam, "lam")
-    factor = 1.0 if eta_d is None else 1 - eta_d * lam
-    return mu * np.square(q) * factor > lam**2 * np.square(sigma)
+    with np.errstate(over="ignore", invalid="ignore"):  # compares infinities correctly
+        factor = 1.0 if eta_d is None else 1 - eta_d * lam
+        return mu * np.square(q) * factor > lam**2 * np.square(sigma)

@@ -10,7 +10,11 @@ and ``c = eta_d eta_g n q^2 / sigma^2``, and the boundaries of theory section 5
 divergence threshold in ``c``, the bandwidth below which GDA diverges, the
 best-``sigma`` window, the best ``lam`` for this ``c`` and the continuous-time
 critical damping. ``--json`` prints the same as one JSON object (complex numbers
-as ``[re, im]``, NaN and infinity as ``null``).
+as ``[re, im]``, NaN and infinity as ``null``; ``rho_a``, ``rho_b`` and ``rho_c`` are
+lists, ``rho_a`` the signed discriminator eigenvalue(s)). A boundary that does not
+exist for these parameters (the oscillation band for ``eta_d lam > 1``, the best
+``lam`` for ``c >= 1``) reads "none (...)". Parameters whose eigenvalues lie beyond
+the float64 range are refused with one line (exit code 2).
 
 Example: ``kernelgda rates --p 1 --q 0.8 --n 1 --eta-d 0.1 --eta-g 0.1 --lam 0.5 --sigma 0.3``.
 """
