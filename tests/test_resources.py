@@ -100,7 +100,7 @@ def test_available_memory_reads_meminfo(tmp_path):
 
 def _scenario(generated, true=None):
     return {"true": true or {"points": [[0.0, 0.0]]}, "generated": generated, "kernel": {"sigma": 0.3},
-            "gda": {"lam": 0.5, "eta_d": 0.1, "eta_g": 0.1}}
+            "lam": 0.5, "gda": {"eta_d": 0.1, "eta_g": 0.1}}
 
 
 @pytest.mark.parametrize(("generated", "true", "needle"), [
@@ -132,8 +132,8 @@ def test_small_scenario_passes_an_explicit_limit():
 
 def test_analyze_refuses_a_huge_ring_with_one_line(tmp_path):
     f = tmp_path / "ring.toml"
-    f.write_text('[true]\npoints = [[0.0, 0.0]]\n[generated]\nkind = "ring"\nnum = 10000000\n'
-                 '[kernel]\nsigma = 0.3\n[gda]\nlam = 0.5\neta_d = 0.1\neta_g = 0.1\n')
+    f.write_text('lam = 0.5\n[true]\npoints = [[0.0, 0.0]]\n[generated]\nkind = "ring"\nnum = 10000000\n'
+                 '[kernel]\nsigma = 0.3\n[gda]\neta_d = 0.1\neta_g = 0.1\n')
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(["analyze", str(f)])
