@@ -1,0 +1,474 @@
+"""The Gaussian-closure moment model of kernel GDA (theory section 11).
+
+Each cluster ``j`` of generated points (``n_j`` points of equal weight ``q_j``, mass
+``Q_j = n_j q_j``) is assumed Gaussian, ``N(e_j, S_j)``, at every step. For the Gaussian
+kernel (and a multiscale sum of Gaussians, one bump per scale) the discriminator update
+(D) of theory section 2, averaged over the clusters,
+
+    f+ = (1 - a) f + eta_d ( sum_i p_i K(., x_i) - sum_j Q_j E_{y ~ N(e_j, S_j)} K(., y) ),
+
+keeps ``f`` a weighted sum of Gaussian bumps (:mod:`kernelgda.bumps`): one per true point
+and scale (weight ``(1 - a) w + eta_d p_i``) and one per cluster, scale and past step (weight
+``-eta_d Q_j`` when added, times ``1 - a`` after), with ``a = eta_d lam``. The generator
+moves by statistical linearization, with ``f~ = f^{k+1}`` (alternating) or ``f^k``
+(simultaneous) and ``y ~ N(e_j, S_j)``::
+
+    e_j+ = e_j + eta_g q_j E[grad f~(y)]
+    S_j+ = (I + eta_g q_j Abar) S_j (I + eta_g q_j Abar)^T,     Abar = E[Hess f~(y)]
+
+A cluster of one point (``S = 0``) gives back the exact dynamics of
+:func:`kernelgda.simulate`.
+
+History truncation
+------------------
+Every bump of the discriminator is ``w sigma_s^d N``-shaped with covariance at least
+``sigma_s^2 I``, so its gradient is at most ``|w| exp(-1/2) / sigma_s`` and its Hessian at
+most ``|w| / sigma_s^2`` in norm, everywhere; the same holds for their averages over any
+cloud. With ``history_tol = eps`` the oldest steps' bumps are dropped while the total
+coefficient mass dropped (decayed like everything else), ``D``, stays at most ``eps`` times
+the total coefficient mass of ``f`` (the rule of the exact discriminator,
+:mod:`kernelgda.discriminator`). The error of every ``E[grad f]`` is then at most
+``G D`` with ``G = sum_s w_s exp(-1/2) / sigma_s`` (``kernel.grad_bound``; reported as
+``truncation_bound``), and of every ``E[Hess f]`` at most ``D sum_s w_s / sigma_s^2``. The
+mass of bumps older than ``W`` steps is at most ``(1 - a)^W / lam`` times the generated
+mass, so about ``log(eps lam) / log(1 - a)`` steps are kept: a step costs
+``O(J^2 L d^3 / a)`` for ``J`` clusters and ``L`` scales, whatever the number of points.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate as V
+from .bumps import moment_terms
+from .game import GDA, KernelGAN
+from .kernels import Gaussian, Multiscale
+from .status import Status
+
+__all__ = ["Clusters", "MomentTrajectory", "clusters_from_points", "empirical_moments",
+           "gaussian_closure", "DIVERGENCE_FACTOR"]
+
+#: A run is "diverged" when a cluster mean, or the square root of a cluster's spread, gets
+#: further than ``DIVERGENCE_FACTOR * max(sigma, extent)`` from the true points' mean (the
+#: rule of :func:`kernelgda.simulate`).
+DIVERGENCE_FACTOR = 1e6
+#: Asymmetry and negative eigenvalues of a cluster covariance tolerated, relative to its size.
+COV_TOL = 1e-10
+
+
+@dataclass(frozen=True, eq=False)
+class Clusters:
+    """Gaussian clusters of generated points: what :func:`gaussian_closure` starts from.
+
+    Parameters
+    ----------
+    mean : (J, d) array
+        Cluster means ``e_j``.
+    cov : (J, d, d) array
+        Cluster covariances ``S_j`` (symmetric positive semidefinite; zero for a point).
+    num_points : (J,) array of int
+        Points per cluster ``n_j >= 1``.
+    weight : (J,) array or scalar
+        Weight ``q_j > 0`` of each point of cluster ``j``; its mass is ``Q_j = n_j q_j``.
+    """
+
+    mean: np.ndarray
+    cov: np.ndarray
+    num_points: np.ndarray
+    weight: np.ndarray
+
+    def __post_init__(self):
+        mean = V.points(self.mean, "mean")
+        num, d = mean.shape
+        cov = np.array(self.cov, dtype=float)
+        if cov.shape != (num, d, d) or not np.all(np.isfinite(cov)):
+            raise ValueError(f"cov must be a finite array of shape ({num}, {d}, {d}), got {cov.shape}")
+        size = np.abs(cov).max(axis=(1, 2), initial=0.0)
+        if np.any(np.abs(cov - cov.transpose(0, 2, 1)).max(axis=(1, 2)) > COV_TOL * size):
+            raise ValueError("cov must be symmetric")
+        cov = 0.5 * (cov + cov.transpose(0, 2, 1))
+        if np.any(np.linalg.eigvalsh(cov).min(axis=1) < -COV_TOL * size):
+            raise ValueError("cov must be positive semidefinite")
+        counts = np.array(self.num_points)
+        if counts.ndim == 0:
+            counts = np.full(num, counts)
+        if counts.shape != (num,) or counts.dtype.kind not in "iuf" or np.any(counts < 1) \
+                or np.any(counts != np.round(counts)):
+            raise ValueError(f"num_points must be {num} integers >= 1, got {self.num_points!r}")
+        for name, value in (("mean", mean), ("cov", cov), ("num_points", counts.astype(int)),
+                            ("weight", V.weights(self.weight, "weight", num))):
+            value.flags.writeable = False
+            object.__setattr__(self, name, value)
+
+    @property
+    def num_clusters(self) -> int:
+        """``J``."""
+        return self.mean.shape[0]
+
+    @property
+    def mass(self) -> np.ndarray:
+        """``Q_j = n_j q_j``, shape ``(J,)``."""
+        return self.num_points * self.weight
+
+
+def empirical_moments(y, labels, num_clusters: int | None = None):
+    """Mean and covariance of each labelled group of points, for one or many configurations.
+
+    Parameters
+    ----------
+    y : (..., n, d) array
+        Points (a trajectory ``(K + 1, n, d)`` works too).
+    labels : (n,) array of int in ``[0, J)``
+        Cluster of each point; every cluster must have a point.
+    num_clusters : int, optional
+        ``J``; default ``max(labels) + 1``.
+
+    Returns
+    -------
+    mean : (..., J, d) array
+    cov : (..., J, d, d) array
+        ``(1/n_j) sum_{l in j} (y_l - e_j)(y_l - e_j)^T`` (equal weights, theory section 9).
+
+    Examples
+    --------
+    >>> mean, cov = empirical_moments([[0.0], [2.0], [5.0]], [0, 0, 1])
+    >>> mean[:, 0].tolist(), cov[:, 0, 0].tolist()
+    ([1.0, 5.0], [1.0, 0.0])
+    """
+    y = np.asarray(y, dtype=float)
+    labels = np.asarray(labels)
+    if y.ndim < 2 or labels.shape != y.shape[-2:-1] or labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be {y.shape[-2:-1]} integers matching y (..., n, d), "
+                         f"got {labels.shape} {labels.dtype}")
+    num = int(labels.max()) + 1 if num_clusters is None else int(num_clusters)
+    if labels.min() < 0 or labels.max() >= num:
+        raise ValueError(f"labels must lie in [0, {num})")
+    onehot = (labels[:, None] == np.arange(num)[None, :]).astype(float)  # (n, J)
+    counts = onehot.sum(axis=0)
+    if np.any(counts == 0):
+        raise ValueError(f"every cluster needs a point; empty: {np.flatnonzero(counts == 0).tolist()}")
+    mean = np.einsum("nj,...nd->...jd", onehot, y) / counts[:, None]
+    dev = y[..., None, :, :] - mean[..., :, None, :]  # (..., J, n, d)
+    cov = np.einsum("nj,...jnd,...jne->...jde", onehot, dev, dev) / counts[:, None, None]
+    return mean, cov
+
+
+def clusters_from_points(y0, q, labels=None, *, x_true=None) -> Clusters:
+    """Gaussian clusters matching the first two moments of labelled generated points.
+
+    Parameters
+    ----------
+    y0 : (n, d) array
+        Generated points.
+    q : (n,) array or scalar
+        Their weights; equal inside each cluster (the closure's assumption).
+    labels : (n,) array of int, optional
+        Cluster of each point, values ``0..J-1`` each used. Default: the index of the
+        nearest row of ``x_true`` (then the clusters are the true points that have a
+        nearest generated point, in their order).
+    x_true : (m, d) array, optional
+        True points, needed when ``labels`` is not given.
+
+    Returns
+    -------
+    Clusters
+
+    Examples
+    --------
+    >>> c = clusters_from_points([[0.1], [0.3], [2.0]], 0.5, x_true=[[0.0], [2.0]])
+    >>> c.num_points.tolist(), c.mean[:, 0].round(6).tolist(), c.mass.tolist()
+    ([2, 1], [0.2, 2.0], [1.0, 0.5])
+    """
+    y0 = V.points(y0, "y0")
+    n, d = y0.shape
+    q = V.weights(q, "q", n)
+    if labels is None:
+        if x_true is None:
+            raise ValueError("give labels or x_true (labels default to the nearest true point)")
+        x = V.points(x_true, "x_true", d=d)
+        near = ((y0[:, None, :] - x[None, :, :]) ** 2).sum(-1).argmin(axis=1)
+        labels = np.unique(near, return_inverse=True)[1]
+    labels = np.asarray(labels)
+    if labels.shape != (n,) or labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be {n} integers, got {labels!r}")
+    mean, cov = empirical_moments(y0, labels)
+    num = mean.shape[0]
+    weight = np.empty(num)
+    for j in range(num):
+        qj = q[labels == j]
+        if np.ptp(qj) > 1e-12 * qj.max():
+            raise ValueError(f"q must be equal inside each cluster (cluster {j} has {qj})")
+        weight[j] = qj.mean()
+    counts = np.bincount(labels, minlength=num)
+    return Clusters(mean, cov, counts, weight)
+
+
+@dataclass(frozen=True, eq=False)
+class MomentTrajectory:
+    """Result of :func:`gaussian_closure`.
+
+    Attributes
+    ----------
+    mean : (K + 1, J, d) array
+        Cluster means ``e_j^k``; ``K = num_steps`` unless the run diverged (then the last
+        row is the last finite state).
+    cov : (K + 1, J, d, d) array
+        Cluster covariances ``S_j^k``.
+    spread : (K + 1, J) array
+        ``tr S_j^k``.
+    status : Status
+        ``COMPLETED`` or ``DIVERGED``.
+    message : str
+    clusters : Clusters
+        The start.
+    truncation_bound : float
+        Largest certified bound on the error of any ``E[grad f]`` caused by history
+        truncation over the run (0 for the full history; module docstring).
+    num_bumps : int
+        Bumps in the discriminator at the end (true points, start, kept history).
+    """
+
+    mean: np.ndarray
+    cov: np.ndarray
+    spread: np.ndarray
+    status: Status
+    message: str
+    clusters: Clusters
+    truncation_bound: float = 0.0
+    num_bumps: int = 0
+
+    @property
+    def num_steps(self) -> int:
+        """Number of steps actually taken."""
+        return self.mean.shape[0] - 1
+
+    def mean_error(self, target) -> np.ndarray:
+        """``|e_j^k - target_j|``, shape ``(K + 1, J)``; ``target`` is ``(J, d)``."""
+        target = V.points(target, "target", d=self.mean.shape[2])
+        if target.shape != self.mean.shape[1:]:
+            raise ValueError(f"target must have shape {self.mean.shape[1:]}, got {target.shape}")
+        return np.sqrt(((self.mean - target) ** 2).sum(-1))
+
+
+def _scales(kernel):
+    if isinstance(kernel, Multiscale):
+        return np.array(kernel.sigmas), np.array(kernel.scale_weights)
+    if isinstance(kernel, Gaussian):
+        return np.array([kernel.sigma]), np.array([1.0])
+    raise ValueError("gaussian_closure needs a Gaussian or Multiscale (sum of Gaussians) kernel: "
+                     "only those keep the averaged discriminator a sum of Gaussian bumps "
+                     f"(theory section 11); got {type(kernel).__name__}")
+
+
+class _Bumps:
+    """The discriminator as static bumps (true points, start) and a ring of past clusters."""
+
+    def __init__(self, gan, sigmas, weights, num_clusters, start, history_tol, capacity):
+        self.sigmas, self.weights = sigmas, weights
+        d = gan.d
+        self.eye = np.eye(d)
+        self.log_amp = d * np.log(sigmas)  # log c + (1/2) log det Sigma = d log sigma_s
+        ys = np.empty((0, d))
+        qs = np.empty(0)
+        if start is not None:
+            ys = getattr(start, "y", None)
+            qs = getattr(start, "q", None)
+            if ys is None or qs is None:
+                raise ValueError("start must be None (f0 = 0) or an Equilibrium from "
+                                 "find_equilibrium")
+            ys, qs = gan.check_generated(ys, qs)
+        self.centres = np.concatenate([gan.x_true, ys])
+        self.p, self.q_start = gan.p_true, qs
+        start_c = 1.0 / gan.lam if (start is not None and gan.lam > 0) else 0.0
+        self.c_true, self.c_start = start_c, start_c  # f* = (K(., X) p - K(., Y*) q) / lam
+        self.tol = history_tol
+        cap = max(2, capacity if history_tol is None else min(capacity, 256))
+        self.h_mean = np.empty((cap, num_clusters, d))
+        self.h_cov = np.empty((cap, num_clusters, d, d))
+        self.h_coef = np.empty((cap, num_clusters))
+        self.start = self.stop = 0
+        self.dropped = 0.0  # coefficient mass dropped so far (decayed)
+
+    @property
+    def num_slices(self) -> int:
+        return self.stop - self.start
+
+    def decay(self, factor: float) -> None:
+        self.c_true *= factor
+        self.c_start *= factor
+        self.h_coef[self.start:self.stop] *= factor
+        self.dropped *= factor
+
+    def add(self, amount: float, mean, cov, coef) -> None:
+        """Add ``amount K(., X) p`` and one slice of cluster bumps with coefficients ``coef``."""
+        self.c_true += amount
+        if self.stop == self.h_mean.shape[0]:
+            live = self.num_slices
+            if 2 * live > self.h_mean.shape[0]:  # grow
+                for name in ("h_mean", "h_cov", "h_coef"):
+                    old = getattr(self, name)
+                    new = np.empty((2 * old.shape[0],) + old.shape[1:])
+                    new[:live] = old[self.start:self.stop]
+                    setattr(self, name, new)
+            else:  # compact
+                for arr in (self.h_mean, self.h_cov, self.h_coef):
+                    arr[:live] = arr[self.start:self.stop].copy()
+            self.start, self.stop = 0, live
+        k = self.stop
+        self.h_mean[k], self.h_cov[k], self.h_coef[k] = mean, cov, coef
+        self.stop += 1
+        if self.tol is not None:
+            self._truncate()
+
+    def mass(self) -> float:
+        """Total absolute coefficient mass of ``f`` plus what was dropped."""
+        return (abs(self.c_true) * self.p.sum() + abs(self.c_start) * self.q_start.sum()
+                + np.abs(self.h_coef[self.start:self.stop]).sum() + self.dropped)
+
+    def _truncate(self) -> None:
+        budget = self.tol * self.mass()
+        while self.num_slices > 1:
+            oldest = float(np.abs(self.h_coef[self.start]).sum())
+            if self.dropped + oldest > budget:
+                break
+            self.dropped += oldest
+            self.start += 1
+
+    def field(self, e, s):
+        """``E[grad f]`` (J, d) and ``E[Hess f]`` (J, d, d) under ``N(e_j, S_j)``."""
+        lo, hi = self.start, self.stop
+        d = e.shape[1]
+        groups = [(self.centres, None, np.concatenate([self.c_true * self.p,
+                                                        -self.c_start * self.q_start]))]
+        if hi > lo:
+            groups.append((self.h_mean[lo:hi].reshape(-1, d), self.h_cov[lo:hi].reshape(-1, d, d),
+                           self.h_coef[lo:hi].reshape(-1)))
+        grad = np.zeros_like(e)
+        hess = np.zeros_like(s)
+        for centres, covs, coefs in groups:
+            r = e[:, None, :] - centres[None, :, :]  # (J, N, d)
+            base = s[:, None, :, :] if covs is None else s[:, None, :, :] + covs[None, :, :, :]
+            for sigma, wt, log_amp in zip(self.sigmas, self.weights, self.log_amp, strict=True):
+                value, rr, inv = moment_terms(log_amp, r, base + sigma**2 * self.eye)
+                we = value * (wt * coefs)  # (J, N)
+                grad -= np.einsum("jn,jnd->jd", we, rr)
+                hess += np.einsum("jn,jnd,jne->jde", we, rr, rr) - np.einsum("jn,jnde->jde", we, inv)
+        return grad, hess
+
+
+def gaussian_closure(gan: KernelGAN, gda: GDA, clusters: Clusters, num_steps: int = 1000, *,
+                     start=None, history_tol: float | None = None,
+                     divergence_bound: float | None = None) -> MomentTrajectory:
+    """Run the Gaussian-closure moment model (theory section 11).
+
+    Parameters
+    ----------
+    gan : KernelGAN
+        With a :class:`~kernelgda.Gaussian` or :class:`~kernelgda.Multiscale` kernel.
+    gda : GDA
+        ``mode`` ``"simultaneous"`` or ``"alternating"`` (with any ``d_steps``).
+    clusters : Clusters
+        The start, e.g. from :func:`clusters_from_points`.
+    num_steps : int
+        Number of GDA steps ``T``.
+    start : None or Equilibrium
+        ``None`` starts at ``f0 = 0``; an equilibrium at its ``f* = (K(., X) p - K(., Y*) q) /
+        lam`` (bumps at the true and equilibrium points, ``c = 1``; ``f* = 0`` when
+        ``lam = 0``), as :func:`kernelgda.simulate`.
+    history_tol : float in (0, 1), optional
+        Relative truncation tolerance of the bump history (module docstring); the
+        certified bound is ``MomentTrajectory.truncation_bound``. ``None`` keeps it all.
+    divergence_bound : float, optional
+        Default ``DIVERGENCE_FACTOR * max(sigma, extent)`` as in :func:`kernelgda.simulate`.
+
+    Returns
+    -------
+    MomentTrajectory
+
+    Notes
+    -----
+    Cost per step ``O(J N L d^3)`` with ``N`` bumps held: ``N ~ J k`` with the full history,
+    ``N ~ J log(eps lam) / log(1 - eta_d lam)`` with ``history_tol = eps``. Independent of
+    the number of points per cluster.
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=1.0), lam=0.5)
+    >>> cl = kg.moments.clusters_from_points([[-0.1], [0.1], [0.3]], 1 / 3, x_true=gan.x_true)
+    >>> run = kg.moments.gaussian_closure(gan, kg.GDA(0.1, 0.1), cl, num_steps=200)
+    >>> run.status.label, bool(run.mean_error([[0.0]])[-1, 0] < 0.1), run.spread.shape
+    ('completed', True, (201, 1))
+    """
+    if not isinstance(gan, KernelGAN):
+        raise ValueError(f"gan must be a KernelGAN, got {type(gan).__name__}")
+    if not isinstance(gda, GDA):
+        raise ValueError(f"gda must be a GDA, got {type(gda).__name__}")
+    if gda.mode not in ("simultaneous", "alternating"):
+        raise ValueError(f"gaussian_closure supports mode 'simultaneous' or 'alternating', "
+                         f"got {gda.mode!r}")
+    if not isinstance(clusters, Clusters):
+        raise ValueError("clusters must be kg.moments.Clusters (e.g. from clusters_from_points), "
+                         f"got {type(clusters).__name__}")
+    if clusters.mean.shape[1] != gan.d:
+        raise ValueError(f"clusters have dimension {clusters.mean.shape[1]}, the game {gan.d}")
+    sigmas, weights = _scales(gan.kernel)
+    num_steps = V.integer(num_steps, "num_steps", minimum=0)
+    if history_tol is not None:
+        history_tol = V.scalar(history_tol, "history_tol", positive=True)
+        if history_tol >= 1:
+            raise ValueError(f"history_tol must be in (0, 1), got {history_tol}")
+    e, s = np.array(clusters.mean), np.array(clusters.cov)
+    center = gan.x_true.mean(axis=0)
+    if divergence_bound is None:
+        extent = max(np.abs(gan.x_true - center).max(), np.abs(e - center).max(),
+                     math.sqrt(max(np.trace(s, axis1=1, axis2=2).max(), 0.0)))
+        divergence_bound = DIVERGENCE_FACTOR * max(gan.kernel.sigma, extent)
+    else:
+        divergence_bound = V.scalar(divergence_bound, "divergence_bound", positive=True)
+
+    num, d = e.shape
+    per_step = gda.d_steps if gda.mode == "alternating" else 1
+    bumps = _Bumps(gan, sigmas, weights, num, start, history_tol, per_step * num_steps + 2)
+    decay, eta_d = 1.0 - gda.eta_d * gan.lam, gda.eta_d
+    new_coef = -eta_d * clusters.mass
+    move = gda.eta_g * clusters.weight
+    grad_bound = float(np.sum(weights * math.exp(-0.5) / sigmas))
+    means = np.empty((num_steps + 1, num, d))
+    covs = np.empty((num_steps + 1, num, d, d))
+    means[0], covs[0] = e, s
+    status, message, taken, dropped = Status.COMPLETED, f"completed {num_steps} steps", num_steps, 0.0
+    eye = np.eye(d)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        for k in range(num_steps):
+            if gda.mode == "simultaneous":
+                grad, hess = bumps.field(e, s)
+            for _ in range(per_step):
+                bumps.decay(decay)
+                bumps.add(eta_d, e, s, new_coef)
+            if gda.mode == "alternating":
+                grad, hess = bumps.field(e, s)
+            dropped = max(dropped, bumps.dropped)
+            e = e + move[:, None] * grad
+            lin = eye + move[:, None, None] * hess
+            s = lin @ s @ lin.transpose(0, 2, 1)
+            s = 0.5 * (s + s.transpose(0, 2, 1))
+            finite = np.isfinite(e).all() and np.isfinite(s).all()
+            far = finite and max(np.abs(e - center).max(),
+                                 math.sqrt(max(np.trace(s, axis1=1, axis2=2).max(), 0.0))
+                                 ) > divergence_bound
+            if not finite or far:
+                status, taken = Status.DIVERGED, k
+                message = (f"diverged at step {k + 1}: a cluster left the ball of radius "
+                           f"{divergence_bound:.3g} around the true points' mean" if finite
+                           else f"diverged at step {k + 1}: non-finite values")
+                break
+            means[k + 1], covs[k + 1] = e, s
+    means, covs = means[:taken + 1], covs[:taken + 1]
+    num_bumps = (gan.m + bumps.q_start.size + num * bumps.num_slices) * sigmas.size
+    return MomentTrajectory(mean=means, cov=covs, spread=np.trace(covs, axis1=2, axis2=3),
+                            status=status, message=message, clusters=clusters,
+                            truncation_bound=grad_bound * dropped, num_bumps=num_bumps)
