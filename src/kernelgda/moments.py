@@ -340,7 +340,7 @@ class _Bumps:
     def field(self, e, s):
         """``E[grad f]`` (J, d) and ``E[Hess f]`` (J, d, d) under ``N(e_j, S_j)``."""
         lo, hi = self.start, self.stop
-        d = e.shape[1]
+        num, d = e.shape
         groups = [(self.centres, None, np.concatenate([self.c_true * self.p,
                                                         -self.c_start * self.q_start]))]
         if hi > lo:
@@ -354,8 +354,13 @@ class _Bumps:
             for sigma, wt, log_amp in zip(self.sigmas, self.weights, self.log_amp, strict=True):
                 value, rr, inv = moment_terms(log_amp, r, base + sigma**2 * self.eye)
                 we = value * (wt * coefs)  # (J, N)
-                grad -= np.einsum("jn,jnd->jd", we, rr)
-                hess += np.einsum("jn,jnd,jne->jde", we, rr, rr) - np.einsum("jn,jnde->jde", we, inv)
+                # Sums over bumps as batched matrix products (BLAS), not einsum's inner loops.
+                grad -= np.matmul(we[:, None, :], rr)[:, 0]
+                hess += np.matmul((we[:, :, None] * rr).transpose(0, 2, 1), rr)
+                if inv.shape[1] == 1:  # static bumps: T = sigma^2 I + S_j, one per cluster
+                    hess -= we.sum(axis=1)[:, None, None] * inv[:, 0]
+                else:
+                    hess -= np.matmul(we[:, None, :], inv.reshape(num, -1, d * d)).reshape(num, d, d)
         return grad, hess
 
 
