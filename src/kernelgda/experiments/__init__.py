@@ -21,8 +21,10 @@ from . import (
     beyond_isolated,
     digits,
     linear_validity,
+    moment_models,
     rate_check,
     regime_diagram,
+    ring_moments,
     rule_comparison,
     rule_rates,
     spectral_maps,
@@ -65,7 +67,7 @@ class Experiment:
 #: Registry name -> Experiment, in the order ``kernelgda reproduce`` runs them.
 EXPERIMENTS = {m.NAME: Experiment(m.NAME, m) for m in (
     rate_check, spectral_maps, regime_diagram, two_point, beyond_isolated, linear_validity, digits,
-    stability_regions, rule_comparison, rule_rates)}
+    stability_regions, rule_comparison, rule_rates, moment_models, ring_moments)}
 
 
 def get(name: str) -> Experiment:
