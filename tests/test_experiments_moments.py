@@ -22,10 +22,10 @@ def test_standard_cloud_has_exact_moments():
     np.testing.assert_allclose(np.cov(z.T, bias=True), np.eye(2), atol=1e-13, err_msg="np.cov")
 
 
-def test_first_fall_counts_the_first_step_below_the_threshold():
-    err = np.array([1.0, 0.5, 0.009, 0.02, 1e-7])
-    assert mm.first_fall(err, 1e2) == 2 and mm.first_fall(err, 1e6) == 4
-    assert mm.first_fall(err, 1e9) == -1 and mm.first_fall(np.zeros(3), 1e2) == -1
+def test_settle_step_is_the_first_step_from_which_the_error_stays_below():
+    err = np.array([1.0, 0.5, 0.009, 0.02, 0.005, 1e-7])
+    assert mm.settle_step(err, 1e2) == 4 and mm.settle_step(err, 1e6) == 5
+    assert mm.settle_step(err, 1e9) == -1 and mm.settle_step(np.zeros(3), 1e2) == -1
 
 
 def test_moment_models_exact_rows_are_the_exact_run_and_tiny_clouds_agree():

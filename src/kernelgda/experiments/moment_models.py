@@ -16,8 +16,8 @@ Predictions of the cluster mean error ``|e^k|`` and spread ``tr S^k``:
 (The second-moment model of theory section 9 is not drawn: this experiment uses the
 library's front doors only and the library has no SMM module yet.)
 
-Measured per cell: the first step at which the mean error has fallen by ``1e2`` and by
-``1e6`` (offset ``> 0``), and the ratio of the predicted to the exact spread at step
+Measured per cell: the first step from which the mean error stays below ``1e-2`` and
+``1e-6`` of its start (offset ``> 0``), and the ratio of the predicted to the exact spread at step
 ``spread_step`` and at the last step. A Gaussian closure sees only the first two moments
 of the cloud: the exact mean error stalls at a floor set by the cloud's skewness (third
 moments make the mean drift through the kernel's nonlinearity), which the closure cannot
@@ -39,8 +39,9 @@ from ..moments import clusters_from_points, empirical_moments, gaussian_closure
 from ._base import Result, no_progress
 
 NAME = "moment-models"
-DESCRIPTION = ("Linear model and Gaussian closure against exact runs of a 16-point cloud: steps to "
-               "fall by 1e2 and 1e6, spread error, over offset, spread and lam (theory section 11)")
+DESCRIPTION = ("Linear model and Gaussian closure against exact runs of a 16-point cloud: steps for "
+               "the mean error to fall by 1e2 and 1e6, spread error, over offset, spread and lam "
+               "(theory section 11)")
 
 MODELS = ("exact", "linear", "closure")
 FALLS = (1e2, 1e6)
@@ -78,7 +79,7 @@ class Config:
     seed: int = 5
 
 
-QUICK = Config(offsets=(0.0, 1.0), spreads=(0.45,), lams=(1.0,), num_steps=300, spread_step=100)
+QUICK = Config(offsets=(0.0, 0.5), spreads=(0.02, 0.3), lams=(1.0,), num_steps=300, spread_step=100)
 
 
 def standard_cloud(num_points: int, d: int, seed: int) -> np.ndarray:
@@ -89,12 +90,16 @@ def standard_cloud(num_points: int, d: int, seed: int) -> np.ndarray:
     return np.linalg.solve(chol, z.T).T
 
 
-def first_fall(err: np.ndarray, factor: float) -> int:
-    """First ``k`` with ``err[k] <= err[0] / factor``; ``-1`` if never (or ``err[0] == 0``)."""
+def settle_step(err: np.ndarray, factor: float) -> int:
+    """First ``k`` from which ``err`` stays at or below ``err[0] / factor`` to the end of the run;
+    ``-1`` if it does not end there (or ``err[0] == 0``). An oscillating error dips below the
+    threshold long before it stays there; the first dip would be a fragile count."""
     if not err[0] > 0:
         return -1
-    hit = np.flatnonzero(err <= err[0] / factor)
-    return int(hit[0]) if hit.size else -1
+    above = np.flatnonzero(~(err <= err[0] / factor))
+    if above.size and above[-1] == err.size - 1:
+        return -1
+    return int(above[-1] + 1) if above.size else 0
 
 
 def compute(config: Config = Config(), *, progress=no_progress) -> Result:
@@ -128,7 +133,7 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     fall = np.full(shape + (len(MODELS), len(FALLS)), -1, dtype=int)
     for idx in np.ndindex(shape + (len(MODELS),)):
         if offsets[idx[1]] > 0:
-            fall[idx] = [first_fall(mean_err[idx], f) for f in FALLS]
+            fall[idx] = [settle_step(mean_err[idx], f) for f in FALLS]
     ratio_mid = spread[..., 1:, config.spread_step] / spread[..., :1, config.spread_step]
     ratio_end = spread[..., 1:, -1] / spread[..., :1, -1]
     with np.errstate(invalid="ignore", divide="ignore"):  # offset 0: no relative floor
@@ -161,16 +166,20 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         row["exact max mean error"] = float(drift[idx])
         table.append(row)
     summary = _summary(fall, ratio_mid, ratio_end, floor, offsets, mean_err)
+    lo, hi = summary["closure_spread_ratio_mid_range"]
+    wi, wj, wk = np.unravel_index(np.nanargmax(np.abs(np.log(ratio_mid[..., 1]))), shape)
     caption = (
         f"Moment models against exact runs: one true point, a cloud of {n} points (d = 2, matched "
         f"mass, sigma = 1, eta_d = {config.eta_d:g}, eta_g q = {config.eta_g_q:g}, {config.mode}, "
-        f"f0 = 0, T = {steps}). (a, b) Steps for the mean error to fall by 1e2 and 1e6, predicted "
-        "against exact; points on the top edge were never reached by the exact run within T: its "
+        f"f0 = 0, T = {steps}). (a, b) Steps until the mean error stays below 1e-2 and 1e-6 of "
+        "its start, predicted against exact; points on the right edge never got there within T: its "
         "mean error stalls at a floor set by the cloud's skewness, which no Gaussian closure sees "
         f"(median floor {summary['median_exact_floor']:.1e} of the offset). (c) Predicted / exact "
         f"spread at k = {config.spread_step}: the linear model keeps the spread (neutral at "
-        "matched mass), the closure follows its sublinear shrinking until the cloud is wide and off "
-        "centre (spread 0.45 sigma at offset 1 sigma), where the exact cloud stops being Gaussian. "
+        "matched mass; it is off by up to a factor "
+        f"{summary['linear_spread_ratio_mid_range'][1]:.3g}), the closure follows its sublinear "
+        f"shrinking (ratio {lo:.3g} to {hi:.3g}); its worst cell is offset {offsets[wj]:g}, spread "
+        f"{spreads[wk]:g}, lam {lams[wi]:g}, where the exact cloud departs most from a Gaussian. "
         "(d) Mean error against k in one cell (largest lam, smallest offset, middle spread): the "
         "closure follows the exact run until the skewness floor. The second-moment model is "
         "not shown (no SMM module in the library yet).")
@@ -186,13 +195,16 @@ def _summary(fall, ratio_mid, ratio_end, floor, offsets, mean_err) -> dict:
             both = (ex >= 0) & (pr >= 0)
             out[f"{name}_fall_{factor:.0e}_max_abs_error"] = int(np.abs(ex - pr)[both].max()) \
                 if both.any() else -1
-            out[f"{name}_fall_{factor:.0e}_cells_agree"] = int(((ex == pr) | (np.abs(ex - pr) <= 1)).sum())
+            out[f"{name}_fall_{factor:.0e}_within_1_step"] = int((both & (np.abs(ex - pr) <= 1)).sum())
+            out[f"{name}_fall_{factor:.0e}_within_10_percent"] = int(
+                (both & (np.abs(ex - pr) <= 0.1 * np.maximum(ex, 1))).sum())
         out[f"{name}_spread_ratio_mid_range"] = (float(np.nanmin(ratio_mid[..., p - 1])),
                                                  float(np.nanmax(ratio_mid[..., p - 1])))
         out[f"{name}_spread_ratio_end_range"] = (float(np.nanmin(ratio_end[..., p - 1])),
                                                  float(np.nanmax(ratio_end[..., p - 1])))
     out["cells_with_offset"] = int(fall[:, moved, :, 0, 0].size)
-    out["exact_never_fell_1e6"] = int((fall[:, moved, :, 0, 1] < 0).sum())
+    for f, factor in enumerate(FALLS):
+        out[f"exact_fell_{factor:.0e}"] = int((fall[:, moved, :, 0, f] >= 0).sum())
     out["median_exact_floor"] = float(np.median(floor[:, moved, :])) if moved.any() else float("nan")
     out["max_centred_exact_mean_error"] = float(np.nanmax(mean_err[:, ~moved, :, 0, :])) \
         if (~moved).any() else float("nan")
@@ -212,7 +224,7 @@ COLORS = {"exact": "black", "linear": "#d95f02", "closure": "#1b9e77"}
 
 
 def plot(result: Result):
-    """Four panels: steps to fall by 1e2 and 1e6, spread ratio, one cell's mean error."""
+    """Four panels: steps for the mean error to fall by 1e2 and 1e6, spread ratio, one cell."""
     from matplotlib.lines import Line2D
 
     from ..plotting import new_figure, panel_label
@@ -237,7 +249,7 @@ def plot(result: Result):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.axvline(top, color="0.8", lw=0.6)
-        ax.set_xlabel(f"exact steps to fall by {falls[f]:.0e} (edge: never)")
+        ax.set_xlabel(f"exact steps to stay below {1 / falls[f]:.0e} of start (edge: never)")
         ax.set_ylabel("predicted steps")
         panel_label(ax, "ab"[f])
     ax = axes[1, 0]
