@@ -249,7 +249,7 @@ def plot(result: Result):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.axvline(top, color="0.8", lw=0.6)
-        ax.set_xlabel(f"exact steps to stay below {1 / falls[f]:.0e} of start (edge: never)")
+        ax.set_xlabel(f"exact steps to {1 / falls[f]:.0e} of start (edge: never)")
         ax.set_ylabel("predicted steps")
         panel_label(ax, "ab"[f])
     ax = axes[1, 0]
@@ -272,6 +272,7 @@ def plot(result: Result):
         ax.plot(steps, np.where(err[m] > 0, err[m], np.nan), color=COLORS[name],
                 lw=1.4 if name == "exact" else 1.0, ls="-" if name == "exact" else "--")
     ax.set_yscale("log")
+    ax.set_ylim(1e-12 * err[0, 0], 3 * err[0, 0])  # the models fall on to rounding level
     ax.set_xlabel("iteration $k$")
     ax.set_ylabel("mean error $|e^k|$")
     ax.set_title(rf"$\lambda$ = {lams[i]:g}, offset {offsets[j]:g}, spread {spreads[k]:g}", fontsize=7)
