@@ -130,7 +130,7 @@ def test_clusters_reject_bad_covariances():
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("d", [1, 2])
+@pytest.mark.parametrize("d", [1, 2, 3])
 @pytest.mark.parametrize("kernel", [kg.Gaussian(0.8), MULTISCALE], ids=["gaussian", "multiscale"])
 @pytest.mark.parametrize("at_eq", [False, True], ids=["f0", "fstar"])
 def test_point_clusters_are_the_exact_dynamics(rng, mode, d, kernel, at_eq):
@@ -147,6 +147,19 @@ def test_point_clusters_are_the_exact_dynamics(rng, mode, d, kernel, at_eq):
     np.testing.assert_allclose(run.mean, exact.y, rtol=0, atol=1e-10, err_msg="kg.simulate")
     assert np.all(run.cov == 0) and np.all(run.spread == 0)
     assert run.status is Status.COMPLETED
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_point_clusters_are_the_exact_dynamics_without_regularization(mode):
+    # lam = 0: no decay, f* = 0 at a perfect match (theory section 3).
+    x = np.array([[0.0], [1.0]])
+    gan = kg.KernelGAN(x, [0.5, 0.5], kg.Gaussian(0.7), lam=0.0)
+    eq = kg.find_equilibrium(gan, x, [0.5, 0.5])
+    y0 = [[0.2], [0.7]]
+    gda = kg.GDA(0.2, 0.5, mode)
+    exact = kg.simulate(gan, gda, y0, 0.5, 100, start=eq)
+    run = gaussian_closure(gan, gda, _point_clusters(y0, 0.5), 100, start=eq)
+    np.testing.assert_allclose(run.mean, exact.y, rtol=0, atol=1e-11, err_msg="kg.simulate")
 
 
 def test_divergence_is_reported_like_the_exact_dynamics():
@@ -266,3 +279,49 @@ def test_gaussian_closure_rejects_bad_input(kwargs, match):
             "clusters": Clusters([[0.1]], [[[0.01]]], 4, 0.25), "num_steps": 3} | kwargs
     with pytest.raises(ValueError, match=match):
         gaussian_closure(**args)
+
+
+# -- many cells at once --------------------------------------------------------------------
+
+
+def test_batch_equals_single_runs_cell_by_cell(rng):
+    x = np.array([[0.0, 0.0], [1.5, 0.0]])
+    kernels = [kg.Gaussian(0.6), MULTISCALE, kg.Gaussian(1.2)]
+    gans = [kg.KernelGAN(x, [1.0, 0.8], k, lam) for k, lam in zip(kernels, (0.3, 0.5, 0.1), strict=True)]
+    gdas = [kg.GDA(0.2, 0.4), kg.GDA(0.1, 0.5), kg.GDA(0.3, 0.2)]
+    clusters = [Clusters(x + 0.3 * rng.normal(size=(2, 2)),
+                         np.stack([_random_spd(rng, 2, 0.02), _random_spd(rng, 2, 0.05)]), [4, 6],
+                         [0.2, 0.15]) for _ in range(3)]
+    batch = kg.moments.gaussian_closure_batch(gans, gdas, clusters, 80, history_tol=1e-6)
+    for b in range(3):
+        one = gaussian_closure(gans[b], gdas[b], clusters[b], 80, history_tol=1e-6)
+        # Same arithmetic per cell; a cell may keep a few more history slices than alone
+        # (truncation waits for every cell), each within its certified bound.
+        np.testing.assert_allclose(batch.mean[b], one.mean, rtol=0, atol=1e-8, err_msg="single run")
+        np.testing.assert_allclose(batch.cov[b], one.cov, rtol=0, atol=1e-8, err_msg="single run")
+        assert batch.status[b] is one.status and batch.truncation_bound[b] <= one.truncation_bound
+    assert batch.spread.shape == (3, 81, 2) and len(batch) == 3
+
+
+def test_batch_reports_a_diverged_cell_and_keeps_the_others():
+    gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(1.0), lam=0.1)
+    gdas = [kg.GDA(1.0, 5.0, "simultaneous"), kg.GDA(0.1, 0.1, "simultaneous")]
+    cl = _point_clusters([[0.5]], 1.0)
+    batch = kg.moments.gaussian_closure_batch(gan, gdas, cl, 60, divergence_bound=5.0)
+    exact = [kg.simulate(gan, g, [[0.5]], 1.0, 60, divergence_bound=5.0) for g in gdas]
+    assert [s.label for s in batch.status] == [_label(t.status) for t in exact] == ["diverged", "completed"]
+    assert batch.num_taken.tolist() == [t.num_steps for t in exact]
+    taken = batch.num_taken[0]
+    np.testing.assert_allclose(batch.mean[0, :taken + 1, :, 0], exact[0].y[:, :, 0], rtol=1e-12)
+    assert np.isnan(batch.mean[0, taken + 1:]).all()
+    np.testing.assert_allclose(batch.mean[1, :, :, 0], exact[1].y[:, :, 0], rtol=0, atol=1e-12,
+                               err_msg="kg.simulate")
+
+
+def test_batch_rejects_cells_of_different_shapes():
+    gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(1.0), 0.1)
+    cls = [Clusters([[0.1]], [[[0.01]]], 4, 0.25), Clusters([[0.1], [0.2]], np.zeros((2, 1, 1)), 1, 1.0)]
+    with pytest.raises(ValueError, match="share"):
+        kg.moments.gaussian_closure_batch(gan, kg.GDA(0.1, 0.1), cls, 3)
+    with pytest.raises(ValueError, match="one length"):
+        kg.moments.gaussian_closure_batch([gan] * 3, [kg.GDA(0.1, 0.1)] * 2, cls[0], 3)

@@ -43,13 +43,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as V
-from .bumps import moment_terms
+from .bumps import BumpDiscriminator
 from .game import GDA, KernelGAN
 from .kernels import Gaussian, Multiscale
 from .status import Status
 
-__all__ = ["Clusters", "MomentTrajectory", "clusters_from_points", "empirical_moments",
-           "gaussian_closure", "DIVERGENCE_FACTOR"]
+__all__ = ["Clusters", "MomentTrajectory", "MomentBatch", "clusters_from_points",
+           "empirical_moments", "gaussian_closure", "gaussian_closure_batch", "DIVERGENCE_FACTOR"]
 
 #: A run is "diverged" when a cluster mean, or the square root of a cluster's spread, gets
 #: further than ``DIVERGENCE_FACTOR * max(sigma, extent)`` from the true points' mean (the
@@ -263,107 +263,6 @@ def _scales(kernel):
                      f"(theory section 11); got {type(kernel).__name__}")
 
 
-class _Bumps:
-    """The discriminator as static bumps (true points, start) and a ring of past clusters."""
-
-    def __init__(self, gan, sigmas, weights, num_clusters, start, history_tol, capacity):
-        self.sigmas, self.weights = sigmas, weights
-        d = gan.d
-        self.eye = np.eye(d)
-        self.log_amp = d * np.log(sigmas)  # log c + (1/2) log det Sigma = d log sigma_s
-        ys = np.empty((0, d))
-        qs = np.empty(0)
-        if start is not None:
-            ys = getattr(start, "y", None)
-            qs = getattr(start, "q", None)
-            if ys is None or qs is None:
-                raise ValueError("start must be None (f0 = 0) or an Equilibrium from "
-                                 "find_equilibrium")
-            ys, qs = gan.check_generated(ys, qs)
-        self.centres = np.concatenate([gan.x_true, ys])
-        self.p, self.q_start = gan.p_true, qs
-        start_c = 1.0 / gan.lam if (start is not None and gan.lam > 0) else 0.0
-        self.c_true, self.c_start = start_c, start_c  # f* = (K(., X) p - K(., Y*) q) / lam
-        self.tol = history_tol
-        cap = max(2, capacity if history_tol is None else min(capacity, 256))
-        self.h_mean = np.empty((cap, num_clusters, d))
-        self.h_cov = np.empty((cap, num_clusters, d, d))
-        self.h_coef = np.empty((cap, num_clusters))
-        self.start = self.stop = 0
-        self.dropped = 0.0  # coefficient mass dropped so far (decayed)
-
-    @property
-    def num_slices(self) -> int:
-        return self.stop - self.start
-
-    def decay(self, factor: float) -> None:
-        self.c_true *= factor
-        self.c_start *= factor
-        self.h_coef[self.start:self.stop] *= factor
-        self.dropped *= factor
-
-    def add(self, amount: float, mean, cov, coef) -> None:
-        """Add ``amount K(., X) p`` and one slice of cluster bumps with coefficients ``coef``."""
-        self.c_true += amount
-        if self.stop == self.h_mean.shape[0]:
-            live = self.num_slices
-            if 2 * live > self.h_mean.shape[0]:  # grow
-                for name in ("h_mean", "h_cov", "h_coef"):
-                    old = getattr(self, name)
-                    new = np.empty((2 * old.shape[0],) + old.shape[1:])
-                    new[:live] = old[self.start:self.stop]
-                    setattr(self, name, new)
-            else:  # compact
-                for arr in (self.h_mean, self.h_cov, self.h_coef):
-                    arr[:live] = arr[self.start:self.stop].copy()
-            self.start, self.stop = 0, live
-        k = self.stop
-        self.h_mean[k], self.h_cov[k], self.h_coef[k] = mean, cov, coef
-        self.stop += 1
-        if self.tol is not None:
-            self._truncate()
-
-    def mass(self) -> float:
-        """Total absolute coefficient mass of ``f`` plus what was dropped."""
-        return (abs(self.c_true) * self.p.sum() + abs(self.c_start) * self.q_start.sum()
-                + np.abs(self.h_coef[self.start:self.stop]).sum() + self.dropped)
-
-    def _truncate(self) -> None:
-        budget = self.tol * self.mass()
-        while self.num_slices > 1:
-            oldest = float(np.abs(self.h_coef[self.start]).sum())
-            if self.dropped + oldest > budget:
-                break
-            self.dropped += oldest
-            self.start += 1
-
-    def field(self, e, s):
-        """``E[grad f]`` (J, d) and ``E[Hess f]`` (J, d, d) under ``N(e_j, S_j)``."""
-        lo, hi = self.start, self.stop
-        num, d = e.shape
-        groups = [(self.centres, None, np.concatenate([self.c_true * self.p,
-                                                        -self.c_start * self.q_start]))]
-        if hi > lo:
-            groups.append((self.h_mean[lo:hi].reshape(-1, d), self.h_cov[lo:hi].reshape(-1, d, d),
-                           self.h_coef[lo:hi].reshape(-1)))
-        grad = np.zeros_like(e)
-        hess = np.zeros_like(s)
-        for centres, covs, coefs in groups:
-            r = e[:, None, :] - centres[None, :, :]  # (J, N, d)
-            base = s[:, None, :, :] if covs is None else s[:, None, :, :] + covs[None, :, :, :]
-            for sigma, wt, log_amp in zip(self.sigmas, self.weights, self.log_amp, strict=True):
-                value, rr, inv = moment_terms(log_amp, r, base + sigma**2 * self.eye)
-                we = value * (wt * coefs)  # (J, N)
-                # Sums over bumps as batched matrix products (BLAS), not einsum's inner loops.
-                grad -= np.matmul(we[:, None, :], rr)[:, 0]
-                hess += np.matmul((we[:, :, None] * rr).transpose(0, 2, 1), rr)
-                if inv.shape[1] == 1:  # static bumps: T = sigma^2 I + S_j, one per cluster
-                    hess -= we.sum(axis=1)[:, None, None] * inv[:, 0]
-                else:
-                    hess -= np.matmul(we[:, None, :], inv.reshape(num, -1, d * d)).reshape(num, d, d)
-        return grad, hess
-
-
 def gaussian_closure(gan: KernelGAN, gda: GDA, clusters: Clusters, num_steps: int = 1000, *,
                      start=None, history_tol: float | None = None,
                      divergence_bound: float | None = None) -> MomentTrajectory:
@@ -408,6 +307,101 @@ def gaussian_closure(gan: KernelGAN, gda: GDA, clusters: Clusters, num_steps: in
     >>> run.status.label, bool(run.mean_error([[0.0]])[-1, 0] < 0.1), run.spread.shape
     ('completed', True, (201, 1))
     """
+    num_steps = V.integer(num_steps, "num_steps", minimum=0)
+    cell = _cell(gan, gda, clusters, start, divergence_bound)
+    out = _run([cell], num_steps, _tolerance(history_tol))
+    taken = out["taken"][0]
+    mean, cov = out["mean"][0, :taken + 1], out["cov"][0, :taken + 1]
+    return MomentTrajectory(mean=mean, cov=cov, spread=np.trace(cov, axis1=2, axis2=3),
+                            status=out["status"][0], message=out["message"][0], clusters=clusters,
+                            truncation_bound=float(out["bound"][0]), num_bumps=int(out["num_bumps"][0]))
+
+
+@dataclass(frozen=True, eq=False)
+class MomentBatch:
+    """Result of :func:`gaussian_closure_batch`: ``B`` runs of the closure.
+
+    Attributes
+    ----------
+    mean : (B, K + 1, J, d) array
+        Cluster means; rows after a diverged cell's last finite state are ``nan``.
+    cov : (B, K + 1, J, d, d) array
+    spread : (B, K + 1, J) array
+    num_taken : (B,) int array
+        Steps each cell took (``K`` unless it diverged).
+    status : tuple of Status
+    messages : tuple of str
+    truncation_bound : (B,) array
+    num_bumps : (B,) int array
+    """
+
+    mean: np.ndarray
+    cov: np.ndarray
+    spread: np.ndarray
+    num_taken: np.ndarray
+    status: tuple
+    messages: tuple
+    truncation_bound: np.ndarray
+    num_bumps: np.ndarray
+
+    def __len__(self) -> int:
+        return self.mean.shape[0]
+
+
+def gaussian_closure_batch(gans, gdas, clusters, num_steps: int = 1000, *, start=None,
+                           history_tol: float | None = None, divergence_bound=None) -> MomentBatch:
+    """Run the Gaussian closure for many parameter cells at once, one array operation per step.
+
+    Cell ``b`` is ``gaussian_closure(gans[b], gdas[b], clusters[b], num_steps, start=start[b],
+    ...)``; a single object (not a sequence) is shared by every cell. Cells share ``m``,
+    ``J``, ``d``, the number of start points, ``mode`` and ``d_steps``; lam, learning rates,
+    widths (and multiscale weights) and the clusters may differ. History truncation drops a
+    step's bumps only when every cell allows it, so each cell's certified bound holds.
+
+    Returns
+    -------
+    MomentBatch
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> gans = [kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(s), lam=0.5) for s in (0.5, 1.0)]
+    >>> cl = kg.moments.Clusters([[0.2]], [[[0.01]]], 4, 0.25)
+    >>> runs = kg.moments.gaussian_closure_batch(gans, kg.GDA(0.1, 0.4), cl, num_steps=50)
+    >>> runs.mean.shape, [s.label for s in runs.status]
+    ((2, 51, 1, 1), ['completed', 'completed'])
+    """
+    num_steps = V.integer(num_steps, "num_steps", minimum=0)
+    args = {"gans": gans, "gdas": gdas, "clusters": clusters, "start": start,
+            "divergence_bound": divergence_bound}
+    seqs = {k: v for k, v in args.items() if isinstance(v, list | tuple)}
+    sizes = {len(v) for v in seqs.values()}
+    if len(sizes) > 1:
+        raise ValueError(f"sequences must have one length, got {({k: len(v) for k, v in seqs.items()})}")
+    num_cells = sizes.pop() if sizes else 1
+    if num_cells == 0:
+        raise ValueError("need at least one cell")
+    pick = {k: (lambda b, v=v: v[b]) if k in seqs else (lambda b, v=v: v) for k, v in args.items()}
+    cells = [_cell(pick["gans"](b), pick["gdas"](b), pick["clusters"](b), pick["start"](b),
+                   pick["divergence_bound"](b)) for b in range(num_cells)]
+    out = _run(cells, num_steps, _tolerance(history_tol))
+    return MomentBatch(mean=out["mean"], cov=out["cov"],
+                       spread=np.trace(out["cov"], axis1=-2, axis2=-1), num_taken=out["taken"],
+                       status=tuple(out["status"]), messages=tuple(out["message"]),
+                       truncation_bound=out["bound"], num_bumps=out["num_bumps"])
+
+
+def _tolerance(history_tol):
+    if history_tol is None:
+        return None
+    history_tol = V.scalar(history_tol, "history_tol", positive=True)
+    if history_tol >= 1:
+        raise ValueError(f"history_tol must be in (0, 1), got {history_tol}")
+    return history_tol
+
+
+def _cell(gan, gda, clusters, start, divergence_bound) -> dict:
+    """Validate one cell's inputs at the public boundary."""
     if not isinstance(gan, KernelGAN):
         raise ValueError(f"gan must be a KernelGAN, got {type(gan).__name__}")
     if not isinstance(gda, GDA):
@@ -421,59 +415,89 @@ def gaussian_closure(gan: KernelGAN, gda: GDA, clusters: Clusters, num_steps: in
     if clusters.mean.shape[1] != gan.d:
         raise ValueError(f"clusters have dimension {clusters.mean.shape[1]}, the game {gan.d}")
     sigmas, weights = _scales(gan.kernel)
-    num_steps = V.integer(num_steps, "num_steps", minimum=0)
-    if history_tol is not None:
-        history_tol = V.scalar(history_tol, "history_tol", positive=True)
-        if history_tol >= 1:
-            raise ValueError(f"history_tol must be in (0, 1), got {history_tol}")
-    e, s = np.array(clusters.mean), np.array(clusters.cov)
+    ys, qs = np.empty((0, gan.d)), np.empty(0)
+    if start is not None:
+        ys, qs = getattr(start, "y", None), getattr(start, "q", None)
+        if ys is None or qs is None:
+            raise ValueError("start must be None (f0 = 0) or an Equilibrium from find_equilibrium")
+        ys, qs = gan.check_generated(ys, qs)
     center = gan.x_true.mean(axis=0)
     if divergence_bound is None:
-        extent = max(np.abs(gan.x_true - center).max(), np.abs(e - center).max(),
-                     math.sqrt(max(np.trace(s, axis1=1, axis2=2).max(), 0.0)))
+        extent = max(np.abs(gan.x_true - center).max(), np.abs(clusters.mean - center).max(),
+                     math.sqrt(max(np.trace(clusters.cov, axis1=1, axis2=2).max(), 0.0)))
         divergence_bound = DIVERGENCE_FACTOR * max(gan.kernel.sigma, extent)
     else:
         divergence_bound = V.scalar(divergence_bound, "divergence_bound", positive=True)
+    return {"gan": gan, "gda": gda, "clusters": clusters, "sigmas": sigmas, "weights": weights,
+            "ys": ys, "qs": qs, "center": center, "bound": divergence_bound,
+            "c0": 1.0 / gan.lam if (start is not None and gan.lam > 0) else 0.0}
 
-    num, d = e.shape
-    per_step = gda.d_steps if gda.mode == "alternating" else 1
-    bumps = _Bumps(gan, sigmas, weights, num, start, history_tol, per_step * num_steps + 2)
-    decay, eta_d = 1.0 - gda.eta_d * gan.lam, gda.eta_d
-    new_coef = -eta_d * clusters.mass
-    move = gda.eta_g * clusters.weight
-    grad_bound = float(np.sum(weights * math.exp(-0.5) / sigmas))
-    means = np.empty((num_steps + 1, num, d))
-    covs = np.empty((num_steps + 1, num, d, d))
-    means[0], covs[0] = e, s
-    status, message, taken, dropped = Status.COMPLETED, f"completed {num_steps} steps", num_steps, 0.0
+
+def _run(cells, num_steps, tol) -> dict:
+    """The closure of theory section 11 for a list of validated cells, all at once."""
+    first = cells[0]
+    for c in cells[1:]:
+        same = (c["gan"].m == first["gan"].m and c["clusters"].mean.shape == first["clusters"].mean.shape
+                and c["ys"].shape == first["ys"].shape and c["gda"].mode == first["gda"].mode
+                and c["gda"].d_steps == first["gda"].d_steps)
+        if not same:
+            raise ValueError("cells must share m, J, d, the number of start points, mode and d_steps")
+    num_cells = len(cells)
+    mode, num_clusters, d = first["gda"].mode, *first["clusters"].mean.shape
+    num_scales = max(c["sigmas"].size for c in cells)
+    sigmas, weights = np.ones((num_cells, num_scales)), np.zeros((num_cells, num_scales))
+    for b, c in enumerate(cells):  # pad with weight-0 scales
+        sigmas[b, :c["sigmas"].size], weights[b, :c["weights"].size] = c["sigmas"], c["weights"]
+    col = {key: np.array([c[key] for c in cells]) for key in ("center", "bound", "c0", "qs")}
+    per_step = first["gda"].d_steps if mode == "alternating" else 1
+    bumps = BumpDiscriminator(
+        sigmas, weights, np.array([np.concatenate([c["gan"].x_true, c["ys"]]) for c in cells]),
+        np.array([c["gan"].p_true for c in cells]), col["qs"], col["c0"], num_clusters, tol,
+        per_step * num_steps + 2)
+    eta_d = np.array([c["gda"].eta_d for c in cells])
+    decay = 1.0 - eta_d * np.array([c["gan"].lam for c in cells])
+    new_coef = -eta_d[:, None] * np.array([c["clusters"].mass for c in cells])
+    move = np.array([c["gda"].eta_g * c["clusters"].weight for c in cells])  # (B, J)
+    grad_bound = (weights * math.exp(-0.5) / sigmas).sum(axis=1)
+    e = np.array([c["clusters"].mean for c in cells])
+    s = np.array([c["clusters"].cov for c in cells])
+    means = np.full((num_cells, num_steps + 1, num_clusters, d), np.nan)
+    covs = np.full((num_cells, num_steps + 1, num_clusters, d, d), np.nan)
+    means[:, 0], covs[:, 0] = e, s
+    taken = np.full(num_cells, num_steps)
+    status = [Status.COMPLETED] * num_cells
+    message = [f"completed {num_steps} steps"] * num_cells
+    dropped = np.zeros(num_cells)
     eye = np.eye(d)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for k in range(num_steps):
-            if gda.mode == "simultaneous":
+            if mode == "simultaneous":
                 grad, hess = bumps.field(e, s)
             for _ in range(per_step):
                 bumps.decay(decay)
                 bumps.add(eta_d, e, s, new_coef)
-            if gda.mode == "alternating":
+            if mode == "alternating":
                 grad, hess = bumps.field(e, s)
-            dropped = max(dropped, bumps.dropped)
-            e = e + move[:, None] * grad
-            lin = eye + move[:, None, None] * hess
-            s = lin @ s @ lin.transpose(0, 2, 1)
-            s = 0.5 * (s + s.transpose(0, 2, 1))
-            finite = np.isfinite(e).all() and np.isfinite(s).all()
-            far = finite and max(np.abs(e - center).max(),
-                                 math.sqrt(max(np.trace(s, axis1=1, axis2=2).max(), 0.0))
-                                 ) > divergence_bound
-            if not finite or far:
-                status, taken = Status.DIVERGED, k
-                message = (f"diverged at step {k + 1}: a cluster left the ball of radius "
-                           f"{divergence_bound:.3g} around the true points' mean" if finite
-                           else f"diverged at step {k + 1}: non-finite values")
-                break
-            means[k + 1], covs[k + 1] = e, s
-    means, covs = means[:taken + 1], covs[:taken + 1]
-    num_bumps = (gan.m + bumps.q_start.size + num * bumps.num_slices) * sigmas.size
-    return MomentTrajectory(mean=means, cov=covs, spread=np.trace(covs, axis1=2, axis2=3),
-                            status=status, message=message, clusters=clusters,
-                            truncation_bound=grad_bound * dropped, num_bumps=num_bumps)
+            dropped = np.maximum(dropped, bumps.dropped)
+            e = e + move[..., None] * grad
+            lin = eye + move[..., None, None] * hess
+            s = lin @ s @ lin.swapaxes(-1, -2)
+            s = 0.5 * (s + s.swapaxes(-1, -2))
+            finite = np.isfinite(e).all(axis=(1, 2)) & np.isfinite(s).all(axis=(1, 2, 3))
+            reach = np.maximum(np.abs(e - col["center"][:, None, :]).max(axis=(1, 2)),
+                               np.sqrt(np.maximum(np.trace(s, axis1=2, axis2=3).max(axis=1), 0.0)))
+            bad = bumps.live & ~(finite & (reach <= col["bound"]))
+            for b in np.flatnonzero(bad):
+                status[b], taken[b] = Status.DIVERGED, k
+                message[b] = (f"diverged at step {k + 1}: a cluster left the ball of radius "
+                              f"{col['bound'][b]:.3g} around the true points' mean" if finite[b]
+                              else f"diverged at step {k + 1}: non-finite values")
+            if bad.any():  # freeze diverged cells at finite values; their rows stay nan
+                bumps.retire(bad)
+                e[bad], s[bad] = 0.0, 0.0
+            live = bumps.live
+            means[live, k + 1], covs[live, k + 1] = e[live], s[live]
+    num_bumps = (first["gan"].m + first["ys"].shape[0] + num_clusters * bumps.num_slices) \
+        * np.array([c["sigmas"].size for c in cells])
+    return {"mean": means, "cov": covs, "taken": taken, "status": status, "message": message,
+            "bound": grad_bound * dropped, "num_bumps": num_bumps}
