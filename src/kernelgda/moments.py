@@ -21,18 +21,16 @@ A cluster of one point (``S = 0``) gives back the exact dynamics of
 
 History truncation
 ------------------
-Every bump of the discriminator is ``w sigma_s^d N``-shaped with covariance at least
-``sigma_s^2 I``, so its gradient is at most ``|w| exp(-1/2) / sigma_s`` and its Hessian at
-most ``|w| / sigma_s^2`` in norm, everywhere; the same holds for their averages over any
-cloud. With ``history_tol = eps`` the oldest steps' bumps are dropped while the total
-coefficient mass dropped (decayed like everything else), ``D``, stays at most ``eps`` times
-the total coefficient mass of ``f`` (the rule of the exact discriminator,
-:mod:`kernelgda.discriminator`). The error of every ``E[grad f]`` is then at most
-``G D`` with ``G = sum_s w_s exp(-1/2) / sigma_s`` (``kernel.grad_bound``; reported as
-``truncation_bound``), and of every ``E[Hess f]`` at most ``D sum_s w_s / sigma_s^2``. The
-mass of bumps older than ``W`` steps is at most ``(1 - a)^W / lam`` times the generated
-mass, so about ``log(eps lam) / log(1 - a)`` steps are kept: a step costs
-``O(J^2 L d^3 / a)`` for ``J`` clusters and ``L`` scales, whatever the number of points.
+A bump of scale ``sigma_s`` has covariance at least ``sigma_s^2 I`` and height at most 1, so
+its gradient is at most ``exp(-1/2) / sigma_s`` and its Hessian at most ``1 / sigma_s^2`` in
+norm, everywhere, and so are their averages over any cloud. With ``history_tol = eps`` the
+oldest steps' bumps are dropped while the coefficient mass dropped so far (decayed like the
+rest), ``D``, stays within ``eps`` times the total coefficient mass of ``f`` (the rule of
+:mod:`kernelgda.discriminator`). Every ``E[grad f]`` is then off by at most ``G D``, ``G =
+sum_s w_s exp(-1/2) / sigma_s`` (``kernel.grad_bound``; reported as ``truncation_bound``), and
+every ``E[Hess f]`` by at most ``D sum_s w_s / sigma_s^2``. About ``log(eps lam) / log(1 - a)``
+steps are kept, so a step costs ``O(J^2 L d^3 / a)`` for ``J`` clusters and ``L`` scales,
+whatever the number of points.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from ..equilibrium import find_equilibrium
 from ..game import GDA, KernelGAN
 from ..kernels import Gaussian
 from ..linearize import linearize
-from ..moments import clusters_from_points, empirical_moments, gaussian_closure
+from ..moments import clusters_from_points, empirical_moments, gaussian_closure_batch
 from ._base import Result, no_progress
 
 NAME = "moment-models"
@@ -116,17 +116,19 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     gda = GDA(config.eta_d, config.eta_g_q * n, config.mode)
     labels = np.zeros(n, dtype=int)
     cells = list(np.ndindex(shape))
-    for idx in progress(cells, total=len(cells), desc=NAME):
-        i, j, k = idx
-        gan = KernelGAN([[0.0, 0.0]], 1.0, Gaussian(sigma=1.0), lam=lams[i])
-        y0 = spreads[k] * cloud + np.array([offsets[j], 0.0])
+    gans = [KernelGAN([[0.0, 0.0]], 1.0, Gaussian(sigma=1.0), lam=lam) for lam in lams]
+    starts = [spreads[k] * cloud + np.array([offsets[j], 0.0]) for _, j, k in cells]
+    # The closure of every cell in one batch (one array operation per step).
+    closure = gaussian_closure_batch([gans[i] for i, _, _ in cells], gda,
+                                     [clusters_from_points(y0, q, labels) for y0 in starts], steps,
+                                     history_tol=config.history_tol)
+    for c, idx in enumerate(progress(cells, total=len(cells), desc=NAME)):
+        gan, y0 = gans[idx[0]], starts[c]
         exact = simulate(gan, gda, y0, q, steps, history_tol=config.history_tol)
         lin = linearize(gan, find_equilibrium(gan, np.zeros((n, d)), q), gda)
-        closure = gaussian_closure(gan, gda, clusters_from_points(y0, q, labels), steps,
-                                   history_tol=config.history_tol)
         for m, (mean, cov) in enumerate((empirical_moments(exact.y, labels),
                                          empirical_moments(lin.iterate(y0, steps), labels),
-                                         (closure.mean, closure.cov))):
+                                         (closure.mean[c], closure.cov[c]))):
             taken = mean.shape[0]
             mean_err[idx + (m, slice(0, taken))] = np.linalg.norm(mean[:, 0], axis=-1)
             spread[idx + (m, slice(0, taken))] = np.trace(cov[:, 0], axis1=-2, axis2=-1)
