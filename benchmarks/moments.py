@@ -10,6 +10,11 @@ step measured over a short run carries over to any window (e.g. the truncated on
 ``log(eps lam) / log(1 - eta_d lam)`` steps); a second table checks it on long truncated
 runs for small ``n``. Timings are the best of ``repeats`` runs.
 
+Measured on 2026-12-03 (2-core Xeon shared with other jobs, J = 2, d = 2): short runs cross
+over at n ~ 35-50 points per cluster; at n = 10,000 the exact step takes 3.6 s and the closure
+0.16 ms, a ratio of 2.2e4 (6.6e4 under heavier load); long truncated runs (window ~380 steps)
+cross over at n <= 10 (ratio 1.4 at n = 10, 97 at n = 100).
+
 Run: ``python -m benchmarks.moments [--quick]``.
 """
 
