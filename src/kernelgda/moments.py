@@ -144,6 +144,11 @@ def gaussian_closure(gan: KernelGAN, gda: GDA, clusters: Clusters, num_steps: in
 
     Notes
     -----
+    Theory section 11: with ``a = eta_d lam``, the discriminator
+    ``f+ = (1 - a) f + eta_d (K(., X) p - sum_j Q_j E_{N(e_j, S_j)} K(., y))`` stays a sum of
+    Gaussian bumps, and each cluster moves by ``e_j+ = e_j + eta_g q_j E[grad f~]``,
+    ``S_j+ = M_j S_j M_j^T`` with ``M_j = I + eta_g q_j E[Hess f~]`` (``f~ = f+`` alternating,
+    ``f`` simultaneous), the expectations in closed form (:mod:`kernelgda.bumps`).
     Cost per step ``O(J N L d^3)`` with ``N`` bumps held: ``N ~ J k`` with the full history,
     ``N ~ J log(eps lam) / log(1 - eta_d lam)`` with ``history_tol = eps``. Independent of
     the number of points per cluster.
