@@ -465,3 +465,117 @@ def match_eigenvalues(computed, expected) -> np.ndarray:
         worst = max(worst, dist[i])
         computed.pop(i)
     return worst
+
+
+# -- Gaussian bumps and the Gaussian-closure moment model, theory section 11 ---------------
+
+
+def gaussian_bump(c, m, prec, u):
+    """Value, gradient and Hessian of ``b(u) = c exp(-(1/2)(u - m)^T P (u - m))`` at the rows
+    of ``u (N, d)``, differentiated by hand: ``grad b = -b P r``, ``Hess b = b (P r r^T P - P)``."""
+    r = np.atleast_2d(u) - m
+    pr = r @ prec  # P symmetric
+    val = c * np.exp(-0.5 * (r * pr).sum(-1))
+    grad = -val[:, None] * pr
+    hess = val[:, None, None] * (pr[:, :, None] * pr[:, None, :] - prec)
+    return val, grad, hess
+
+
+def bump_moments_literal(c, m, prec, e, cov):
+    """``E[b]``, ``E[grad b]``, ``E[Hess b]`` under ``N(e, S)``, the formulas of theory
+    section 11 as written: ``B = I + S P``, ``A = B^-1``, ``dm = A (e - m)``."""
+    d = len(m)
+    bmat = np.eye(d) + cov @ prec
+    amat = np.linalg.inv(bmat)
+    dm = amat @ (e - m)
+    val = c * np.linalg.det(bmat) ** -0.5 * math.exp(-0.5 * (e - m) @ prec @ amat @ (e - m))
+    grad = -val * prec @ dm
+    hess = val * (prec @ (amat @ cov + np.outer(dm, dm)) @ prec - prec)
+    return val, grad, hess
+
+
+def monte_carlo_bump_moments(c, m, prec, e, cov, num, rng):
+    """Sample means and their standard errors of ``b``, ``grad b``, ``Hess b`` over
+    ``num`` draws of ``N(e, S)``: ``[(mean, stderr)] * 3``."""
+    y = rng.multivariate_normal(e, cov, size=num)
+    out = []
+    for arr in gaussian_bump(c, m, prec, y):
+        out.append((arr.mean(axis=0), arr.std(axis=0) / math.sqrt(num)))
+    return out
+
+
+def naive_gaussian_closure(scales, x, p, lam, eta_d, eta_g, mode, mean0, cov0, num_points, q,
+                           num_steps):
+    """The Gaussian closure of theory section 11 with ``f0 = 0``, one bump at a time.
+
+    ``scales`` is ``[(sigma_s, w_s)]``: a multiscale kernel is the sum of its single-scale
+    Gaussians, each kernel section averaged over ``N(e, S)`` giving the bump
+    ``c = det(I + S / sigma^2)^(-1/2)``, ``P = (sigma^2 I + S)^(-1)``. The discriminator is a
+    Python list of ``[weight, c, m, P]``; moments from :func:`bump_moments_literal`.
+    Returns means ``(T + 1, J, d)`` and covariances ``(T + 1, J, d, d)``.
+    """
+    e, s = np.array(mean0, dtype=float), np.array(cov0, dtype=float)
+    num, d = e.shape
+    mass = np.asarray(num_points, dtype=float) * q
+    eye = np.eye(d)
+    bumps = []
+    means, covs = [e.copy()], [s.copy()]
+
+    def field(e, s):
+        grads, hesses = np.zeros((num, d)), np.zeros((num, d, d))
+        for j in range(num):
+            for w, c, m, prec in bumps:
+                _, g, h = bump_moments_literal(c, m, prec, e[j], s[j])
+                grads[j] += w * g
+                hesses[j] += w * h
+        return grads, hesses
+
+    for _ in range(num_steps):
+        if mode == "simultaneous":
+            grads, hesses = field(e, s)
+        for bump in bumps:
+            bump[0] *= 1.0 - eta_d * lam
+        for sg, wt in scales:
+            for i in range(len(x)):
+                bumps.append([eta_d * p[i] * wt, 1.0, x[i], eye / sg**2])
+            for j in range(num):
+                c = np.linalg.det(eye + s[j] / sg**2) ** -0.5
+                bumps.append([-eta_d * mass[j] * wt, c, e[j].copy(),
+                              np.linalg.inv(sg**2 * eye + s[j])])
+        if mode == "alternating":
+            grads, hesses = field(e, s)
+        new_e, new_s = e.copy(), s.copy()
+        for j in range(num):
+            new_e[j] = e[j] + eta_g * q[j] * grads[j]
+            lin = eye + eta_g * q[j] * hesses[j]
+            new_s[j] = lin @ s[j] @ lin.T
+        e, s = new_e, new_s
+        means.append(e.copy())
+        covs.append(s.copy())
+    return np.array(means), np.array(covs)
+
+
+def smm_recursion(g, g2, p, mass, q, lam, eta_d, eta_g, mode, e0, cov0, num_steps):
+    """The second-moment model of theory section 9 from ``f0 = 0`` (``b = 0``, ``C = 0``).
+
+    ``b+ = (1-a) b - eta_d g Q e``; ``C+ = (1-a) C + eta_d g delta I + eta_d g2 Q (W + tr W I/2)``
+    with ``W = S + e e^T``; ``M = I - eta_g q C~``, ``e+ = M e + eta_g q b~``, ``S+ = M S M^T``.
+    Returns ``e (T + 1, d)`` and ``S (T + 1, d, d)`` (offsets from the true point).
+    """
+    e, s = np.array(e0, dtype=float), np.array(cov0, dtype=float)
+    d = e.size
+    eye = np.eye(d)
+    a, delta = eta_d * lam, p - mass
+    b, cmat = np.zeros(d), np.zeros((d, d))
+    es, ss = [e.copy()], [s.copy()]
+    for _ in range(num_steps):
+        w = s + np.outer(e, e)
+        b_new = (1 - a) * b - eta_d * g * mass * e
+        c_new = (1 - a) * cmat + eta_d * g * delta * eye + eta_d * g2 * mass * (w + np.trace(w) * eye / 2)
+        bt, ct = (b_new, c_new) if mode == "alternating" else (b, cmat)
+        mmat = eye - eta_g * q * ct
+        e, s = mmat @ e + eta_g * q * bt, mmat @ s @ mmat.T
+        b, cmat = b_new, c_new
+        es.append(e.copy())
+        ss.append(s.copy())
+    return np.array(es), np.array(ss)

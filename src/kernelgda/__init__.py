@@ -5,7 +5,7 @@ the closed forms of the isolated points model (Becker, Pandit, Rangan and
 Fletcher, 2023). The mathematics is written out in ``docs/theory.md``.
 """
 
-from . import isolated
+from . import isolated, moments
 from .batch import simulate_batch
 from .check import RateCheck, check_rate
 from .compare import compare
@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
     "Linearization", "Multiscale", "NNGP", "RationalQuadratic", "Trajectory", "classify",
-    "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "simulate",
+    "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "moments", "simulate",
     "simulate_batch", "RandomFeatures", "phase_diagram", "compare", "check_rate", "RateCheck",
     "stability_region", "wasserstein2", "wasserstein2_series", "__version__",
 ]

@@ -22,9 +22,11 @@ from . import (
     digits,
     linear_validity,
     local_minima,
+    moment_models,
     rate_check,
     regime_diagram,
     ring,
+    ring_moments,
     rule_comparison,
     rule_rates,
     spectral_maps,
@@ -67,7 +69,12 @@ class Experiment:
 #: Registry name -> Experiment, in the order ``kernelgda reproduce`` runs them.
 EXPERIMENTS = {m.NAME: Experiment(m.NAME, m) for m in (
     rate_check, spectral_maps, regime_diagram, two_point, beyond_isolated, linear_validity, digits,
-    stability_regions, rule_comparison, rule_rates, local_minima, ring)}
+    local_minima,
+    moment_models,
+    rate_check,
+    regime_diagram,
+    ring,
+    ring_moments,
 
 
 def get(name: str) -> Experiment:
