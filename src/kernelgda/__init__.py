@@ -25,7 +25,8 @@ __version__ = "0.1.0"
 __all__ = [
     "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
     "Linearization", "Multiscale", "NNGP", "RationalQuadratic", "Trajectory", "classify",
-    "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "moments", "simulate",
+    "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "moments",
+    "simulate",
     "simulate_batch", "RandomFeatures", "phase_diagram", "compare", "check_rate", "RateCheck",
     "stability_region", "wasserstein2", "wasserstein2_series", "__version__",
 ]

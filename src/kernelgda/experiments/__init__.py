@@ -69,12 +69,7 @@ class Experiment:
 #: Registry name -> Experiment, in the order ``kernelgda reproduce`` runs them.
 EXPERIMENTS = {m.NAME: Experiment(m.NAME, m) for m in (
     rate_check, spectral_maps, regime_diagram, two_point, beyond_isolated, linear_validity, digits,
-    local_minima,
-    moment_models,
-    rate_check,
-    regime_diagram,
-    ring,
-    ring_moments,
+    stability_regions, rule_comparison, rule_rates, local_minima, ring, moment_models, ring_moments)}
 
 
 def get(name: str) -> Experiment:
