@@ -5,7 +5,7 @@ the closed forms of the isolated points model (Becker, Pandit, Rangan and
 Fletcher, 2023). The mathematics is specified in ``theory.md``.
 """
 
-from . import isolated
+from . import isolated, smm
 from .batch import simulate_batch
 from .dynamics import Trajectory, simulate
 from .equilibrium import Equilibrium, find_equilibrium
@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
     "Linearization", "Multiscale", "RationalQuadratic", "Trajectory", "classify",
-    "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "simulate",
+    "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "smm", "make_kernel", "simulate",
     "simulate_batch", "RandomFeatures", "phase_diagram", "compare",
     "stability_region", "__version__",
 ]
