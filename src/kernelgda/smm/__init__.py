@@ -29,18 +29,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _validate as V
-from .game import GDA, KernelGAN
-from .isolated import MISMATCH_TOL
-from .kernels import Kernel
-from .status import Status
+from .. import _validate as V
+from ..game import GDA, KernelGAN
+from ..status import Status
+from ._model import STARTS, Model, as_array, check_moments, check_params, initial, mismatch, step
+from .cells import fall_steps
 
 __all__ = ["SMMResult", "DiagonalResult", "run", "run_diagonal", "from_points", "fall_steps",
            "stationary_spread", "half_life", "STARTS"]
-
-#: Discriminator starts: the isolated fixed point's ``f*`` or ``f0 = 0``.
-STARTS = ("equilibrium", "zero")
-
 
 @dataclass(frozen=True, eq=False)
 class SMMResult:
@@ -107,120 +103,6 @@ class DiagonalResult:
     spread: np.ndarray
 
 
-# -- validation ------------------------------------------------------------------------------
-
-def _params(kernel, p, q, n, lam, gda):
-    if not isinstance(kernel, Kernel):
-        raise ValueError(f"kernel must be a kernelgda kernel, got {kernel!r}")
-    if not isinstance(gda, GDA):
-        raise ValueError(f"gda must be a GDA, got {type(gda).__name__}")
-    if gda.mode not in ("simultaneous", "alternating") or gda.d_steps != 1:
-        raise ValueError("the second-moment model covers simultaneous and alternating GDA with "
-                         f"d_steps = 1, not mode={gda.mode!r} with d_steps={gda.d_steps}")
-    g, g2 = kernel.g, kernel.g2  # raise for kernels without a second derivative at 0
-    p = _array(p, "p", nonnegative=True)
-    q = _array(q, "q", positive=True)
-    n = _array(n, "n", positive=True)
-    if np.any(n != np.round(n)):
-        raise ValueError("n must be a whole number >= 1")
-    lam = _array(lam, "lam", nonnegative=True)
-    return g, g2, p, q, n, lam
-
-
-def _array(x, name, *, positive=False, nonnegative=False):
-    try:
-        a = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number or an array of numbers, got {x!r}") from None
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be finite")
-    if positive and np.any(a <= 0):
-        raise ValueError(f"{name} must be > 0")
-    if nonnegative and np.any(a < 0):
-        raise ValueError(f"{name} must be >= 0")
-    return a
-
-
-def _mismatch(p, q, n):
-    delta = p - n * q
-    return np.where(np.abs(delta) <= MISMATCH_TOL * (p + n * q), 0.0, delta)
-
-
-def _moments(e0, cov0):
-    e0 = _array(e0, "e0")
-    cov0 = _array(cov0, "cov0")
-    if e0.ndim < 1 or e0.shape[-1] < 1:
-        raise ValueError(f"e0 must have shape (..., d), got {e0.shape}")
-    d = e0.shape[-1]
-    if cov0.ndim < 2 or cov0.shape[-2:] != (d, d):
-        raise ValueError(f"cov0 must have shape (..., {d}, {d}) to match e0, got {cov0.shape}")
-    if not np.allclose(cov0, np.swapaxes(cov0, -1, -2), rtol=1e-12, atol=0.0):
-        raise ValueError("cov0 must be symmetric")
-    if np.any(np.linalg.eigvalsh(cov0) < -1e-12 * np.abs(cov0).max(initial=0.0)):
-        raise ValueError("cov0 must be positive semidefinite")
-    return e0, cov0, d
-
-
-def _start_curvature(start, g, delta, lam):
-    """``c0`` with ``C_0 = c0 I``: ``g delta / lam`` at the isolated fixed point, 0 for ``f0 = 0``."""
-    V.choice(start, "start", STARTS)
-    if start == "zero":
-        return np.zeros_like(delta)
-    if np.any((lam == 0) & (delta != 0)):
-        raise ValueError("start='equilibrium' needs lam > 0 or a matched mass (delta = 0): with "
-                         "lam = 0 and delta != 0 there is no fixed point (theory section 3)")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(lam > 0, g * delta / np.where(lam > 0, lam, 1.0), 0.0)
-
-
-class _Model:
-    """Broadcast coefficients of the recursion, shaped ``B`` (scalars per cell)."""
-
-    def __init__(self, kernel, p, q, n, lam, gda, batch_shape, start):
-        g, g2, p, q, n, lam = _params(kernel, p, q, n, lam, gda)
-        delta = _mismatch(p, q, n)
-        c0 = _start_curvature(start, g, delta, lam)
-        shape = np.broadcast_shapes(batch_shape, p.shape, q.shape, n.shape, lam.shape)
-        big_q = n * q
-
-        def bc(x):
-            return np.broadcast_to(x, shape)
-        self.shape = shape
-        self.decay = bc(1.0 - gda.eta_d * lam)
-        self.slope = bc(gda.eta_d * g * big_q)          # b+ = decay b - slope e
-        self.drive = bc(gda.eta_d * g * delta)          # C+ += drive I
-        self.second = bc(gda.eta_d * g2 * big_q)        # C+ += second (W + tr W I / 2)
-        self.move = bc(gda.eta_g * q)                   # M = I - move C~, e+ = M e + move b~
-        self.c0 = bc(c0)
-        self.alternating = gda.mode == "alternating"
-
-
-def _step(m, e, S, b, C, second_order):
-    """One step of the recursion on arrays ``e (*B, d)``, ``S, C (*B, d, d)``, ``b (*B, d)``."""
-    d = e.shape[-1]
-    eye = np.eye(d)
-    b_new = m.decay[..., None] * b - m.slope[..., None] * e
-    C_new = m.decay[..., None, None] * C + m.drive[..., None, None] * eye
-    if second_order:
-        W = S + e[..., :, None] * e[..., None, :]
-        trw = np.trace(W, axis1=-2, axis2=-1)
-        C_new = C_new + m.second[..., None, None] * (W + 0.5 * trw[..., None, None] * eye)
-    bt, Ct = (b_new, C_new) if m.alternating else (b, C)
-    M = eye - m.move[..., None, None] * Ct
-    e_new = (M @ e[..., None])[..., 0] + m.move[..., None] * bt
-    S_new = M @ S @ np.swapaxes(M, -1, -2)
-    return e_new, S_new, b_new, C_new
-
-
-def _initial(m, e0, cov0):
-    d = e0.shape[-1]
-    e = np.broadcast_to(e0, m.shape + (d,)).copy()
-    S = np.broadcast_to(cov0, m.shape + (d, d)).copy()
-    b = np.zeros_like(e)
-    C = m.c0[..., None, None] * np.eye(d)
-    return e, S, b, C
-
-
 # -- front doors -----------------------------------------------------------------------------
 
 def run(kernel, *, p, q, n, lam, gda, e0, cov0, num_steps, start="equilibrium") -> SMMResult:
@@ -265,22 +147,22 @@ def run(kernel, *, p, q, n, lam, gda, e0, cov0, num_steps, start="equilibrium") 
     >>> bool(res.spread[-1] < 0.5 * res.spread[0]), bool(res.linear_spread[-1] == 0.01)
     (True, True)
     """
-    e0, cov0, d = _moments(e0, cov0)
+    e0, cov0, d = check_moments(e0, cov0)
     num_steps = V.integer(num_steps, "num_steps", minimum=0)
     batch = np.broadcast_shapes(e0.shape[:-1], cov0.shape[:-2])
-    m = _Model(kernel, p, q, n, lam, gda, batch, start)
+    m = Model(kernel, p, q, n, lam, gda, batch, start)
     shape = m.shape
     names = ("e", "cov", "b", "curvature", "linear_e", "linear_cov")
     hist = {name: [] for name in names}
-    smm = _initial(m, e0, cov0)
+    smm = initial(m, e0, cov0)
     lin = tuple(x.copy() for x in smm)
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(num_steps + 1):
             for name, val in zip(names, smm + lin[:2], strict=True):
                 hist[name].append(val)
             if k < num_steps:
-                smm = _step(m, *smm, second_order=True)
-                lin = _step(m, *lin, second_order=False)
+                smm = step(m, *smm, second_order=True)
+                lin = step(m, *lin, second_order=False)
     axis = len(shape)  # the step axis follows the batch axes
     out = {name: np.stack(vals, axis=axis) for name, vals in hist.items()}
     spread = np.trace(out["cov"], axis1=-2, axis2=-1)
@@ -297,57 +179,6 @@ def run(kernel, *, p, q, n, lam, gda, e0, cov0, num_steps, start="equilibrium") 
     return SMMResult(e=out["e"], cov=out["cov"], b=out["b"], curvature=out["curvature"],
                      spread=spread, linear_e=out["linear_e"], linear_spread=lin_spread,
                      status=status, message=message)
-
-
-def fall_steps(kernel, *, p, q, n, lam, gda, e0, cov0, num_steps, factors=(1e3, 1e6),
-               start="equilibrium"):
-    """Steps until the mean squared distance ``tr S + |e|^2`` falls by each factor, over a grid.
-
-    The same recursion as :func:`run` (and its linear counterpart) without keeping the
-    history, so that grids of millions of cells fit in memory.
-
-    Parameters
-    ----------
-    kernel, p, q, n, lam, gda, e0, cov0, num_steps, start
-        As in :func:`run`.
-    factors : sequence of float > 1
-        Fall factors ``F``: the first ``k`` with ``tr W_k <= tr W_0 / F`` is recorded.
-
-    Returns
-    -------
-    smm, linear : (*B, len(factors)) int arrays
-        First step reaching each factor, ``-1`` if not within ``num_steps``.
-
-    Examples
-    --------
-    >>> import kernelgda as kg
-    >>> smm_k, lin_k = kg.smm.fall_steps(kg.Gaussian(1.0), p=1.0, q=1 / 8, n=8, lam=[0.5, 1.0],
-    ...                                   gda=kg.GDA(0.1, 2.0), e0=[0.0], cov0=[[0.01]],
-    ...                                   num_steps=3000, factors=[10.0])
-    >>> smm_k.shape, bool((smm_k > 0).all()), lin_k.ravel().tolist()
-    ((2, 1), True, [-1, -1])
-    """
-    e0, cov0, d = _moments(e0, cov0)
-    num_steps = V.integer(num_steps, "num_steps", minimum=0)
-    fac = _array(factors, "factors").ravel()
-    if fac.size == 0 or np.any(fac <= 1):
-        raise ValueError("factors must be a non-empty list of numbers > 1")
-    batch = np.broadcast_shapes(e0.shape[:-1], cov0.shape[:-2])
-    m = _Model(kernel, p, q, n, lam, gda, batch, start)
-    results = []
-    for second_order in (True, False):
-        state = _initial(m, e0, cov0)
-        w0 = np.trace(state[1], axis1=-2, axis2=-1) + (state[0] ** 2).sum(-1)
-        target = w0[..., None] / fac
-        first = np.full(m.shape + (fac.size,), -1)
-        with np.errstate(over="ignore", invalid="ignore"):
-            for k in range(1, num_steps + 1):
-                state = _step(m, *state, second_order=second_order)
-                w = np.trace(state[1], axis1=-2, axis2=-1) + (state[0] ** 2).sum(-1)
-                hit = (first < 0) & (w[..., None] <= target)
-                first[hit] = k
-        results.append(first)
-    return results[0], results[1]
 
 
 def run_diagonal(kernel, *, p, q, n, lam, gda, variances0, num_steps, start="equilibrium"
@@ -378,11 +209,11 @@ def run_diagonal(kernel, *, p, q, n, lam, gda, variances0, num_steps, start="equ
     >>> res.variance.shape, bool(res.spread[-1] < res.spread[0])
     ((101, 2), True)
     """
-    r0 = _array(variances0, "variances0", nonnegative=True)
+    r0 = as_array(variances0, "variances0", nonnegative=True)
     if r0.ndim < 1 or r0.shape[-1] < 1:
         raise ValueError(f"variances0 must have shape (..., d), got {r0.shape}")
     num_steps = V.integer(num_steps, "num_steps", minimum=0)
-    m = _Model(kernel, p, q, n, lam, gda, r0.shape[:-1], start)
+    m = Model(kernel, p, q, n, lam, gda, r0.shape[:-1], start)
     d = r0.shape[-1]
     r = np.broadcast_to(r0, m.shape + (d,)).copy()
     c = np.broadcast_to(m.c0[..., None], m.shape + (d,)).copy()
@@ -480,9 +311,9 @@ def stationary_spread(kernel, *, p, q, n, d):
     >>> round(float(kg.smm.stationary_spread(kg.Gaussian(1.0), p=1.0, q=0.11, n=10, d=2)), 4)
     0.0909
     """
-    g, g2, p, q, n, _ = _params(kernel, p, q, n, 0.0, GDA(1.0, 1.0))
-    d = _array(d, "d", positive=True)
-    delta = _mismatch(p, q, n)
+    g, g2, p, q, n, _ = check_params(kernel, p, q, n, 0.0, GDA(1.0, 1.0))
+    d = as_array(d, "d", positive=True)
+    delta = mismatch(p, q, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(delta < 0, -d * g * delta / (g2 * n * q * (1 + d / 2)), np.nan)
     return out[()] if out.ndim == 0 else out
@@ -507,11 +338,11 @@ def half_life(kernel, *, p, q, n, d, lam, eta_g, spread0):
     >>> round(float(k), 6)
     100.0
     """
-    g, g2, p, q, n, lam = _params(kernel, p, q, n, lam, GDA(1.0, 1.0))
-    d = _array(d, "d", positive=True)
-    eta_g = _array(eta_g, "eta_g", positive=True)
-    spread0 = _array(spread0, "spread0", positive=True)
-    delta = _mismatch(p, q, n)
+    g, g2, p, q, n, lam = check_params(kernel, p, q, n, lam, GDA(1.0, 1.0))
+    d = as_array(d, "d", positive=True)
+    eta_g = as_array(eta_g, "eta_g", positive=True)
+    spread0 = as_array(spread0, "spread0", positive=True)
+    delta = mismatch(p, q, n)
     r0 = spread0 / d
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where((delta == 0) & (lam > 0), lam / (2 * eta_g * q * g2 * n * q * (1 + d / 2) * r0),
