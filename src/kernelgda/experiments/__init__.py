@@ -25,6 +25,7 @@ from . import (
     regime_diagram,
     rule_comparison,
     rule_rates,
+    smm_spread,
     spectral_maps,
     stability_regions,
     two_point,
@@ -65,7 +66,7 @@ class Experiment:
 #: Registry name -> Experiment, in the order ``kernelgda reproduce`` runs them.
 EXPERIMENTS = {m.NAME: Experiment(m.NAME, m) for m in (
     rate_check, spectral_maps, regime_diagram, two_point, beyond_isolated, linear_validity, digits,
-    stability_regions, rule_comparison, rule_rates)}
+    stability_regions, rule_comparison, rule_rates, smm_spread)}
 
 
 def get(name: str) -> Experiment:
