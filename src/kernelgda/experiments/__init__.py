@@ -26,6 +26,7 @@ from . import (
     rule_comparison,
     rule_rates,
     smm_spread,
+    smm_validity,
     spectral_maps,
     stability_regions,
     two_point,
@@ -66,7 +67,8 @@ class Experiment:
 #: Registry name -> Experiment, in the order ``kernelgda reproduce`` runs them.
 EXPERIMENTS = {m.NAME: Experiment(m.NAME, m) for m in (
     rate_check, spectral_maps, regime_diagram, two_point, beyond_isolated, linear_validity, digits,
-    stability_regions, rule_comparison, rule_rates, smm_spread)}
+    stability_regions, rule_comparison, rule_rates, smm_spread,
+    smm_validity)}
 
 
 def get(name: str) -> Experiment:
