@@ -20,6 +20,7 @@ from types import ModuleType
 from . import (
     beyond_isolated,
     digits,
+    kernel_shape,
     linear_validity,
     rate_check,
     regime_diagram,
@@ -68,7 +69,7 @@ class Experiment:
 EXPERIMENTS = {m.NAME: Experiment(m.NAME, m) for m in (
     rate_check, spectral_maps, regime_diagram, two_point, beyond_isolated, linear_validity, digits,
     stability_regions, rule_comparison, rule_rates, smm_spread,
-    smm_validity)}
+    smm_validity, kernel_shape)}
 
 
 def get(name: str) -> Experiment:
