@@ -56,6 +56,8 @@ QUICK = Config(offsets=(0.0, 0.2, 0.5), spreads=(0.0, 0.1, 0.3), lams=(1.0,), nu
 
 def _cloud(rng, n, d, offset, spread):
     """``n`` points with mean ``offset`` and covariance exactly ``spread^2 I`` (normalized by n)."""
+    if spread == 0:
+        return np.broadcast_to(offset, (n, d)).copy()
     z = rng.normal(size=(n, d))
     z -= z.mean(axis=0)
     cov = z.T @ z / n
@@ -75,6 +77,8 @@ def _exact_fall(y, factors):
 
 def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     """Exact fall times on the grid and the SMM and linear predictions (module docstring)."""
+    if config.n <= config.d and any(v > 0 for v in config.spreads):
+        raise ValueError(f"an isotropic spread in d = {config.d} needs n > d points, got n = {config.n}")
     rng = np.random.default_rng(config.seed)
     r, s, lams = (np.asarray(v, dtype=float) for v in (config.offsets, config.spreads, config.lams))
     fac = np.asarray(config.factors, dtype=float)
