@@ -69,8 +69,7 @@ def main(argv=None) -> None:
     print("|---|---|---:|---|")
     print(f"| grid, d = 1 | {num} x {num} x {steps} | {t1:.2f} | "
           f"{cells * steps / t1 / 1e6:.0f} M nominal cell-steps/s (a block stops once all its cells "
-          f"fell by 1e6: {np.mean(smm[..., 1] >= 0):.0%} of cells do) "
-          "fall by 1e6 |")
+          f"fell by 1e6: {np.mean(smm[..., 1] >= 0):.0%} of cells do) |")
     print(f"| grid, d = 2 | {num // 4} x {num // 4} x {steps} | {t2:.2f} | "
           f"{(num // 4) ** 2 * steps / t2 / 1e6:.1f} M cell-steps/s |")
     print(f"| loop of kg.smm.run, d = 1 | 200 x {steps} | {per_cell * 200:.2f} | "
