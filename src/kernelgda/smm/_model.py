@@ -20,6 +20,7 @@ STARTS = ("equilibrium", "zero")
 # -- validation ------------------------------------------------------------------------------
 
 def check_params(kernel, p, q, n, lam, gda):
+    """Validate the game and the rule; return ``(g, g2, p, q, n, lam)`` as float arrays."""
     if not isinstance(kernel, Kernel):
         raise ValueError(f"kernel must be a kernelgda kernel, got {kernel!r}")
     if not isinstance(gda, GDA):
@@ -38,6 +39,7 @@ def check_params(kernel, p, q, n, lam, gda):
 
 
 def as_array(x, name, *, positive=False, nonnegative=False):
+    """``x`` as a finite float array, with a ``ValueError`` naming ``name`` otherwise."""
     try:
         a = np.asarray(x, dtype=float)
     except (TypeError, ValueError):
@@ -52,11 +54,13 @@ def as_array(x, name, *, positive=False, nonnegative=False):
 
 
 def mismatch(p, q, n):
+    """``delta = p - n q``, exactly 0 within ``MISMATCH_TOL (p + n q)`` (as the isolated model)."""
     delta = p - n * q
     return np.where(np.abs(delta) <= MISMATCH_TOL * (p + n * q), 0.0, delta)
 
 
 def check_moments(e0, cov0):
+    """Validate ``e0 (..., d)`` and a symmetric PSD ``cov0 (..., d, d)``; return them and ``d``."""
     e0 = as_array(e0, "e0")
     cov0 = as_array(cov0, "cov0")
     if e0.ndim < 1 or e0.shape[-1] < 1:
@@ -123,6 +127,7 @@ def step(m, e, S, b, C, second_order):
 
 
 def initial(m, e0, cov0):
+    """The starting state ``(e, S, b, C)`` broadcast over the batch of the model ``m``."""
     d = e0.shape[-1]
     e = np.broadcast_to(e0, m.shape + (d,)).copy()
     S = np.broadcast_to(cov0, m.shape + (d, d)).copy()
