@@ -174,8 +174,9 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         summary["excess_stationary_over_fixed_max"] = float(np.nanmax(ratio))
         summary["excess_fixed_point_rate_min"] = float(np.nanmin(fixed_rate))
         summary["excess_fixed_point_rate_max"] = float(np.nanmax(fixed_rate))
+        summary["excess_fixed_points_found"] = int(np.isfinite(fixed_spread).sum())
         summary["excess_fixed_point_regimes"] = ", ".join(sorted(
-            {REGIME_LABELS[int(c)] for c in fixed_regime.ravel()}))
+            {REGIME_LABELS[int(c)] for c in fixed_regime.ravel() if c >= 0}))
     kc = checkpoints[-1] if checkpoints.size else num
     caption = (
         f"Spread tr S of n = {config.n} generated points around one true point (Gaussian kernel, "
