@@ -224,3 +224,15 @@ def test_matched_mass_spread_follows_the_exact_dynamics(rng, mode):
                                err_msg="exact simulation")
     assert exact[1000] < 0.25 * exact[0]
     np.testing.assert_allclose(res.linear_spread, exact[0], rtol=1e-12)
+
+
+def test_a_blow_up_is_reported_not_raised():
+    # Simultaneous GDA at lam = delta = 0 diverges (theory section 5): det = 1 + c > 1.
+    res = kg.smm.run(kg.Gaussian(0.1), p=1.0, q=1.0, n=1, lam=0.0, gda=kg.GDA(1.0, 1.0, "simultaneous"),
+                     e0=[0.05, 0.0], cov0=np.zeros((2, 2)), num_steps=3000)
+    assert res.status is kg.status.Status.DIVERGED
+    assert "non-finite" in res.message
+    smm_k, _ = kg.smm.fall_steps(kg.Gaussian(0.1), p=1.0, q=1.0, n=1, lam=[0.0, 0.0],
+                                 gda=kg.GDA(1.0, 1.0, "simultaneous"), e0=[0.05, 0.0],
+                                 cov0=np.zeros((2, 2)), num_steps=3000)
+    assert (smm_k == -1).all()
