@@ -97,7 +97,7 @@ def _block_fall(cf, e0, S0, fac, num_steps, second_order, alternating):
         C[i, i] = cf["c0"]
     e2, b2, S2, C2 = np.empty_like(e), np.empty_like(b), np.empty_like(S), np.empty_like(C)
     M, T = np.empty((d, d, num)), np.empty((d, d, num))
-    tmp, w = np.empty(num), np.empty(num)
+    tmp, w, half_w = np.empty(num), np.empty(num), np.empty(num)
     hit = np.empty(num, dtype=bool)
     upper = [(i, j) for i in range(d) for j in range(i, d)]
 
@@ -122,14 +122,15 @@ def _block_fall(cf, e0, S0, fac, num_steps, second_order, alternating):
                 np.multiply(b[i], decay, out=b2[i])
                 np.multiply(e[i], slope, out=tmp)
                 b2[i] -= tmp
+            if second_order:
+                np.multiply(w, 0.5, out=half_w)       # w = tr W of the current state
             for i, j in upper:
                 np.multiply(C[i, j], decay, out=C2[i, j])
                 if second_order:
                     np.multiply(e[i], e[j], out=tmp)
                     tmp += S[i, j]
                     if i == j:
-                        np.multiply(w, 0.5, out=M[0, 0])
-                        tmp += M[0, 0]
+                        tmp += half_w
                     tmp *= second
                     C2[i, j] += tmp
                 if i == j:
