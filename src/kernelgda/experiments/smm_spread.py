@@ -5,7 +5,7 @@ centred random cloud (``tr S_0 = d (s sigma)^2``) around one true point, with th
 discriminator at the isolated fixed point's ``f*``. For matched (``Q = p``), excess
 (``Q > p``) and deficit (``Q < p``) mass, ``d = 1..3`` and a few ``(sigma, lam, eta)``
 settings, the figure puts the exact spread (the trace of the covariance of
-``kg.simulate``'s points, batched) next to the SMM (:func:`kernelgda.smm.run`) and
+``kg.simulate``'s points) next to the SMM (:func:`kernelgda.smm.from_points`) and
 the linear model of theory section 5, with
 
 - matched mass: the ``1/k`` law ``tr S_0 / (1 + k / k_half)`` (:func:`kernelgda.smm.half_life`)
