@@ -28,7 +28,11 @@ def check_params(kernel, p, q, n, lam, gda):
     if gda.mode not in ("simultaneous", "alternating") or gda.d_steps != 1:
         raise ValueError("the second-moment model covers simultaneous and alternating GDA with "
                          f"d_steps = 1, not mode={gda.mode!r} with d_steps={gda.d_steps}")
-    g, g2 = kernel.g, kernel.g2  # raise for kernels without a second derivative at 0
+    try:
+        g, g2 = kernel.g, kernel.g2  # a ValueError for kernels without a second derivative at 0
+    except AttributeError:       # a kernel that does not declare them (not radial)
+        raise ValueError(f"the {kernel.name} kernel does not declare g and g2 (theory section 9): "
+                         "the second-moment model needs a radial kernel") from None
     p = as_array(p, "p", nonnegative=True)
     q = as_array(q, "q", positive=True)
     n = as_array(n, "n", positive=True)
