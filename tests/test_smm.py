@@ -236,3 +236,11 @@ def test_a_blow_up_is_reported_not_raised():
                                  gda=kg.GDA(1.0, 1.0, "simultaneous"), e0=[0.05, 0.0],
                                  cov0=np.zeros((2, 2)), num_steps=3000)
     assert (smm_k == -1).all()
+
+
+def test_a_diverging_linear_model_gives_inf_without_a_warning():
+    # Excess mass: rho_b = 1 - kappa = 1.022, the linear spread passes float64 within 20000 steps.
+    res = kg.smm.run(kg.Gaussian(1.0), p=1.0, q=0.11, n=10, lam=0.5, gda=kg.GDA(0.1, 1.0),
+                     e0=[0.01], cov0=[[1e-4]], num_steps=20000)
+    assert np.isinf(res.linear_second_moment[-1]) or np.isnan(res.linear_second_moment[-1])
+    assert np.isfinite(res.second_moment).all(), "the SMM saturates at its stationary spread"

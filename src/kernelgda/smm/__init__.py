@@ -76,12 +76,14 @@ class SMMResult:
     @property
     def second_moment(self) -> np.ndarray:
         """Mean squared distance to the true point, ``tr S_k + |e_k|^2``, shape ``(*B, K + 1)``."""
-        return self.spread + (self.e**2).sum(-1)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf where the run blew up
+            return self.spread + (self.e**2).sum(-1)
 
     @property
     def linear_second_moment(self) -> np.ndarray:
         """``tr S_k + |e_k|^2`` of the linear model."""
-        return self.linear_spread + (self.linear_e**2).sum(-1)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf where the linear model diverges
+            return self.linear_spread + (self.linear_e**2).sum(-1)
 
 
 @dataclass(frozen=True, eq=False)
