@@ -579,3 +579,63 @@ def smm_recursion(g, g2, p, mass, q, lam, eta_d, eta_g, mode, e0, cov0, num_step
         es.append(e.copy())
         ss.append(s.copy())
     return np.array(es), np.array(ss)
+
+
+# -- second-moment model, theory section 9 ---------------------------------------------------
+
+def smm_coefficients(kernel) -> tuple[float, float]:
+    """``(g, g2) = (-kappa'(0), kappa''(0))`` from the table of theory section 9 (parameters only)."""
+    prm = kernel.params()
+    kind = prm["kind"]
+    if kind == "gaussian":
+        return 1.0 / prm["sigma"] ** 2, 1.0 / prm["sigma"] ** 4
+    if kind == "rational_quadratic":
+        a = prm["alpha"]
+        return 1.0 / prm["sigma"] ** 2, (a + 1.0) / (a * prm["sigma"] ** 4)
+    if kind == "multiscale":
+        pairs = list(zip(prm["sigmas"], prm["scale_weights"], strict=True))
+        return sum(w / s**2 for s, w in pairs), sum(w / s**4 for s, w in pairs)
+    raise ValueError(f"no second-moment coefficients for kernel {kind!r}")
+
+
+def smm_points(g, g2, p, q, lam, eta_d, eta_g, mode, y0, num_steps, curvature0):
+    """The second-moment model propagated point by point, then moments taken (theory section 9).
+
+    The discriminator is kept as its quadratic model at the true point ``x = 0``,
+    ``f(y) ~ f(0) + b.y - y^T C y / 2``. Each step adds ``eta_d`` times the
+    second-order Taylor models of ``p K(., 0)`` and ``-q K(., y_j)`` at 0, one generated
+    point at a time: ``grad_u K(u, y)|_0 ~ g y`` and
+    ``hess_u K(u, y)|_0 ~ -g I + g2 (y y^T + |y|^2 I / 2)``. Every point then moves by
+    ``eta_g q grad f(y_j) = eta_g q (b - C y_j)``. Returns the mean ``(K+1, d)``, the
+    covariance ``(K+1, d, d)`` (normalized by ``n``), ``b (K+1, d)`` and ``C (K+1, d, d)``.
+    """
+    y = np.array(y0, dtype=float)
+    n, d = y.shape
+    b = np.zeros(d)
+    C = curvature0 * np.eye(d)
+    means, covs, bs, cs = [], [], [], []
+
+    def record():
+        mu = sum(y[j] for j in range(n)) / n
+        cov = np.zeros((d, d))
+        for j in range(n):
+            cov += np.outer(y[j] - mu, y[j] - mu) / n
+        means.append(mu)
+        covs.append(cov)
+        bs.append(b.copy())
+        cs.append(C.copy())
+
+    record()
+    for _ in range(num_steps):
+        grad = np.zeros(d)          # grad of the step's new kernel sections at 0
+        hess = -g * p * np.eye(d)   # p hess_u K(u, 0)|_0 = -g p I
+        for j in range(n):
+            grad -= q * g * y[j]
+            hess -= q * (-g * np.eye(d) + g2 * (np.outer(y[j], y[j]) + 0.5 * (y[j] @ y[j]) * np.eye(d)))
+        b_new = (1 - eta_d * lam) * b + eta_d * grad
+        C_new = (1 - eta_d * lam) * C - eta_d * hess
+        bt, Ct = (b_new, C_new) if mode == "alternating" else (b, C)
+        y = np.array([y[j] + eta_g * q * (bt - Ct @ y[j]) for j in range(n)])
+        b, C = b_new, C_new
+        record()
+    return np.array(means), np.array(covs), np.array(bs), np.array(cs)

@@ -5,7 +5,7 @@ the closed forms of the isolated points model (Becker, Pandit, Rangan and
 Fletcher, 2023). The mathematics is written out in ``docs/theory.md``.
 """
 
-from . import isolated, moments
+from . import isolated, moments, smm
 from .batch import simulate_batch
 from .check import RateCheck, check_rate
 from .compare import compare
@@ -26,7 +26,7 @@ __all__ = [
     "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
     "Linearization", "Multiscale", "NNGP", "RationalQuadratic", "Trajectory", "classify",
     "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "moments",
-    "simulate",
+    "simulate", "smm",
     "simulate_batch", "RandomFeatures", "phase_diagram", "compare", "check_rate", "RateCheck",
     "stability_region", "wasserstein2", "wasserstein2_series", "__version__",
 ]

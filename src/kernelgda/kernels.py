@@ -187,6 +187,25 @@ class RadialKernel(Kernel):
         """``gamma = -2 phi'(0)``: ``hess_u K(u, u) = -gamma I``."""
         return float(-2.0 * self.dprofile(np.zeros(1))[0])
 
+    # -- second-moment model coefficients (theory section 9): K = kappa(|u - v|^2 / 2),
+    # kappa(t) = phi(2 t), so kappa'(0) = 2 phi'(0) and kappa''(0) = 4 phi''(0).
+    @property
+    def g(self) -> float:
+        """``g = -kappa'(0) = -2 phi'(0)`` (the curvature ``gamma``; theory section 9)."""
+        self._require_smooth("g")
+        return self.curvature
+
+    @property
+    def g2(self) -> float:
+        """``g2 = kappa''(0) = 4 phi''(0)`` (Gaussian ``1 / sigma^4``; theory section 9)."""
+        self._require_smooth("g2")
+        return float(4.0 * self.d2profile(np.zeros(1))[0])
+
+    def _require_smooth(self, what):
+        if not self.smooth:
+            raise ValueError(f"the {self.name} kernel has no second derivative at 0, so it has no "
+                             f"{what} and no second-moment model (theory section 9)")
+
     @property
     def grad_bound(self) -> float:
         """An upper bound on ``|grad_u K(u, v)|`` (the maximum itself for the single-scale

@@ -16,7 +16,7 @@ import sys
 __all__ = ["main", "build_parser", "UsageError"]
 
 #: Subcommand modules, in help order.
-COMMANDS = ("reproduce", "rates", "analyze", "phase")
+COMMANDS = ("reproduce", "rates", "analyze", "phase", "smm")
 
 
 class UsageError(ValueError):

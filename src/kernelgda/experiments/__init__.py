@@ -20,6 +20,7 @@ from types import ModuleType
 from . import (
     beyond_isolated,
     digits,
+    kernel_shape,
     linear_validity,
     local_minima,
     moment_models,
@@ -29,6 +30,8 @@ from . import (
     ring_moments,
     rule_comparison,
     rule_rates,
+    smm_spread,
+    smm_validity,
     spectral_maps,
     stability_regions,
     two_point,
@@ -69,7 +72,8 @@ class Experiment:
 #: Registry name -> Experiment, in the order ``kernelgda reproduce`` runs them.
 EXPERIMENTS = {m.NAME: Experiment(m.NAME, m) for m in (
     rate_check, spectral_maps, regime_diagram, two_point, beyond_isolated, linear_validity, digits,
-    stability_regions, rule_comparison, rule_rates, local_minima, ring, moment_models, ring_moments)}
+    stability_regions, rule_comparison, rule_rates, smm_spread, smm_validity, kernel_shape,
+    local_minima, ring, moment_models, ring_moments)}
 
 
 def get(name: str) -> Experiment:

@@ -30,6 +30,7 @@ from ..game import GDA, KernelGAN
 from ..kernels import Gaussian
 from ..linearize import linearize
 from ..regimes import REGIMES
+from ..smm import from_points
 from ._base import Result, no_progress, regime_code
 
 NAME = "two-point"
@@ -63,6 +64,7 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     num_steps = config.num_steps
     exact = np.full(shape + (num_steps + 1,), np.nan)
     linear = np.empty(shape + (num_steps + 1,))
+    smm = np.empty(shape + (num_steps + 1,))
     dominant = np.empty(shape, dtype=complex)
     code = np.empty(shape, dtype=np.int8)
     measured = np.full(shape, complex(np.nan, np.nan))
@@ -78,6 +80,11 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
                 lin = linearize(gan, eq, gda)
                 with np.errstate(over="ignore", invalid="ignore"):  # divergent: inf, then nan
                     linear[i, j, k] = (lin.iterate(e0, num_steps)[:, 0, 0]) ** 2
+                # The second-moment model with one point (no spread): the quadratic one-point
+                # model of theory section 9, from f0 = 0 like the exact run.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    smm[i, j, k] = from_points(gan, gda, e0, config.q, num_steps,
+                                               start="zero").e[:, 0] ** 2
                 dominant[i, j, k] = lin.dominant
                 code[i, j, k] = regime_code(lin.regime)
                 gans.append(gan)
@@ -93,6 +100,7 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     dims = ("pair", "lam", "sigma")
     data = {
         "exact_sq": (dims + ("step",), exact), "linear_sq": (dims + ("step",), linear),
+        "smm_sq": (dims + ("step",), smm),
         "predicted": (dims, dominant), "predicted_regime": (dims, code),
         "measured": (dims, measured), "diverged_at": (dims, diverged_at),
         "eta_d": (("pair",), pairs[:, 0]), "eta_g": (("pair",), pairs[:, 1]),
@@ -107,6 +115,9 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         # to the starting distance.
         ok = np.isfinite(ex) & np.isfinite(li)
         dev = float(np.max(np.abs(np.sqrt(ex[ok]) - np.sqrt(li[ok])))) / abs(config.y0)
+        sm = smm[idx]
+        ok_s = np.isfinite(ex) & np.isfinite(sm)
+        dev_s = float(np.max(np.abs(np.sqrt(ex[ok_s]) - np.sqrt(sm[ok_s])))) / abs(config.y0)
         table.append({
             "eta_d": float(pairs[i, 0]), "eta_g": float(pairs[i, 1]), "lam": float(lams[j]),
             "sigma": float(sigmas[k]), "predicted regime": REGIMES[code[idx]],
@@ -115,9 +126,16 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
             "final |y - y*|": float(np.sqrt(ex[ok][-1])) if ok.any() else float("nan"),
             "diverged at step": int(diverged_at[idx]) if diverged_at[idx] >= 0 else "",
             "max |exact - linear| / |e0|": dev,
+            "max |exact - SMM| / |e0|": dev_s,
         })
     devs = np.array([row["max |exact - linear| / |e0|"] for row in table]).reshape(shape)
+    devs_s = np.array([row["max |exact - SMM| / |e0|"] for row in table]).reshape(shape)
     summary = {
+        # sigma < 1 (the start is a bandwidth away): runs where the SMM is closer to the exact run
+        "smm_closer_sigma_lt_1": int((devs_s < devs)[:, :, sigmas < 1].sum()),
+        "runs_sigma_lt_1": int(devs[:, :, sigmas < 1].size),
+        # runs in which the SMM leaves the scale of the problem (|e| > 10 |e0|: it blows up)
+        "smm_blows_up_sigma_lt_1": int((~(devs_s <= 10))[:, :, sigmas < 1].sum()),
         "runs": int(np.prod(shape)), "diverged": int((diverged_at >= 0).sum()),
         "predicted_divergent": int((code == REGIMES.index("divergent")).sum()),
         "max_deviation_sigma_ge_1": float(devs[:, :, sigmas >= 1].max()) if (sigmas >= 1).any()
@@ -128,7 +146,9 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     caption = (
         f"Two-point runs (d = 1, true point at 0, generated point at {config.y0:g}, p = q = 1, "
         f"{config.mode}, T = {num_steps}, f0 = 0): squared distance to the target against the "
-        "iteration, exact dynamics (solid) and linear model (dashed) for three bandwidths; rows "
+        "iteration, exact dynamics (solid), linear model (dashed) and the second-moment model of "
+        "theory section 9 with one point (dash-dotted, the quadratic one-point model) for three "
+        "bandwidths; rows "
         "are learning-rate pairs (eta_d, eta_g), columns lam; curves are upper envelopes (running "
         f"maximum over {2 * ENVELOPE + 1} steps) so that the zero crossings of oscillating runs do "
         "not hide them; values below 1e-34 are not drawn. Above each panel, the regime the "
@@ -138,7 +158,10 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         "bandwidth away and the exact run leaves the linear prediction: it escapes and stalls where "
         "the linear model diverges, and where it converges it can do so faster than predicted, "
         "because the discriminator built during the transient is far from f* and slowly decays "
-        "(by 1 - eta_d lam per step), a part of the state the linear model assumes small.")
+        "(by 1 - eta_d lam per step), a part of the state the linear model assumes small. With "
+        f"sigma < 1 the SMM is closer to the exact run than the linear model in "
+        f"{summary['smm_closer_sigma_lt_1']} of {summary['runs_sigma_lt_1']} runs and blows up in "
+        f"{summary['smm_blows_up_sigma_lt_1']} (where the exact point escapes and stalls).")
     return Result(NAME, config, data, coords, table, summary, caption)
 
 
@@ -170,6 +193,7 @@ def plot(result: Result):
     steps = result["step"]
     eta_d, eta_g = result["eta_d"], result["eta_g"]
     exact, linear = result["exact_sq"], result["linear_sq"]
+    smm = result["smm_sq"] if "smm_sq" in result.data else None
     code = result["predicted_regime"]
     lo, hi = 1e-34, 1e4
     with style():
@@ -186,6 +210,10 @@ def plot(result: Result):
                     li = np.where((li < hi * 10) & (li >= lo), li, np.nan)
                     ax.plot(steps, li, color="white", lw=1.4, alpha=0.7)
                     ax.plot(steps, li, color=color, lw=0.9, ls=(0, (3, 2)))
+                    if smm is not None:
+                        sm = _envelope(smm[i, j, k], maximum_filter1d)
+                        sm = np.where((sm < hi * 10) & (sm >= lo), sm, np.nan)
+                        ax.plot(steps, sm, color=color, lw=0.8, ls=(0, (5, 1.5, 1, 1.5)), alpha=0.9)
                     regime = REGIMES[code[i, j, k]]
                     ax.text(k / len(sigmas), 1.02, rf"$\sigma$={sigma:g}: {_SHORT[regime]}",
                             transform=ax.transAxes, ha="left", va="bottom", fontsize=6,
@@ -204,6 +232,7 @@ def plot(result: Result):
         handles = [Line2D([], [], color=SIGMA_COLORS[k % len(SIGMA_COLORS)], lw=1.3,
                           label=rf"$\sigma = {s:g}$") for k, s in enumerate(sigmas)]
         handles += [Line2D([], [], color="0.3", lw=1.4, label="exact dynamics"),
-                    Line2D([], [], color="0.3", lw=0.9, ls=(0, (3, 2)), label="linear model")]
+                    Line2D([], [], color="0.3", lw=0.9, ls=(0, (3, 2)), label="linear model"),
+                    Line2D([], [], color="0.3", lw=0.8, ls=(0, (5, 1.5, 1, 1.5)), label="SMM")]
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     return fig
