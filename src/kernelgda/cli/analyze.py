@@ -16,6 +16,10 @@ values side by side. The measured regime is classified with tolerance
 :data:`kernelgda.check.MEASURED_TOL` ``= 1e-3`` rather than the default ``1e-6``
 (reasons in :mod:`kernelgda.check`).
 
+``--max-memory SIZE`` (``4G``, ``512M``; :func:`kernelgda.resources.parse_size`) is the
+limit on the memory a scenario's point sets and fixed-point solve may need
+(:func:`kernelgda.scenario.load_scenario`; default: half the available memory).
+
 Exit codes: 0 on success, 1 when Newton finds no fixed point (status ``not_converged``,
 or ``vanishing_gradient`` for a stall far from the data), 2 on bad input.
 """
@@ -136,7 +140,7 @@ def run(args) -> int:
 
     from ..scenario import load_scenario
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, max_memory=args.max_memory)
     res = analyze(scenario, check=args.check, steps=args.steps, seed=args.seed)
     print(dumps(res) if args.json else format_report(res, str(args.scenario)))
     if not res["fixed_point"]["converged"]:
@@ -160,4 +164,19 @@ def register(subparsers) -> None:
                     help="simulation steps for --check (default: from the predicted rate, 200..4000)")
     sp.add_argument("--seed", type=int_at_least(0), default=0,
                     help="seed of the perturbation direction (default 0)")
+    sp.add_argument("--max-memory", type=memory_size, default=None, metavar="SIZE",
+                    help="memory limit for the scenario's points and fixed-point solve, e.g. 4G or "
+                         "512M (default: half the available memory)")
     sp.set_defaults(func=run)
+
+
+def memory_size(text: str) -> int:
+    """argparse type: a size such as ``4G`` or ``512M`` in bytes (:func:`kernelgda.resources.parse_size`)."""
+    import argparse
+
+    from ..resources import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
