@@ -6,7 +6,11 @@ point by Newton's method from the scenario's generated points
 (:func:`kernelgda.linearize`, theory section 4) and prints the fixed point, the
 spectrum of the Jacobian sorted by modulus with the visibility of each
 eigenvalue to the generator, the generator-visible rate, the spectral radius and
-the regime (theory section 6).
+the regime (theory section 6), and names the fixed point for what it is
+(:func:`kernelgda.linearize.fixed_point_kind`: perfect fit, fit, partial fit, mode
+collapse or spurious, with which generated points share which true point, which true
+points have no generated mass, and whether it is stable, i.e. a local minimum; theory
+sections 3 and 10).
 
 ``--check`` also checks the prediction against the exact nonlinear dynamics
 (:func:`kernelgda.check_rate`: a run from ``(f*, Y* + e0)`` with ``|e0| = 1e-6 sigma``
@@ -66,6 +70,13 @@ def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: in
         "dominant": complex(lin.dominant), "generator_rate": float(lin.generator_rate),
         "spectral_radius": float(lin.spectral_radius), "regime": lin.regime, "regime_tol": lin.tol,
     }
+    kind = lin.kind
+    out["fixed_point"]["kind"] = {
+        "kind": kind.kind, "description": kind.description, "stable": kind.stable,
+        "local_minimum": kind.local_minimum, "owner": [int(i) for i in kind.owner],
+        "empty": list(kind.empty), "unassigned": list(kind.unassigned),
+        "shared": [{"true_point": i, "generated_points": list(js)} for i, js in kind.shared],
+    }
     if check:
         from ..check import E0_SCALE
 
@@ -119,7 +130,8 @@ def format_report(res: dict, path: str | None = None) -> str:
     lines += ["", f"dominant eigenvalue     {fmt(lin['dominant'])}",
               f"generator-visible rate  {fmt(lin['generator_rate'])}",
               f"spectral radius         {fmt(lin['spectral_radius'])}",
-              f"regime                  {lin['regime']} (tol {lin['regime_tol']:g})"]
+              f"regime                  {lin['regime']} (tol {lin['regime_tol']:g})",
+              "", fp["kind"]["description"]]
     if "check" in res:
         c = res["check"]
         predicted_regime = f"{c['predicted_regime']} (tol {lin['regime_tol']:g})"
