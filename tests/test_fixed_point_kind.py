@@ -99,7 +99,7 @@ def test_hand_built_configurations():
     k = fixed_point_kind(gan, [[4.9], [5.1]], 1.0, spectral_radius=1.2)
     assert k.kind == "collapse" and k.empty == (0,) and k.shared == ((1, (0, 1)),)
     assert not k.local_minimum
-    assert k.description.endswith("unstable (spectral radius >= 1): not a local minimum")
+    assert k.description.endswith("not stable (spectral radius >= 1): not a local minimum")
     # Just inside and just outside ASSIGN_RADIUS length scales.
     assert fixed_point_kind(gan, [[0.0], [6.0 - 1e-9]], 1.0).owner.tolist() == [0, 1]
     assert fixed_point_kind(gan, [[0.0], [6.0 + 1e-9]], 1.0).owner.tolist() == [0, -1]

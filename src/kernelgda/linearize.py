@@ -360,10 +360,10 @@ class FixedPointKind:
         if self.stable is not None:
             if self.kind == "perfect fit":
                 parts.append("stable: the global minimum" if self.stable
-                             else "unstable (spectral radius >= 1)")
+                             else "not stable (spectral radius >= 1)")
             else:
                 parts.append("stable: a local minimum" if self.stable
-                             else "unstable (spectral radius >= 1): not a local minimum")
+                             else "not stable (spectral radius >= 1): not a local minimum")
         return f"{self.kind} fixed point" + (": " + "; ".join(parts) if parts else "")
 
 
