@@ -140,3 +140,23 @@ def test_analyze_refuses_a_huge_ring_with_one_line(tmp_path):
     assert code == 2 and out.getvalue() == ""
     lines = err.getvalue().strip().splitlines()
     assert len(lines) == 1 and "needs 3200 TB" in lines[0] and "raise --max-memory" in lines[0]
+
+
+def test_analyze_max_memory_option(tmp_path):
+    """``--max-memory`` reaches load_scenario: a 10-point ring needs 10 x 11 x 4 x 8 = 3520 bytes of
+    Hessian blocks, so 1M passes and 1K is refused with one line naming the limit; a bad size is a
+    usage error."""
+    f = tmp_path / "ring.toml"
+    f.write_text('lam = 0.5\n[true]\npoints = [[0.0, 0.0]]\n[generated]\nkind = "ring"\nnum = 10\n'
+                 '[kernel]\nsigma = 0.3\n[gda]\neta_d = 0.1\neta_g = 0.1\n')
+    results = []
+    for size in ("1M", "1K", "lots"):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["analyze", str(f), "--max-memory", size])
+        results.append((code, out.getvalue(), err.getvalue().strip().splitlines()))
+    assert results[0][0] in (0, 1) and "scenario ring" in results[0][1]
+    code, out, lines = results[1]
+    assert code == 2 and out == "" and len(lines) == 1 and "raise --max-memory" in lines[0]
+    code, out, lines = results[2]
+    assert code == 2 and out == "" and len(lines) == 1 and "--max-memory" in lines[0]

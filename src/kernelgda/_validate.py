@@ -12,6 +12,10 @@ from numbers import Real
 
 import numpy as np
 
+#: Largest coordinate accepted in a point set: with kernel bandwidths >= 1e-50
+#: (:data:`kernelgda.kernels.PARAM_MIN`) every ``|u - v|^2 / sigma^2`` is then below 1e201.
+COORD_MAX = 1e50
+
 
 def scalar(value, name: str, *, positive: bool = False, nonnegative: bool = False) -> float:
     """Return ``value`` as a finite Python float, checking its sign (booleans are refused)."""
@@ -61,6 +65,9 @@ def points(value, name: str, *, d: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} must have shape (num_points, d) with both > 0, got {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite numbers (no NaN or inf)")
+    if np.abs(arr).max() > COORD_MAX:
+        raise ValueError(f"{name} must have coordinates of size at most {COORD_MAX:g}, "
+                         f"got {np.abs(arr).max():g}")
     if d is not None and arr.shape[1] != d:
         raise ValueError(f"{name} must have dimension d = {d}, got shape {arr.shape}")
     return arr

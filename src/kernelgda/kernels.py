@@ -18,6 +18,13 @@ derivatives (theory section 1):
 ``curvature`` is ``gamma = -2 phi'(0)``, so that ``hess_u K(u, u) = -gamma I``;
 it is ``1 / sigma^2`` for the Gaussian and rational quadratic kernels
 (theory section 5).
+
+Parameters are refused (``ValueError`` naming them) outside the range where every
+derived quantity is a finite, normal float64: bandwidths, ``alpha``, multiscale
+weights and a positive NNGP ``bias`` lie in ``[PARAM_MIN, PARAM_MAX] = [1e-50, 1e50]``,
+so ``1 / sigma^4`` (the second-moment model's ``g2``), ``(alpha + 1) / (4 alpha sigma^4)``
+and ``grad_bound`` stay within ``1e+-250``; with coordinates within
+:data:`kernelgda._validate.COORD_MAX` ``= 1e50`` so does every ``|u - v|^2 / sigma^2``.
 """
 
 from __future__ import annotations
@@ -31,7 +38,21 @@ from . import _validate as V
 from .arccos import nngp_derivatives, nngp_value
 
 __all__ = ["Kernel", "RadialKernel", "Gaussian", "RationalQuadratic", "Laplacian", "Multiscale", "NNGP",
-           "KERNELS", "make_kernel"]
+           "KERNELS", "make_kernel", "PARAM_MIN", "PARAM_MAX", "MAX_DEPTH"]
+
+#: Range of bandwidths, ``alpha``, multiscale weights and a positive NNGP bias (module docstring).
+PARAM_MIN, PARAM_MAX = 1e-50, 1e50
+#: Deepest NNGP recursion accepted (each layer is a pass over all pairs).
+MAX_DEPTH = 1000
+
+
+def _param(value, name: str) -> float:
+    """A finite kernel parameter in ``[PARAM_MIN, PARAM_MAX]`` (module docstring)."""
+    value = V.scalar(value, name, positive=True)
+    if not PARAM_MIN <= value <= PARAM_MAX:
+        raise ValueError(f"{name} must lie in [{PARAM_MIN:g}, {PARAM_MAX:g}] so that the kernel's "
+                         f"derivatives are finite float64 numbers, got {value:g}")
+    return value
 
 
 def _pair(u, v, name_u="u", name_v="v"):
@@ -165,7 +186,7 @@ class RadialKernel(Kernel):
     radial = True
 
     def __post_init__(self):
-        object.__setattr__(self, "sigma", V.scalar(self.sigma, "sigma", positive=True))
+        object.__setattr__(self, "sigma", _param(self.sigma, "sigma"))
 
     # -- profile, to be defined by subclasses ---------------------------------------
     def profile(self, s):  # pragma: no cover - abstract
@@ -313,20 +334,22 @@ class RationalQuadratic(RadialKernel):
 
     def __post_init__(self):
         super().__post_init__()
-        object.__setattr__(self, "alpha", V.scalar(self.alpha, "alpha", positive=True))
+        object.__setattr__(self, "alpha", _param(self.alpha, "alpha"))
 
-    def _base(self, s):
-        return 1.0 + s / (2.0 * self.alpha * self.sigma**2)
+    def _power(self, s, k):
+        # base^(-alpha - k) as exp(-(alpha + k) log1p(.)): for large alpha the base rounds to
+        # 1 while the power tends to exp(-s / (2 sigma^2)).
+        return np.exp(-(self.alpha + k) * np.log1p(s / (2.0 * self.alpha * self.sigma**2)))
 
     def profile(self, s):
-        return self._base(s) ** (-self.alpha)
+        return self._power(s, 0)
 
     def dprofile(self, s):
-        return -0.5 / self.sigma**2 * self._base(s) ** (-self.alpha - 1.0)
+        return -0.5 / self.sigma**2 * self._power(s, 1)
 
     def d2profile(self, s):
         a = self.alpha
-        return (a + 1.0) / (4.0 * a * self.sigma**4) * self._base(s) ** (-a - 2.0)
+        return (a + 1.0) / (4.0 * a * self.sigma**4) * self._power(s, 2)
 
     @property
     def curvature(self) -> float:
@@ -337,7 +360,7 @@ class RationalQuadratic(RadialKernel):
         # |grad K| = (r / sigma^2) (1 + r^2/(2 alpha sigma^2))^(-alpha-1), largest at
         # r^2 = alpha sigma^2 / (alpha + 1/2).
         r2 = self.alpha * self.sigma**2 / (self.alpha + 0.5)
-        return math.sqrt(r2) / self.sigma**2 * float(self._base(r2)) ** (-self.alpha - 1.0)
+        return math.sqrt(r2) / self.sigma**2 * float(self._power(r2, 1))
 
     def params(self) -> dict:
         return {**super().params(), "alpha": self.alpha}
@@ -387,8 +410,25 @@ class Laplacian(RadialKernel):
         dist = np.sqrt((r * r).sum(-1))
         # Subgradient 0 at coincident points; elsewhere -exp(-|r|/sigma) r / (sigma |r|).
         safe = np.where(dist > 0, dist, 1.0)
-        scale = np.where(dist > 0, -np.exp(-dist / self.sigma) / (self.sigma * safe), 0.0)
-        return scale[..., None] * r
+        unit = r / safe[..., None]  # |unit| <= 1: no K / (sigma |r|) that could overflow
+        return (-np.exp(-dist / self.sigma) / self.sigma)[..., None] * unit
+
+    def _hess_r(self, r):
+        # hess_u K = K (n n^T / sigma^2 + (n n^T - I) / (sigma |r|)), n = r / |r|: the
+        # profile form 4 phi'' r r^T would form K / (sigma |r|^3) and overflow long before this.
+        dist = np.sqrt((r * r).sum(-1))
+        if np.any(dist <= 0):
+            self.d2profile(dist)  # raises: not differentiable at coincident points
+        unit = r / dist[..., None]
+        k = np.exp(-dist / self.sigma) / self.sigma
+        with np.errstate(over="ignore"):
+            across = k / dist
+        if not np.all(np.isfinite(across)):
+            raise ValueError("the Laplacian kernel's Hessian ~ 1 / (sigma |u - v|) overflows float64 "
+                             f"at |u - v| = {dist.min():.3g}")
+        nn = unit[..., :, None] * unit[..., None, :]
+        # (n n^T - I) formed first: in 1-D it is exactly 0, no cancellation of the 1 / |r| terms.
+        return (k / self.sigma)[..., None, None] * nn + across[..., None, None] * (nn - np.eye(r.shape[-1]))
 
     def grad_sum(self, y, z, w):
         # The matrix-product form divides by |r|; use explicit differences instead.
@@ -420,6 +460,9 @@ class Multiscale(RadialKernel):
             raise ValueError(f"sigmas must be a non-empty list of positive numbers, got {self.sigmas}")
         wts = np.ones_like(sig) if self.scale_weights is None else V.weights(
             self.scale_weights, "scale_weights", sig.size)
+        for name, values in (("sigmas", sig), ("scale_weights", wts)):
+            for value in values:
+                _param(value, name)
         object.__setattr__(self, "sigmas", tuple(sig.tolist()))
         object.__setattr__(self, "scale_weights", tuple(wts.tolist()))
         object.__setattr__(self, "sigma", float(sig.min()))
@@ -487,7 +530,10 @@ class NNGP(Kernel):
 
     def __post_init__(self):
         object.__setattr__(self, "depth", V.integer(self.depth, "depth", minimum=1))
-        object.__setattr__(self, "bias", V.scalar(self.bias, "bias", nonnegative=True))
+        if self.depth > MAX_DEPTH:
+            raise ValueError(f"depth must be <= {MAX_DEPTH}, got {self.depth}")
+        bias = V.scalar(self.bias, "bias", nonnegative=True)
+        object.__setattr__(self, "bias", 0.0 if bias == 0 else _param(bias, "bias"))
 
     @property
     def length_scale(self) -> float:
@@ -502,12 +548,21 @@ class NNGP(Kernel):
         return {"kind": self.name, "depth": self.depth, "bias": self.bias}
 
     def pair_value(self, y, z):
+        self._check_scale(y, z)
         return nngp_value(y, z, self.depth, self.bias)
 
+    def _check_scale(self, y, z):
+        # S_0(u, u) = |u|^2 / d + bias^2 >= PARAM_MIN^2 keeps the recursion's products of
+        # S_0 values (a b, a^2) normal; with bias = 0 it is 0 at the origin.
+        if self.bias == 0:
+            tiny = PARAM_MIN**2 * y.shape[1]
+            if np.any((y * y).sum(1) < tiny) or np.any((z * z).sum(1) < tiny):
+                raise ValueError(f"the NNGP kernel with bias = 0 needs every point at least {PARAM_MIN:g} "
+                                 "from the origin (it is not differentiable at 0); move the points "
+                                 "off 0 or use bias > 0")
+
     def _derivative(self, y, z, order):
-        if self.bias == 0 and (not np.all(np.any(y != 0, axis=1)) or not np.all(np.any(z != 0, axis=1))):
-            raise ValueError("the NNGP kernel with bias = 0 is not differentiable at the origin; "
-                             "move the points off 0 or use bias > 0")
+        self._check_scale(y, z)
         return nngp_derivatives(y, z, self.depth, self.bias, order)
 
     def pair_grad(self, y, z):

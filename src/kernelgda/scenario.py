@@ -25,10 +25,10 @@ and key is listed; keys marked *optional* have the default shown)::
 
     [kernel]
     kind = "gaussian"                 # "gaussian" | "rational_quadratic" | "laplacian" | "nngp"
-    sigma = 0.5                       # bandwidth, > 0 (not for nngp)
-    # alpha = 1.0                     # rational_quadratic only (default 1)
-    # depth = 2                       # nngp only: number of ReLU layers (default 2)
-    # bias = 0.0                      # nngp only: bias standard deviation beta (default 0)
+    sigma = 0.5                       # bandwidth in [1e-50, 1e50] (not for nngp)
+    # alpha = 1.0                     # rational_quadratic only (default 1), in [1e-50, 1e50]
+    # depth = 2                       # nngp only: number of ReLU layers (default 2, at most 1000)
+    # bias = 0.0                      # nngp only: bias std. dev. beta (default 0; else in [1e-50, 1e50])
 
     [gda]
     eta_d = 0.1                       # discriminator learning rate, > 0
@@ -54,6 +54,8 @@ Generators are deterministic; only ``kind = "gaussian"`` draws random numbers, f
 points. Every problem (unreadable file, malformed TOML, a missing required key, an
 unknown key, a wrong type or value) raises a ``ValueError`` that names the file and
 the dotted key (``kernel.sigma``) and says what was expected.
+Coordinates are at most ``1e50`` in size and kernel parameters lie in ``[1e-50, 1e50]``,
+where every derived quantity is a finite float64 (:mod:`kernelgda.kernels`).
 
 Examples
 --------

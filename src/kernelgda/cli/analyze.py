@@ -6,7 +6,11 @@ point by Newton's method from the scenario's generated points
 (:func:`kernelgda.linearize`, theory section 4) and prints the fixed point, the
 spectrum of the Jacobian sorted by modulus with the visibility of each
 eigenvalue to the generator, the generator-visible rate, the spectral radius and
-the regime (theory section 6).
+the regime (theory section 6), and names the fixed point for what it is
+(:func:`kernelgda.linearize.fixed_point_kind`: perfect fit, fit, partial fit, mode
+collapse or spurious, with which generated points share which true point, which true
+points have no generated mass, and whether it is stable, i.e. a local minimum; theory
+sections 3 and 10).
 
 ``--check`` also checks the prediction against the exact nonlinear dynamics
 (:func:`kernelgda.check_rate`: a run from ``(f*, Y* + e0)`` with ``|e0| = 1e-6 sigma``
@@ -15,6 +19,10 @@ measured from it, theory section 7, experiment 1) and prints predicted and measu
 values side by side. The measured regime is classified with tolerance
 :data:`kernelgda.check.MEASURED_TOL` ``= 1e-3`` rather than the default ``1e-6``
 (reasons in :mod:`kernelgda.check`).
+
+``--max-memory SIZE`` (``4G``, ``512M``; :func:`kernelgda.resources.parse_size`) is the
+limit on the memory a scenario's point sets and fixed-point solve may need
+(:func:`kernelgda.scenario.load_scenario`; default: half the available memory).
 
 Exit codes: 0 on success, 1 when Newton finds no fixed point (status ``not_converged``,
 or ``vanishing_gradient`` for a stall far from the data), 2 on bad input.
@@ -61,6 +69,13 @@ def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: in
                       "visible": bool(visible[i])} for i in order],
         "dominant": complex(lin.dominant), "generator_rate": float(lin.generator_rate),
         "spectral_radius": float(lin.spectral_radius), "regime": lin.regime, "regime_tol": lin.tol,
+    }
+    kind = lin.kind
+    out["fixed_point"]["kind"] = {
+        "kind": kind.kind, "description": kind.description, "stable": kind.stable,
+        "local_minimum": kind.local_minimum, "owner": [int(i) for i in kind.owner],
+        "empty": list(kind.empty), "unassigned": list(kind.unassigned),
+        "shared": [{"true_point": i, "generated_points": list(js)} for i, js in kind.shared],
     }
     if check:
         from ..check import E0_SCALE
@@ -115,7 +130,8 @@ def format_report(res: dict, path: str | None = None) -> str:
     lines += ["", f"dominant eigenvalue     {fmt(lin['dominant'])}",
               f"generator-visible rate  {fmt(lin['generator_rate'])}",
               f"spectral radius         {fmt(lin['spectral_radius'])}",
-              f"regime                  {lin['regime']} (tol {lin['regime_tol']:g})"]
+              f"regime                  {lin['regime']} (tol {lin['regime_tol']:g})",
+              "", fp["kind"]["description"]]
     if "check" in res:
         c = res["check"]
         predicted_regime = f"{c['predicted_regime']} (tol {lin['regime_tol']:g})"
@@ -136,7 +152,7 @@ def run(args) -> int:
 
     from ..scenario import load_scenario
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, max_memory=args.max_memory)
     res = analyze(scenario, check=args.check, steps=args.steps, seed=args.seed)
     print(dumps(res) if args.json else format_report(res, str(args.scenario)))
     if not res["fixed_point"]["converged"]:
@@ -160,4 +176,19 @@ def register(subparsers) -> None:
                     help="simulation steps for --check (default: from the predicted rate, 200..4000)")
     sp.add_argument("--seed", type=int_at_least(0), default=0,
                     help="seed of the perturbation direction (default 0)")
+    sp.add_argument("--max-memory", type=memory_size, default=None, metavar="SIZE",
+                    help="memory limit for the scenario's points and fixed-point solve, e.g. 4G or "
+                         "512M (default: half the available memory)")
     sp.set_defaults(func=run)
+
+
+def memory_size(text: str) -> int:
+    """argparse type: a size such as ``4G`` or ``512M`` in bytes (:func:`kernelgda.resources.parse_size`)."""
+    import argparse
+
+    from ..resources import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
