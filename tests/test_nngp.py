@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import kernelgda as kg
-from kernelgda.arccos import one_minus_j
+from kernelgda.kernels.arccos import one_minus_j
 from kernelgda.scenario import parse_scenario
 from kernelgda.status import Status
 

@@ -1,0 +1,35 @@
+"""Kernels: values, gradients, Hessians and mixed second derivatives (theory sections 1, 9, 10).
+
+:class:`Kernel` (in :mod:`.base`) is the interface the rest of the library uses; the radial
+kernels are in :mod:`.radial`, the NNGP kernel in :mod:`.nngp`. A new kernel subclasses
+:class:`Kernel` (or :class:`RadialKernel` when it is a function of ``|u - v|^2``) and is
+added to :data:`KERNELS` so that scenario files can name it.
+"""
+
+from __future__ import annotations
+
+from .. import _validate as V
+from .base import PARAM_MAX, PARAM_MIN, Kernel, RadialKernel, sqdist
+from .nngp import MAX_DEPTH, NNGP
+from .radial import Gaussian, Laplacian, Multiscale, RationalQuadratic
+
+__all__ = ["Kernel", "RadialKernel", "Gaussian", "RationalQuadratic", "Laplacian", "Multiscale", "NNGP",
+           "KERNELS", "make_kernel", "PARAM_MIN", "PARAM_MAX", "MAX_DEPTH", "sqdist"]
+
+
+KERNELS = {
+    "gaussian": Gaussian,
+    "rational_quadratic": RationalQuadratic,
+    "laplacian": Laplacian,
+    "multiscale": Multiscale,
+    "nngp": NNGP,
+}
+
+
+def make_kernel(kind: str = "gaussian", **params) -> Kernel:
+    """Build a kernel from its registry name and parameters (``make_kernel("gaussian", sigma=1)``)."""
+    V.choice(kind, "kernel kind", tuple(KERNELS))
+    try:
+        return KERNELS[kind](**params)
+    except TypeError as exc:
+        raise ValueError(f"bad parameters for kernel {kind!r}: {exc}") from None
