@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import kernelgda as kg
+from kernelgda.status import Status
 import kernelgda.features as features
 
 from .oracles import kernel_grad_u, kernel_value, naive_simulate
@@ -96,7 +97,7 @@ def test_simulate_random_features_equals_straightforward(rng, mode, from_eq, ker
     traj = kg.simulate(gan, gda, y0, q, 200, start=start, discriminator=spec)
     ref = _rf_gda(spec, kernel, x, gan.p_true, gan.lam, gda.eta_d, gda.eta_g, mode, y0, q, 200,
                   None if start is None else start.y)
-    assert traj.status == "completed" and traj.num_slices == 0 and traj.truncation_bound == 0
+    assert traj.status == Status.COMPLETED and traj.num_slices == 0 and traj.truncation_bound == 0
     # Same formula, different order of operations: rounding ~1e-15 per step on a converging run.
     np.testing.assert_allclose(traj.y, ref, rtol=1e-10, atol=1e-12,
                                err_msg="simulate(discriminator=RandomFeatures) vs (D-RF) directly")

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import kernelgda as kg
+from kernelgda.status import Status
 import kernelgda.discriminator as disc_mod
 from kernelgda.discriminator import Expansion, kernel_grad_sum
 
@@ -59,7 +60,7 @@ def test_fast_path_equals_straightforward_dynamics(rng, mode, from_eq, many_thre
     traj = kg.simulate(gan, gda, y0, q, steps, start=start)
     ref = naive_simulate(gan.kernel, gan.x_true, gan.p_true, gan.lam, gda.eta_d, gda.eta_g, mode,
                          y0, q, steps, fstar_y=None if start is None else start.y)
-    assert traj.status == "completed"
+    assert traj.status == Status.COMPLETED
     # Each step's gradient agrees to ~1e-15 relative (same formula, different summation order);
     # on a converging run the rounding differences do not grow: 1e-10 relative leaves a wide margin.
     np.testing.assert_allclose(traj.y, ref, rtol=1e-10, atol=1e-12,

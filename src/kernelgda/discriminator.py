@@ -684,9 +684,9 @@ class MultiExpansion(_ExactBase):
         """Bound on the gradient error of any ``sum_i b_i f_i`` with ``|b_i| <= 1``."""
         return self.kernel.grad_bound * self.dropped if self.dropped else 0.0
 
-    def grad(self, y: np.ndarray, combo) -> np.ndarray:
-        """Gradient of ``sum_i combo[i] f_i`` at the rows of ``y``."""
-        combo = np.asarray(combo, dtype=float)
+    def grad(self, y: np.ndarray, combo=None) -> np.ndarray:
+        """Gradient of ``sum_i combo[i] f_i`` (default: of ``f_0``) at the rows of ``y``."""
+        combo = np.eye(self.num_funcs)[0] if combo is None else np.asarray(combo, dtype=float)
         h = self._hist
         d = self.d
         zaug = h.zaug[h.rows]

@@ -231,8 +231,10 @@ class FeatureDiscriminator:
 
     def grad(self, y: np.ndarray, combo=None) -> np.ndarray:
         """``grad f(y) = -Omega^T (a w * sin(Omega y + b))`` at the rows of ``y``
-        (of ``sum_i combo[i] f_i`` for several functions)."""
+        (of ``sum_i combo[i] f_i`` for several functions; default ``f_0``)."""
         _, sin = self._features(y)
+        if combo is None:
+            combo = np.eye(self.w.shape[1])[0] if self.w.ndim == 2 else None
         w = self.w if combo is None else self.w @ np.asarray(combo, dtype=float)
         w_omega = (-self.amp * w)[:, None] * self.omega
         parts = _THREADS.map_rows(lambda a, b: np.dot(sin[a:b], w_omega), y.shape[0],
