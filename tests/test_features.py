@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import kernelgda as kg
-from kernelgda.status import Status
 import kernelgda.features as features
+from kernelgda.status import Status
 
 from .oracles import kernel_grad_u, kernel_value, naive_simulate
 

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import kernelgda as kg
-from kernelgda.status import Status
 import kernelgda.discriminator as disc_mod
 from kernelgda.discriminator import Expansion, kernel_grad_sum
+from kernelgda.status import Status
 
 from .oracles import grad_expansion, naive_grad_sum, naive_simulate
 

@@ -43,11 +43,12 @@ import numpy as np
 
 from . import _validate as V
 from .discriminator import MIX_COND_MAX
-from .dynamics import DIVERGENCE_FACTOR, Trajectory
+from .dynamics import DIVERGENCE_FACTOR, Trajectory, escaped
 from .game import GDA, KernelGAN
 from .kernels import Gaussian, Laplacian, RationalQuadratic
 from .measure import default_noise_floor, measure_eigenvalues
-from .rules import RULES, num_delays
+from .rules import RULES, StepConstants, get_rule, num_delays
+from .status import Status
 
 __all__ = ["simulate_batch", "BatchTrajectory", "BatchMeasurement", "BATCH_MODES"]
 
@@ -95,8 +96,9 @@ class BatchTrajectory:
         configuration are ``nan``.
     num_taken : (B,) int array
         Steps each cell actually took (``T`` unless it diverged).
-    status : (B,) str array
-        ``"completed"`` or ``"diverged"``.
+    status : (B,) object array of Status
+        ``Status.COMPLETED``, ``Status.DIVERGED`` or ``Status.ESCAPED`` per cell (as
+        :attr:`kernelgda.Trajectory.status`); compare with ``== Status.DIVERGED``.
     messages : tuple of str
         The message :func:`~kernelgda.simulate` would give for each cell.
     q : (B, n) array
@@ -129,7 +131,7 @@ class BatchTrajectory:
         i = V.integer(i, "i", minimum=-len(self))
         if i >= len(self):
             raise ValueError(f"i must be < {len(self)}, got {i}")
-        return Trajectory(y=self.y[i, :self.num_taken[i] + 1].copy(), status=str(self.status[i]),
+        return Trajectory(y=self.y[i, :self.num_taken[i] + 1].copy(), status=Status(self.status[i]),
                           message=self.messages[i], q=self.q[i].copy(), sigma=float(self.sigma[i]),
                           truncation_bound=float(self.truncation_bound[i]),
                           num_slices=int(self.num_slices[i]), delays=int(self.delays[i]))
@@ -328,13 +330,20 @@ class _Discriminators:
         g += _expansion_grad(self.prof, y, z, w, cell["scale"], self.scratch)
         return g
 
+    def field_grad(self, y, z, q):
+        """Gradient at ``y`` of the field term ``K(., X) p - K(., z) q`` per cell (not stored)."""
+        cell, ones = self.cell, np.ones(len(y))
+        return (_expansion_grad(self.prof, y, cell["x"], cell["p"], ones, self.scratch)
+                - _expansion_grad(self.prof, y, z, q, ones, self.scratch))
+
     def sum_grad(self, y, centers, weights, factor):
         """``factor grad sum_c weights_c K(., centers_c)`` at ``y`` per cell (a term outside the history)."""
         return _expansion_grad(self.prof, y, centers, weights, factor, self.scratch)
 
     def decay(self, factor):
-        """``f <- factor f`` (one column; ``Expansion.decay``)."""
+        """``f <- factor f`` (one column; ``Expansion.decay``); ``factor`` per cell."""
         cell = self.cell
+        factor = np.reshape(factor, -1)
         scale = cell["scale"]
         cell["c"][:, 0] *= factor
         scale *= factor
@@ -374,13 +383,14 @@ class _Discriminators:
         return np.where(cell["fallback"][rows], mass, (cell["colnorm"][rows] * amp).sum(axis=1))
 
     def mix(self, t):
-        """``f_i <- sum_j t_ij f_j`` per cell (``t (B, 2, 2)``; ``MultiExpansion.mix``).
+        """``f_i <- sum_j t_ij f_j`` per cell (``t (B, 2, 2)`` or ``(B, 1, 2, 2)``; ``MultiExpansion.mix``).
 
         The dropped coefficients are tracked in the eigenbasis of ``t`` (their amplitudes
         shrink by ``|z_i|`` exactly), or with the induced 1-norm where the eigenvectors are
         ill-conditioned; the truncation bound stays certified either way.
         """
         cell, lo = self.cell, self.low
+        t = np.reshape(t, (-1, 2, 2))
         c = cell["c"]
         cell["c"] = np.stack([t[:, 0, 0] * c[:, 0] + t[:, 0, 1] * c[:, 1],
                               t[:, 1, 0] * c[:, 0] + t[:, 1, 1] * c[:, 1]], axis=1)
@@ -406,14 +416,16 @@ class _Discriminators:
         return self
 
     def add_true(self, amount):
-        """``f_i += amount[:, i] K(., X) p``; ``amount`` of shape ``(B,)`` or ``(B, F)``."""
+        """``f_i += amount[:, i] K(., X) p``; ``amount`` of shape ``(B,)``, ``(B, 1)`` or ``(B, 1, F)``."""
         c = self.cell["c"]
-        c += amount if np.ndim(amount) == 2 else np.asarray(amount)[:, None]
+        c += np.reshape(amount, (c.shape[0], -1))
         return self
 
     def add_slice(self, y, w):
-        """A new slice ``K(., y) w[:, i]`` in function ``i`` (``w (B, F, n)``), then truncation."""
+        """A new slice ``K(., y) w[..., i]`` in function ``i`` (``w (B, n)`` or ``(B, n, F)``),
+        then truncation."""
         cell = self.cell
+        w = w[:, None, :] if w.ndim == 2 else np.moveaxis(w, 2, 1)  # (B, F, n)
         if self.stop == cell["buf"].shape[1]:
             raise RuntimeError("history buffer full")  # capacity is sized by the caller
         cell["buf"][:, self.stop] = y
@@ -471,100 +483,6 @@ class _Discriminators:
             start[rows] += 1
 
 
-# -- one step of each update rule (theory sections 2 and 8; as kernelgda.dynamics) -----------------
-# ``setup(disc, q, lam, eta_d, eta_g, beta)`` stores each cell's constants in ``disc.cell``;
-# ``step(disc, y, k, d_steps)`` advances every cell of the group by one step.
-
-def _gda_setup(disc, q, lam, eta_d, eta_g, beta):
-    disc.cell.update(decay=1.0 - eta_d * lam, eta_d=eta_d, step_w=(-eta_d[:, None] * q)[:, None],
-                     move=(eta_g[:, None] * q)[:, :, None])
-
-
-def _simultaneous(disc, y, k, d_steps):
-    cell = disc.cell
-    g = disc.grad(y)
-    disc.decay(cell["decay"]).add_true(cell["eta_d"]).add_slice(y, cell["step_w"])
-    return y + cell["move"] * g
-
-
-def _alternating(disc, y, k, d_steps):
-    cell = disc.cell
-    for _ in range(d_steps):
-        disc.decay(cell["decay"]).add_true(cell["eta_d"]).add_slice(y, cell["step_w"])
-    return y + cell["move"] * disc.grad(y)
-
-
-def _extragradient_setup(disc, q, lam, eta_d, eta_g, beta):
-    a = eta_d * lam
-    disc.cell.update(q=q, a=a, eta_d=eta_d, decay=1 - a + a * a, true=eta_d * (1 - a),
-                     w_y=(a[:, None] * eta_d[:, None] * q)[:, None], w_half=(-eta_d[:, None] * q)[:, None],
-                     move=(eta_g[:, None] * q)[:, :, None], ones=np.ones(len(a)))
-
-
-def _extragradient(disc, y, k, d_steps):
-    # Y_half = Y + eta_g q grad f(Y);  Y' = Y + eta_g q grad f_half(Y_half) with
-    # f_half = (1 - a) f + eta_d (K(., X) p - K(., Y) q);  f' as in kernelgda.dynamics.
-    cell = disc.cell
-    y_half = y + cell["move"] * disc.grad(y)
-    g_true = disc.sum_grad(y_half, cell["x"], cell["p"], cell["ones"])
-    g_gen = disc.sum_grad(y_half, y, cell["q"], cell["ones"])
-    g_half = (1 - cell["a"])[:, None, None] * disc.grad(y_half) + cell["eta_d"][:, None, None] * (
-        g_true - g_gen)
-    disc.decay(cell["decay"]).add_true(cell["true"])
-    disc.add_slice(y, cell["w_y"]).add_slice(y_half, cell["w_half"])
-    return y + cell["move"] * g_half
-
-
-def _pair(t00, t01, t10, t11):
-    return np.stack([np.stack([t00, t01], axis=-1), np.stack([t10, t11], axis=-1)], axis=-2)
-
-
-def _optimistic_setup(disc, q, lam, eta_d, eta_g, beta):
-    a, zero, one = eta_d * lam, np.zeros(len(lam)), np.ones(len(lam))
-    disc.cell.update(
-        q=q, eta_g=eta_g, mixing=_pair(1 - 2 * a, -eta_d, -lam, zero), first=_pair(one, zero, -lam, zero),
-        true=np.stack([2 * eta_d, one], axis=1), first_true=np.stack([zero, one], axis=1),
-        new_w=np.stack([-2 * eta_d[:, None] * q, -q], axis=1),
-        first_w=np.stack([np.zeros_like(q), -q], axis=1), psi=np.zeros(disc.cell["buf"].shape[:1]
-                                                                          + disc.cell["buf"].shape[2:]))
-
-
-def _optimistic(disc, y, k, d_steps):
-    # Functions (f, phi), phi = F_D(z_{k-1}); psi = q grad f^{k-1}(Y^{k-1}) (kernelgda.dynamics).
-    cell = disc.cell
-    g = cell["q"][:, :, None] * disc.grad(y)
-    if k == 0:  # phi_0 = F_D(z_0), psi_0 = q grad f^0(Y^0)
-        disc.mix(cell["first"]).add_true(cell["first_true"]).add_slice(y, cell["first_w"])
-        cell["psi"] = g
-    disc.mix(cell["mixing"]).add_true(cell["true"]).add_slice(y, cell["new_w"])
-    y_new = y + cell["eta_g"][:, None, None] * (2 * g - cell["psi"])
-    cell["psi"] = g
-    return y_new
-
-
-def _momentum_setup(disc, q, lam, eta_d, eta_g, beta):
-    a, one = eta_d * lam, np.ones(len(lam))
-    disc.cell.update(q=q, eta_g=eta_g, beta=beta, mixing=_pair(1 - a, eta_d * beta, -lam, beta),
-                     true=np.stack([eta_d, one], axis=1), new_w=np.stack([-eta_d[:, None] * q, -q], axis=1),
-                     v=np.zeros(disc.cell["buf"].shape[:1] + disc.cell["buf"].shape[2:]))
-
-
-def _momentum(disc, y, k, d_steps):
-    # v' = beta v + q grad f(Y), Y' = Y + eta_g v'; functions (f, v_f) (kernelgda.dynamics).
-    cell = disc.cell
-    cell["v"] = cell["beta"][:, None, None] * cell["v"] + cell["q"][:, :, None] * disc.grad(y)
-    disc.mix(cell["mixing"]).add_true(cell["true"]).add_slice(y, cell["new_w"])
-    return y + cell["eta_g"][:, None, None] * cell["v"]
-
-
-#: mode -> (coefficient columns, history slices per step, setup, step)
-_RULES = {"simultaneous": (1, 1, _gda_setup, _simultaneous),
-          "alternating": (1, None, _gda_setup, _alternating),
-          "extragradient": (1, 2, _extragradient_setup, _extragradient),
-          "optimistic": (2, 1, _optimistic_setup, _optimistic),
-          "momentum": (2, 1, _momentum_setup, _momentum)}
-
-
 # -- the batched run ---------------------------------------------------------------------------
 
 def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode, d_steps,
@@ -575,8 +493,7 @@ def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode
     ``lam > 0``; for ``lam = 0`` a fixed point is a perfect match and ``f* = 0``).
     """
     num, n, d = y0.shape
-    num_funcs, per_step, setup, step = _RULES[mode]
-    per_step = d_steps if per_step is None else per_step
+    rule = get_rule(mode)
     out = np.full((num, num_steps + 1, n, d), np.nan)
     out[:, 0] = y0
     taken = np.full(num, num_steps)
@@ -585,18 +502,24 @@ def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode
     bound_out = np.zeros(num)
     slices_out = np.zeros(num, dtype=int)
 
-    disc = _Discriminators(prof, x, p, n, per_step * num_steps + 3, num_funcs, history_tol)
+    disc = _Discriminators(prof, x, p, n, rule.slices_per_step(d_steps) * num_steps + 3,
+                           rule.state_copies, history_tol)
     disc.start_at(has_f, y_star, q_star, lam)
-    setup(disc, q, lam, eta_d, eta_g, beta)
     cell = disc.cell
     cell.update(y=y0.copy(), cells=np.arange(num), radius=radius, center=x.mean(axis=1),
-                bound=np.zeros(num))
+                bound=np.zeros(num), q=q, lam=lam, eta_d=eta_d, eta_g=eta_g, beta=beta)
+
+    def constants():
+        return rule.constants(StepConstants.make(cell["lam"], cell["eta_d"], cell["eta_g"],
+                                                 cell["beta"], cell["q"], d_steps))
+    consts = constants()
+    state = rule.init(consts, disc, y0)
 
     for k in range(num_steps):
         cell = disc.cell
         y, alive = cell["y"], cell["alive"]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            y_new = step(disc, y, k, d_steps)
+            y_new, state = rule.step(consts, state, disc, y)
             cell["bound"] = np.maximum(cell["bound"], disc.prof.grad_bound * cell["dropped"])
             finite = np.isfinite(y_new).all(axis=(1, 2))
             far = np.abs(y_new - cell["center"][:, None, :]).max(axis=(1, 2)) > cell["radius"]
@@ -620,12 +543,16 @@ def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode
         if not alive.any():
             break
         if alive.sum() <= _COMPACT_FRACTION * len(alive):
-            disc.take(np.nonzero(alive)[0])
+            keep = np.nonzero(alive)[0]
+            disc.take(keep)
+            cell = disc.cell
+            consts = constants()
+            state = None if state is None else state[keep]
     cell = disc.cell
     live = cell["cells"][cell["alive"]]
     bound_out[live] = cell["bound"][cell["alive"]]
     slices_out[live] = disc.stop - cell["start"][cell["alive"]]
-    status = np.where(diverged, "diverged", "completed")
+    status = np.array([Status.DIVERGED if bad else Status.COMPLETED for bad in diverged], dtype=object)
     return out, taken, status, messages, bound_out, slices_out
 
 
@@ -703,7 +630,7 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     >>> import kernelgda as kg
     >>> gans = [kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=s), lam=0.5) for s in (0.5, 1.0)]
     >>> runs = kg.simulate_batch(gans, kg.GDA(0.1, 0.1), [[0.1]], 1.0, num_steps=200)
-    >>> runs.status.tolist(), runs.y.shape
+    >>> [str(s) for s in runs.status], runs.y.shape
     (['completed', 'completed'], (2, 201, 1, 1))
     """
     gans = _as_list(gans, KernelGAN, "gans")
@@ -780,7 +707,7 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     bound = np.empty(num)
     slices = np.empty(num, dtype=int)
     rules = sorted({(g.mode, g.d_steps) for g in gdas})
-    for mode, d_steps in rules:
+    for mode, d_steps in rules:  # the cells of one rule and d_steps advance in lock step
         idx = np.array([b for b, g in enumerate(gdas) if (g.mode, g.d_steps) == (mode, d_steps)])
         res = _run(prof.take(idx), x[idx], p[idx], q_all[idx], y[idx], y_star[idx], q_star[idx],
                    has_f[idx], lam[idx], eta_d[idx], eta_g[idx], beta[idx], mode, d_steps,
@@ -788,6 +715,11 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
         out[idx], taken[idx], status[idx], msg, bound[idx], slices[idx] = res
         for j, i in enumerate(idx):
             messages[i] = msg[j]
-    return BatchTrajectory(y=out, num_taken=taken, status=status.astype(str), messages=tuple(messages),
+    for b in np.nonzero(status == Status.COMPLETED)[0]:
+        if escaped(gans[b], out[b, -1]):
+            status[b] = Status.ESCAPED
+            messages[b] = (f"escaped: completed {num_steps} steps with a generated point so far from "
+                           "every true point that the gradient it feels is below rounding")
+    return BatchTrajectory(y=out, num_taken=taken, status=status, messages=tuple(messages),
                            q=q_all, sigma=prof.sigma.copy(), truncation_bound=bound,
                            num_slices=slices, delays=np.array([num_delays(g.mode) for g in gdas]))

@@ -54,6 +54,7 @@ from .kernels import Gaussian
 from .linearize import VISIBLE_TOL, _blocks, discriminator_mode, dominant_eigenvalue
 from .regimes import DEFAULT_TOL, REGIMES, classify_codes
 from .rules import step_matrix
+from .status import Status
 
 __all__ = ["phase_diagram", "check_grid", "compare", "Comparison", "closed_form_boundaries",
            "boundary_distance", "pair_boundaries", "runner_up", "METHODS",
@@ -379,7 +380,7 @@ def _simulate_chunk(cells, setup):
     return {"cells": np.asarray(cells, dtype=np.int64), "fingerprint": _fingerprint(cells, setup),
             "escaped": (size > LINEAR_LIMIT * sigma).astype(np.int8),
             "measured_real": meas.dominant.real, "measured_imag": meas.dominant.imag,
-            "status": np.where(runs.status == "diverged", 1, 0).astype(np.int8),
+            "status": np.where(runs.status == Status.DIVERGED, 1, 0).astype(np.int8),
             "num_taken": runs.num_taken.astype(np.int64),
             "truncation_bound": runs.truncation_bound}
 
