@@ -13,6 +13,7 @@ import pytest
 
 import kernelgda as kg
 import kernelgda.features as features
+from kernelgda.discriminator.threads import THREADS
 from kernelgda.status import Status
 
 from .oracles import kernel_grad_u, kernel_value, naive_simulate
@@ -82,7 +83,7 @@ def test_simulate_random_features_equals_straightforward(rng, mode, from_eq, ker
     # random-feature f* = (Phi(X)^T p - Phi(Y*)^T q) / lam.
     if threads == "many":  # the cos / sin of the phases split over three threads
         monkeypatch.setattr(features, "PARALLEL_MIN_ENTRIES", 0)
-        monkeypatch.setattr(features._THREADS, "workers", lambda: 3)
+        monkeypatch.setattr(THREADS, "workers", lambda: 3)
     # A converging problem: q = 0.9 p, lam = 2, eta_d = eta_g = 0.1 (see test_perf_paths).
     x = rng.normal(size=(3, 2)) * 0.5
     gan = kg.KernelGAN(x, rng.uniform(0.5, 1.5, 3), kernel, lam=2.0)

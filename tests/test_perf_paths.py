@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 import kernelgda as kg
-import kernelgda.discriminator as disc_mod
+import kernelgda.discriminator.kernel_sums as disc_mod
 from kernelgda.discriminator import Expansion, kernel_grad_sum
+from kernelgda.discriminator.threads import THREADS
 from kernelgda.status import Status
 
 from .oracles import grad_expansion, naive_grad_sum, naive_simulate
@@ -30,7 +31,7 @@ def many_threads(monkeypatch):
     """Force the parallel path: tiny blocks, no size threshold, three workers."""
     monkeypatch.setattr(disc_mod, "BLOCK_ENTRIES", 64)
     monkeypatch.setattr(disc_mod, "PARALLEL_MIN_PAIRS", 0)
-    monkeypatch.setattr(disc_mod._THREADS, "workers", lambda: 3)
+    monkeypatch.setattr(THREADS, "workers", lambda: 3)
 
 
 def _converging_problem(rng, m=3, d=2):

@@ -35,17 +35,15 @@ is compacted.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _validate as V
-from .discriminator import MIX_COND_MAX
+from .discriminator.batched import BatchedDiscriminators, Profiles
 from .dynamics import DIVERGENCE_FACTOR, Trajectory, escaped
 from .game import GDA, KernelGAN
-from .kernels import Gaussian, Laplacian, RationalQuadratic
 from .measure import default_noise_floor, measure_eigenvalues
 from .rules import RULES, StepConstants, get_rule, num_delays
 from .status import Status
@@ -54,15 +52,8 @@ __all__ = ["simulate_batch", "BatchTrajectory", "BatchMeasurement", "BATCH_MODES
 
 #: Update rules advanced by :func:`simulate_batch`: all of them (theory section 8).
 BATCH_MODES = RULES
-#: Elements per temporary array in the gradient evaluation: 256 KiB of float64, so that the
-#: few temporaries of a block stay in a 1 MiB L2 cache (measured 3-5x faster than whole-batch
-#: arrays of 10^6 elements and more).
-_BLOCK_ELEMENTS = 1 << 15
 #: Compact the batch (drop diverged cells) once no more than this fraction of it is alive.
 _COMPACT_FRACTION = 0.75
-#: Fold the running decay product into the stored slice weights once it is this small
-#: (weights are stored divided by it; 1e-100 keeps them far from overflow).
-_RESCALE = 1e-100
 
 
 @dataclass(frozen=True)
@@ -168,321 +159,6 @@ class BatchTrajectory:
         return BatchMeasurement(dominant=dominant, rate=np.abs(dominant), window=window)
 
 
-# -- kernels with per-cell parameters --------------------------------------------------------
-
-class _Profiles:
-    """``phi'(s)`` of one radial kernel kind with per-cell parameters (shape ``(W,)``)."""
-
-    def __init__(self, kernels):
-        first = kernels[0]
-        kind = type(first)
-        if any(type(k) is not kind for k in kernels):
-            raise ValueError("gans must all use the same kind of kernel")
-        if kind is Laplacian:
-            raise ValueError("simulate_batch needs a kernel differentiable at coincident points "
-                             "(gaussian, rational_quadratic, multiscale); use kg.simulate for the "
-                             "laplacian kernel")
-        self.kind = kind
-        self.sigma = np.array([k.sigma for k in kernels])
-        self.grad_bound = np.array([k.grad_bound for k in kernels])
-        if kind is Gaussian:
-            self.params = {"k1": -0.5 / self.sigma**2}
-        elif kind is RationalQuadratic:
-            alpha = np.array([k.alpha for k in kernels])
-            self.params = {"scale": 1.0 / (2.0 * alpha * self.sigma**2), "power": -alpha - 1.0,
-                           "k1": -0.5 / self.sigma**2}
-        elif all(k == first for k in kernels):
-            self.params = {}
-            self.kernel = first
-        else:
-            raise ValueError(f"simulate_batch can vary the parameters of gaussian and "
-                             f"rational_quadratic kernels only; the {first.name} kernels differ")
-
-    def take(self, idx):
-        out = object.__new__(_Profiles)
-        out.__dict__.update(self.__dict__)
-        out.sigma, out.grad_bound = self.sigma[idx], self.grad_bound[idx]
-        out.params = {key: val[idx] for key, val in self.params.items()}
-        return out
-
-    def dphi_over_scale(self, s, rows):
-        """``phi'(s) / scale`` in place of ``s (w, n, M)`` for the cells ``rows``.
-
-        ``scale`` (:attr:`scale`) is the per-cell constant factor of ``phi'``
-        (``-1 / (2 sigma^2)`` for the gaussian and rational quadratic kernels), applied
-        once to the summed gradient instead of once per centre.
-        """
-        if self.kind is Gaussian:  # phi'(s) = k1 exp(k1 s)
-            s *= self.params["k1"][rows][:, None, None]
-            np.exp(s, out=s)
-            return s
-        if self.kind is RationalQuadratic:  # phi'(s) = k1 (1 + s / (2 alpha sigma^2))^(-alpha - 1)
-            s *= self.params["scale"][rows][:, None, None]
-            s += 1.0
-            s **= self.params["power"][rows][:, None, None]
-            return s
-        return self.kernel.dprofile(s)
-
-    @property
-    def scale(self):
-        return self.params["k1"] if "k1" in self.params else np.ones(len(self.sigma))
-
-
-def _expansion_grad(prof, y, centers, weights, factor, scratch):
-    """``factor sum_c weights_c grad_u K(y_j, centers_c)`` per cell: ``(W, n, d)``.
-
-    ``y (W, n, d)``, ``centers (W, M, d)``, ``weights (W, M)``, ``factor (W,)``, in blocks of
-    cells of about :data:`_BLOCK_ELEMENTS` elements as
-    ``2 scale sum_c weights_c (phi'(s_c) / scale) r_c`` with ``r_c = y_j - centers_c``.
-    ``scratch`` is a list of two reusable buffers (fresh arrays of this size would be
-    mapped and faulted in by the allocator at every call, which costs as much as the
-    arithmetic).
-    """
-    num, n, d = y.shape
-    out = np.empty_like(y)
-    size = centers.shape[1]
-    if size == 0:
-        out[:] = 0.0
-        return out
-    step = max(1, _BLOCK_ELEMENTS // (n * size * d))
-    need = min(step, num) * n * size
-    if scratch[0].size < need:
-        scratch[:] = [np.empty(need), np.empty(need)]
-    for lo in range(0, num, step):
-        rows = slice(lo, min(num, lo + step))
-        if d == 1:
-            shape = (rows.stop - lo, n, size)
-            r = scratch[0][:math.prod(shape)].reshape(shape)
-            np.subtract(y[rows], centers[rows, None, :, 0], out=r)
-            e = scratch[1][:r.size].reshape(shape)
-            np.multiply(r, r, out=e)
-            e = prof.dphi_over_scale(e, rows)
-            e *= r
-            out[rows, :, 0] = np.einsum("wnm,wm->wn", e, weights[rows])  # one pass: multiply and sum
-        else:
-            r = y[rows, :, None, :] - centers[rows, None, :, :]  # (w, n, M, d)
-            e = prof.dphi_over_scale(np.einsum("wnmd,wnmd->wnm", r, r), rows)
-            e *= weights[rows, None, :]
-            out[rows] = np.einsum("wnm,wnmd->wnd", e, r)
-    out *= (2.0 * prof.scale * factor)[:, None, None]
-    return out
-
-
-# -- the batched discriminators ------------------------------------------------------------------
-
-class _Discriminators:
-    """The exact discriminators of a group of cells: a batched ``Expansion`` or ``MultiExpansion``.
-
-    ``num_funcs`` coefficient columns per slice (one: ``f``; two: ``f`` and the optimistic
-    previous direction or the momentum velocity, theory section 8). With one column the
-    slice weights are stored divided by the running decay product ``scale`` (``decay`` is
-    O(1)); with two, :meth:`mix` applies each cell's ``2 x 2`` map to every kept
-    coefficient. Every per-cell array lives in :attr:`cell` (leading axis ``B``), so that
-    dropping finished cells is one :meth:`take`.
-
-    Slot 0 of the history holds the ``f*`` slice; cells without one start at slot 1.
-    """
-
-    def __init__(self, prof, x, p, n, capacity, num_funcs, history_tol):
-        num, _, d = x.shape
-        self.prof = prof
-        self.num_funcs = num_funcs
-        self.tol = history_tol
-        self.stop = 1
-        self.scratch = [np.empty(0), np.empty(0)]
-        self.mix_scratch = np.empty(0)
-        self.cell = {
-            "x": x, "p": p, "psum": p.sum(axis=1), "c": np.zeros((num, num_funcs)),
-            "buf": np.zeros((num, capacity, n, d)), "coef": np.zeros((num, num_funcs, capacity, n)),
-            "start": np.ones(num, dtype=int), "scale": np.ones(num), "kept": np.zeros(num),
-            "dropped": np.zeros(num), "alive": np.ones(num, dtype=bool)}
-        if num_funcs == 2:  # dropped-mass tracking in the mixing map's eigenbasis (MultiExpansion)
-            self.cell.update(
-                tmap=np.full((num, 2, 2), np.nan), zabs=np.zeros((num, 2)), colnorm=np.zeros((num, 2)),
-                vinv=np.zeros((num, 2, 2), dtype=complex), amp=np.zeros((num, 2)),
-                fallback=np.ones(num, dtype=bool), mass=np.zeros(num), growth=np.ones(num))
-
-    def start_at(self, has_f, y_star, q_star, lam):
-        """``f = f* = (K(., X) p - K(., Y*) q*) / lam`` in the cells ``has_f`` (function 0)."""
-        cell = self.cell
-        cell["c"][has_f, 0] = 1.0 / lam[has_f]
-        cell["buf"][has_f, 0] = y_star[has_f]
-        cell["coef"][has_f, 0, 0] = -q_star[has_f] / lam[has_f][:, None]
-        cell["start"][has_f] = 0
-        cell["kept"][has_f] = np.abs(cell["coef"][has_f, 0, 0]).sum(axis=1)
-
-    def take(self, keep):
-        self.cell = {key: val[keep] for key, val in self.cell.items()}
-        self.prof = self.prof.take(keep)
-
-    @property
-    def low(self) -> int:
-        """First history slot any live cell still holds."""
-        return int(self.cell["start"][self.cell["alive"]].min())
-
-    def grad(self, y):
-        """``grad f(y)`` per cell, ``(B, n, d)``."""
-        cell, lo = self.cell, self.low
-        num, _, d = y.shape
-        g = _expansion_grad(self.prof, y, cell["x"], cell["p"], cell["c"][:, 0], self.scratch)
-        z = cell["buf"][:, lo:self.stop].reshape(num, -1, d)
-        w = cell["coef"][:, 0, lo:self.stop].reshape(num, -1)
-        g += _expansion_grad(self.prof, y, z, w, cell["scale"], self.scratch)
-        return g
-
-    def field_grad(self, y, z, q):
-        """Gradient at ``y`` of the field term ``K(., X) p - K(., z) q`` per cell (not stored)."""
-        cell, ones = self.cell, np.ones(len(y))
-        return (_expansion_grad(self.prof, y, cell["x"], cell["p"], ones, self.scratch)
-                - _expansion_grad(self.prof, y, z, q, ones, self.scratch))
-
-    def sum_grad(self, y, centers, weights, factor):
-        """``factor grad sum_c weights_c K(., centers_c)`` at ``y`` per cell (a term outside the history)."""
-        return _expansion_grad(self.prof, y, centers, weights, factor, self.scratch)
-
-    def decay(self, factor):
-        """``f <- factor f`` (one column; ``Expansion.decay``); ``factor`` per cell."""
-        cell = self.cell
-        factor = np.reshape(factor, -1)
-        scale = cell["scale"]
-        cell["c"][:, 0] *= factor
-        scale *= factor
-        mag = np.abs(factor)
-        cell["dropped"] *= mag
-        cell["kept"] *= mag
-        tiny = np.abs(scale) < _RESCALE
-        if tiny.any():
-            cell["coef"][tiny, 0, :self.stop] *= scale[tiny, None, None]
-            scale[tiny] = 1.0
-            cell["start"][factor == 0] = self.stop  # every coefficient is exactly zero
-        return self
-
-    def _set_maps(self, t):
-        """New eigenbases for the cells whose mixing map changed (``MultiExpansion._set_map``)."""
-        cell = self.cell
-        changed = ~np.all(t == cell["tmap"], axis=(1, 2))
-        if not changed.any():
-            return
-        rows = np.nonzero(changed)[0]
-        mass = cell["dropped"][rows]
-        z, vec = np.linalg.eig(t[rows])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bad = ~(np.linalg.cond(vec) <= MIX_COND_MAX)
-        inv = np.linalg.inv(np.where(bad[:, None, None], np.eye(2), vec))
-        cell["fallback"][rows] = bad
-        cell["mass"][rows] = np.where(bad, mass, 0.0)
-        cell["growth"][rows] = np.abs(t[rows]).sum(axis=1).max(axis=1)
-        cell["zabs"][rows] = np.abs(z)
-        cell["colnorm"][rows] = np.abs(vec).sum(axis=1)
-        cell["vinv"][rows] = inv
-        cell["amp"][rows] = np.where(bad[:, None], 0.0, np.abs(inv).max(axis=2) * mass[:, None])
-        cell["tmap"][rows] = t[rows]
-
-    def _dropped_two(self, amp, mass, rows=slice(None)):
-        cell = self.cell
-        return np.where(cell["fallback"][rows], mass, (cell["colnorm"][rows] * amp).sum(axis=1))
-
-    def mix(self, t):
-        """``f_i <- sum_j t_ij f_j`` per cell (``t (B, 2, 2)`` or ``(B, 1, 2, 2)``; ``MultiExpansion.mix``).
-
-        The dropped coefficients are tracked in the eigenbasis of ``t`` (their amplitudes
-        shrink by ``|z_i|`` exactly), or with the induced 1-norm where the eigenvectors are
-        ill-conditioned; the truncation bound stays certified either way.
-        """
-        cell, lo = self.cell, self.low
-        t = np.reshape(t, (-1, 2, 2))
-        c = cell["c"]
-        cell["c"] = np.stack([t[:, 0, 0] * c[:, 0] + t[:, 0, 1] * c[:, 1],
-                              t[:, 1, 0] * c[:, 0] + t[:, 1, 1] * c[:, 1]], axis=1)
-        w0, w1 = cell["coef"][:, 0, lo:self.stop], cell["coef"][:, 1, lo:self.stop]  # views
-        t00, t01, t10, t11 = (t[:, i, j, None, None] for i in (0, 1) for j in (0, 1))
-        # in place, with two reusable buffers (temporaries of the window's size cost as much as
-        # the arithmetic): new f_0 = t00 w0 + t01 w1, new f_1 = t10 w0 + t11 w1
-        size = w0.size
-        if self.mix_scratch.size < 2 * size:
-            self.mix_scratch = np.empty(2 * size)
-        old1 = np.multiply(w1, t01, out=self.mix_scratch[:size].reshape(w0.shape))
-        if np.any(t11):
-            w1 *= t11
-            w1 += np.multiply(w0, t10, out=self.mix_scratch[size:2 * size].reshape(w0.shape))
-        else:  # optimistic: the second function does not feed itself
-            np.multiply(w0, t10, out=w1)
-        w0 *= t00
-        w0 += old1
-        self._set_maps(t)
-        cell["amp"] *= cell["zabs"]
-        cell["mass"] *= cell["growth"]
-        cell["dropped"] = self._dropped_two(cell["amp"], cell["mass"])
-        return self
-
-    def add_true(self, amount):
-        """``f_i += amount[:, i] K(., X) p``; ``amount`` of shape ``(B,)``, ``(B, 1)`` or ``(B, 1, F)``."""
-        c = self.cell["c"]
-        c += np.reshape(amount, (c.shape[0], -1))
-        return self
-
-    def add_slice(self, y, w):
-        """A new slice ``K(., y) w[..., i]`` in function ``i`` (``w (B, n)`` or ``(B, n, F)``),
-        then truncation."""
-        cell = self.cell
-        w = w[:, None, :] if w.ndim == 2 else np.moveaxis(w, 2, 1)  # (B, F, n)
-        if self.stop == cell["buf"].shape[1]:
-            raise RuntimeError("history buffer full")  # capacity is sized by the caller
-        cell["buf"][:, self.stop] = y
-        if self.num_funcs == 1:
-            cell["coef"][:, 0, self.stop] = w[:, 0] / cell["scale"][:, None]
-            cell["kept"] += np.abs(w[:, 0]).sum(axis=1)
-        else:
-            cell["coef"][:, :, self.stop] = w
-        self.stop += 1
-        if self.tol is not None:
-            self._truncate()
-        return self
-
-    def _truncate(self):
-        """Drop each cell's oldest slices while their mass stays within the budget.
-
-        As ``Expansion._truncate`` (one column) and ``MultiExpansion._truncate`` (two):
-        the total dropped mass stays at most ``history_tol`` times the expansion's total
-        absolute coefficient mass (true-point term, kept slices and dropped mass).
-        """
-        cell = self.cell
-        coef, start, dropped, scale = cell["coef"], cell["start"], cell["dropped"], cell["scale"]
-        if self.num_funcs == 1:
-            live = cell["kept"]
-        else:
-            live = np.abs(coef[:, :, self.low:self.stop]).sum(axis=(1, 2, 3))
-        budget = self.tol * (np.abs(cell["c"]).sum(axis=1) * cell["psum"] + live + dropped)
-        # A certified dropped mass that has overflowed certifies nothing: drop nothing more
-        # (inf <= inf would drop the whole history).
-        budget[~np.isfinite(budget)] = -1.0
-        rows = np.arange(len(start))
-        while True:
-            rows = rows[self.stop - start[rows] > 1]
-            if rows.size == 0:
-                return
-            w = coef[rows, :, start[rows]]  # (r, F, n)
-            if self.num_funcs == 1:
-                oldest = np.abs(w).sum(axis=(1, 2)) * np.abs(scale[rows])
-                after = dropped[rows] + oldest
-            else:
-                amp = cell["amp"][rows] + np.abs(np.einsum("rij,rjn->rin", cell["vinv"][rows], w)).sum(axis=2)
-                mass = cell["mass"][rows] + np.abs(w).sum(axis=(1, 2))
-                after = self._dropped_two(amp, mass, rows)
-            ok = after <= budget[rows]
-            if not ok.any():
-                return
-            rows = rows[ok]
-            if self.num_funcs == 1:
-                dropped[rows] += oldest[ok]
-                cell["kept"][rows] -= oldest[ok]
-            else:
-                cell["amp"][rows], cell["mass"][rows] = amp[ok], mass[ok]
-                dropped[rows] = after[ok]
-            coef[rows, :, start[rows]] = 0.0
-            start[rows] += 1
-
-
 # -- the batched run ---------------------------------------------------------------------------
 
 def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode, d_steps,
@@ -502,7 +178,7 @@ def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode
     bound_out = np.zeros(num)
     slices_out = np.zeros(num, dtype=int)
 
-    disc = _Discriminators(prof, x, p, n, rule.slices_per_step(d_steps) * num_steps + 3,
+    disc = BatchedDiscriminators(prof, x, p, n, rule.slices_per_step(d_steps) * num_steps + 3,
                            rule.state_copies, history_tol)
     disc.start_at(has_f, y_star, q_star, lam)
     cell = disc.cell
@@ -520,7 +196,7 @@ def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode
         y, alive = cell["y"], cell["alive"]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             y_new, state = rule.step(consts, state, disc, y)
-            cell["bound"] = np.maximum(cell["bound"], disc.prof.grad_bound * cell["dropped"])
+            cell["bound"] = np.maximum(cell["bound"], disc.bound)
             finite = np.isfinite(y_new).all(axis=(1, 2))
             far = np.abs(y_new - cell["center"][:, None, :]).max(axis=(1, 2)) > cell["radius"]
         bad = alive & ~(finite & ~far)
@@ -689,7 +365,7 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     eta_d = np.array([g.eta_d for g in gdas])
     eta_g = np.array([g.eta_g for g in gdas])
     beta = np.array([g.beta for g in gdas])
-    prof = _Profiles([g.kernel for g in gans])
+    prof = Profiles([g.kernel for g in gans])
     center = x.mean(axis=1)
     if divergence_bound is None:
         extent = np.maximum(np.abs(x - center[:, None]).max(axis=(1, 2)),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _validate as V
-from .discriminator import Expansion, MultiExpansion
+from .discriminator.expansion import Expansion, MultiExpansion
 from .features import RandomFeatures
 from .game import GDA, KernelGAN
 from .measure import Measurement, default_noise_floor, measure_eigenvalues
