@@ -148,3 +148,20 @@ def test_record_every_is_validated():
     gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=1.0), lam=0.5)
     with pytest.raises(ValueError, match="record_every"):
         kg.simulate(gan, kg.GDA(0.1, 0.1), [[0.1]], 1.0, 10, record_every=0)
+
+
+def test_batch_record_every_matches_the_full_batch(rng):
+    # A diverging cell (off the stride) and two completed ones; oracle: the full-resolution batch.
+    gan = kg.KernelGAN(X, P, kg.Gaussian(sigma=0.5), 0.4)
+    gdas = [kg.GDA(0.1, 0.3), kg.GDA(0.1, 0.3, "momentum", beta=0.3), kg.GDA(0.5, 3.0)]
+    y0 = X + rng.normal(scale=0.1, size=(3,) + X.shape)
+    bound = [10.0, 10.0, 1.5]  # the last cell overshoots and leaves this ball after a few steps
+    full = kg.simulate_batch(gan, gdas, y0, 0.9 * P, 23, divergence_bound=bound)
+    sparse = kg.simulate_batch(gan, gdas, y0, 0.9 * P, 23, divergence_bound=bound, record_every=5)
+    assert full.status[2] == Status.DIVERGED and full.num_taken[2] % 5, "expected an off-stride divergence"
+    assert full.status[0] == full.status[1] == Status.COMPLETED
+    np.testing.assert_array_equal(sparse.num_taken, full.num_taken)
+    for b in range(3):
+        traj = sparse.trajectory(b)
+        np.testing.assert_allclose(traj.y, full.y[b, traj.steps], rtol=0, atol=1e-15)
+        assert traj.num_steps == full.num_taken[b] and traj.status == full.status[b]

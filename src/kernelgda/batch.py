@@ -42,9 +42,9 @@ import numpy as np
 
 from . import _validate as V
 from .discriminator.batched import BatchedDiscriminators, Profiles
-from .dynamics import DIVERGENCE_FACTOR, Trajectory, escaped
+from .dynamics import DIVERGENCE_FACTOR, Trajectory, escaped, measure_recorded, recorded_steps
 from .game import GDA, KernelGAN
-from .measure import default_noise_floor, measure_eigenvalues
+from .measure import default_noise_floor
 from .rules import RULES, StepConstants, get_rule, num_delays
 from .status import Status
 
@@ -82,8 +82,9 @@ class BatchTrajectory:
 
     Attributes
     ----------
-    y : (B, T + 1, n, d) array
-        Generated points of every cell; rows after a diverged cell's last finite
+    y : (B, R, n, d) array
+        Generated points of every cell at the recorded steps (every step, ``R = T + 1``,
+        by default; see ``record_every``); rows after a diverged cell's last finite
         configuration are ``nan``.
     num_taken : (B,) int array
         Steps each cell actually took (``T`` unless it diverged).
@@ -102,6 +103,9 @@ class BatchTrajectory:
         History slices each cell held at its last step.
     delays : (B,) int array
         Delays of each cell's measurement (:func:`kernelgda.rules.num_delays` of its rule).
+    record_every : int
+        Stride of the recorded steps (:func:`kernelgda.dynamics.recorded_steps` of each
+        cell's ``num_taken``).
     """
 
     y: np.ndarray
@@ -113,6 +117,7 @@ class BatchTrajectory:
     truncation_bound: np.ndarray
     num_slices: np.ndarray
     delays: np.ndarray
+    record_every: int = 1
 
     def __len__(self) -> int:
         return self.y.shape[0]
@@ -122,10 +127,12 @@ class BatchTrajectory:
         i = V.integer(i, "i", minimum=-len(self))
         if i >= len(self):
             raise ValueError(f"i must be < {len(self)}, got {i}")
-        return Trajectory(y=self.y[i, :self.num_taken[i] + 1].copy(), status=Status(self.status[i]),
+        rows = len(recorded_steps(int(self.num_taken[i]), self.record_every))
+        return Trajectory(y=self.y[i, :rows].copy(), status=Status(self.status[i]),
                           message=self.messages[i], q=self.q[i].copy(), sigma=float(self.sigma[i]),
                           truncation_bound=float(self.truncation_bound[i]),
-                          num_slices=int(self.num_slices[i]), delays=int(self.delays[i]))
+                          num_slices=int(self.num_slices[i]), delays=int(self.delays[i]),
+                          record_every=self.record_every, num_taken=int(self.num_taken[i]))
 
     def measure(self, y_star, *, linear_limit=None, noise_floor=None) -> BatchMeasurement:
         """Fit the dominant eigenvalue of every run (theory section 4, "measure").
@@ -151,9 +158,11 @@ class BatchTrajectory:
         dominant = np.full(num, complex(np.nan, np.nan))
         window = np.zeros((num, 2), dtype=int)
         for i in range(num):
-            err = (self.y[i, :self.num_taken[i] + 1] - y_star[i]).reshape(self.num_taken[i] + 1, -1)
-            meas = measure_eigenvalues(err, linear_limit=float(lim[i]), noise_floor=float(floors[i]),
-                                       delays=int(self.delays[i]))
+            taken = int(self.num_taken[i])
+            rows = len(recorded_steps(taken, self.record_every))
+            meas = measure_recorded(self.y[i, :rows], y_star[i], linear_limit=float(lim[i]),
+                                    noise_floor=float(floors[i]), delays=int(self.delays[i]),
+                                    record_every=self.record_every, num_taken=taken)
             dominant[i] = meas.dominant
             window[i] = meas.window
         return BatchMeasurement(dominant=dominant, rate=np.abs(dominant), window=window)
@@ -162,7 +171,7 @@ class BatchTrajectory:
 # -- the batched run ---------------------------------------------------------------------------
 
 def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode, d_steps,
-         num_steps, history_tol, radius):
+         num_steps, history_tol, radius, record_every):
     """Advance one group of cells with the same update rule; every array has a leading ``B``.
 
     ``has_f`` marks the cells that start at ``f*`` of the fixed point ``(y_star, q_star)`` (with
@@ -170,7 +179,8 @@ def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode
     """
     num, n, d = y0.shape
     rule = get_rule(mode)
-    out = np.full((num, num_steps + 1, n, d), np.nan)
+    stride = record_every
+    out = np.full((num, len(recorded_steps(num_steps, stride)), n, d), np.nan)
     out[:, 0] = y0
     taken = np.full(num, num_steps)
     diverged = np.zeros(num, dtype=bool)
@@ -202,13 +212,16 @@ def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode
         bad = alive & ~(finite & ~far)
         good = alive & ~bad
         y[good] = y_new[good]
-        out[cell["cells"][good], k + 1] = y_new[good]
+        if (k + 1) % stride == 0:
+            out[cell["cells"][good], (k + 1) // stride] = y_new[good]
         if not bad.any():
             continue
         for row in np.nonzero(bad)[0]:
             i = cell["cells"][row]
             diverged[i] = True
             taken[i] = k
+            if k % stride:  # its last finite configuration, off the stride
+                out[i, k // stride + 1] = y[row]
             messages[i] = (
                 f"diverged at step {k + 1}: a generated point left the ball of radius "
                 f"{cell['radius'][row]:.3g} around the true points' mean" if finite[row]
@@ -226,6 +239,8 @@ def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode
             state = None if state is None else state[keep]
     cell = disc.cell
     live = cell["cells"][cell["alive"]]
+    if num_steps % stride:
+        out[live, -1] = cell["y"][cell["alive"]]
     bound_out[live] = cell["bound"][cell["alive"]]
     slices_out[live] = disc.stop - cell["start"][cell["alive"]]
     status = np.array([Status.DIVERGED if bad else Status.COMPLETED for bad in diverged], dtype=object)
@@ -261,7 +276,8 @@ def _broadcast(items, num, name):
 
 
 def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
-                   history_tol: float | None = None, divergence_bound=None) -> BatchTrajectory:
+                   history_tol: float | None = None, divergence_bound=None,
+                   record_every: int = 1) -> BatchTrajectory:
     """Run the exact GDA dynamics of many kernel GANs together, one array operation per step.
 
     Cell ``b`` is the run ``kg.simulate(gans[b], gdas[b], y0[b], q[b], num_steps,
@@ -289,7 +305,10 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
         certified gradient-error bound is reported per cell.
     divergence_bound : float or (B,) array, optional
         Radius around the mean of the true points beyond which a cell stops as
-        ``"diverged"``; default as in :func:`~kernelgda.simulate`.
+        ``Status.DIVERGED``; default as in :func:`~kernelgda.simulate`.
+    record_every : int >= 1
+        Keep every ``record_every``-th configuration and each cell's last one, as
+        :func:`~kernelgda.simulate` does.
 
     Returns
     -------
@@ -338,6 +357,7 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     y = np.stack(ys)
     q_all = np.stack(qs)
     num_steps = V.integer(num_steps, "num_steps", minimum=0)
+    record_every = V.integer(record_every, "record_every", minimum=1)
     if history_tol is not None:
         history_tol = V.scalar(history_tol, "history_tol", positive=True)
         if history_tol >= 1:
@@ -376,7 +396,7 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
         if not np.all(np.isfinite(radius)) or np.any(radius <= 0):
             raise ValueError("divergence_bound must be finite and > 0")
 
-    out = np.empty((num, num_steps + 1) + y.shape[1:])
+    out = np.empty((num, len(recorded_steps(num_steps, record_every))) + y.shape[1:])
     taken = np.empty(num, dtype=int)
     status = np.empty(num, dtype=object)
     messages = [""] * num
@@ -387,7 +407,7 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
         idx = np.array([b for b, g in enumerate(gdas) if (g.mode, g.d_steps) == (mode, d_steps)])
         res = _run(prof.take(idx), x[idx], p[idx], q_all[idx], y[idx], y_star[idx], q_star[idx],
                    has_f[idx], lam[idx], eta_d[idx], eta_g[idx], beta[idx], mode, d_steps,
-                   num_steps, history_tol, radius[idx])
+                   num_steps, history_tol, radius[idx], record_every)
         out[idx], taken[idx], status[idx], msg, bound[idx], slices[idx] = res
         for j, i in enumerate(idx):
             messages[i] = msg[j]
@@ -398,4 +418,5 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
                            "every true point that the gradient it feels is below rounding")
     return BatchTrajectory(y=out, num_taken=taken, status=status, messages=tuple(messages),
                            q=q_all, sigma=prof.sigma.copy(), truncation_bound=bound,
-                           num_slices=slices, delays=np.array([num_delays(g.mode) for g in gdas]))
+                           num_slices=slices, delays=np.array([num_delays(g.mode) for g in gdas]),
+                           record_every=record_every)

@@ -23,7 +23,8 @@ from .measure import Measurement, default_noise_floor, measure_eigenvalues
 from .rules import StepConstants, get_rule
 from .status import Status
 
-__all__ = ["simulate", "Trajectory", "DIVERGENCE_FACTOR", "ESCAPE_RTOL", "escaped", "recorded_steps"]
+__all__ = ["simulate", "Trajectory", "DIVERGENCE_FACTOR", "ESCAPE_RTOL", "escaped", "recorded_steps",
+           "measure_recorded"]
 
 #: A run is "diverged" when a coordinate moves further than
 #: ``DIVERGENCE_FACTOR * max(sigma, extent)`` from the mean of the true points, where
@@ -135,16 +136,8 @@ class Trajectory:
             raise ValueError(f"y_star must have shape {self.y.shape[1:]}, got {y_star.shape}")
         lim = 1e-3 * self.sigma if linear_limit is None else linear_limit
         floor = default_noise_floor(y_star) if noise_floor is None else noise_floor
-        s = self.record_every
-        rows = self.y if s == 1 or self.num_taken % s == 0 else self.y[:-1]
-        err = (rows - y_star).reshape(rows.shape[0], -1)
-        meas = measure_eigenvalues(err, linear_limit=lim, noise_floor=floor, delays=self.delays)
-        if s == 1:
-            return meas
-        root = lambda z: np.abs(z) ** (1.0 / s) * np.exp(1j * np.angle(z) / s)  # noqa: E731
-        dom = complex(root(meas.dominant)) if np.isfinite(meas.dominant) else meas.dominant
-        return Measurement(root(meas.eigenvalues), dom, float(abs(dom)),
-                           (meas.window[0] * s, meas.window[1] * s))
+        return measure_recorded(self.y, y_star, linear_limit=lim, noise_floor=floor, delays=self.delays,
+                                record_every=self.record_every, num_taken=self.num_taken)
 
     def rate(self, y_star, **kwargs) -> float:
         """Measured generator-visible rate: modulus of the dominant fitted eigenvalue.
@@ -153,6 +146,28 @@ class Trajectory:
         arguments go to :meth:`measure`.
         """
         return self.measure(y_star, **kwargs).rate
+
+
+def measure_recorded(y, y_star, *, linear_limit: float, noise_floor: float, delays: int,
+                     record_every: int, num_taken: int) -> Measurement:
+    """Per-step eigenvalues fitted to the recorded rows ``y`` of a run (:meth:`Trajectory.measure`).
+
+    With ``record_every = s > 1`` the equally spaced rows (steps ``0, s, 2s, ...``) are fitted,
+    giving the eigenvalues ``z^s`` of ``s`` steps, reported as ``|z^s|^(1/s) exp(i arg(z^s) / s)``
+    with ``window`` in steps.
+    """
+    s = record_every
+    rows = y if s == 1 or num_taken % s == 0 else y[:-1]
+    err = (rows - y_star).reshape(rows.shape[0], -1)
+    meas = measure_eigenvalues(err, linear_limit=linear_limit, noise_floor=noise_floor, delays=delays)
+    if s == 1:
+        return meas
+
+    def root(z):
+        return np.abs(z) ** (1.0 / s) * np.exp(1j * np.angle(z) / s)
+    dom = complex(root(meas.dominant)) if np.isfinite(meas.dominant) else meas.dominant
+    return Measurement(root(meas.eigenvalues), dom, float(abs(dom)),
+                       (meas.window[0] * s, meas.window[1] * s))
 
 
 def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, features=None):

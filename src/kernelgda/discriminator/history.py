@@ -24,7 +24,6 @@ class History:
         d = origin.shape[0]
         self.zaug = np.empty((capacity * n, d + 2))
         self.coef = np.empty((width, capacity * n))  # coefficient columns, one per centre
-        self.mass = np.empty(capacity)
         self.start = 0
         self.stop = 0
 
@@ -34,7 +33,7 @@ class History:
 
     @property
     def nbytes(self) -> int:
-        return self.zaug.nbytes + self.coef.nbytes + self.mass.nbytes
+        return self.zaug.nbytes + self.coef.nbytes
 
     @property
     def rows(self) -> slice:
@@ -52,12 +51,11 @@ class History:
         return rows, yc
 
     def _make_room(self):
-        k, n, cap = self.num_slices, self.n, self.mass.shape[0]
+        k, n, cap = self.num_slices, self.n, self.zaug.shape[0] // self.n
         live = self.rows
         if 2 * k <= cap:  # slide the live window to the front (source and target are disjoint)
             self.zaug[:k * n] = self.zaug[live]
             self.coef[:, :k * n] = self.coef[:, live]
-            self.mass[:k] = self.mass[self.start:self.stop]
         else:
             new = max(16, 2 * cap)
             zaug = np.empty((new * n, self.zaug.shape[1]))
@@ -65,7 +63,4 @@ class History:
             coef = np.empty((self.coef.shape[0], new * n))
             coef[:, :k * n] = self.coef[:, live]
             self.zaug, self.coef = zaug, coef
-            mass = np.empty(new)
-            mass[:k] = self.mass[self.start:self.stop]
-            self.mass = mass
         self.start, self.stop = 0, k
