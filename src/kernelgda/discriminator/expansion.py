@@ -148,7 +148,7 @@ class Expansion(_ExactBase):
             self._tracker.truncate(abs(self.c) * self.psum, None, self._left, self._oldest, self._drop)
 
     def _left(self, rows):
-        return np.full(len(rows), self._hist.num_slices)
+        return (self._hist.num_slices,)
 
     def _oldest(self, rows):
         h = self._hist
@@ -216,6 +216,7 @@ class MultiExpansion(_ExactBase):
             capacity = min(capacity, 256)
         self._hist = History(kernel, self.origin, n, capacity, num_funcs)
         self._tracker = TruncationTracker(history_tol, 1, num_funcs)
+        self._first = np.eye(num_funcs)[0]  # the combination that picks f_0
 
     @property
     def num_slices(self) -> int:
@@ -255,7 +256,7 @@ class MultiExpansion(_ExactBase):
                                    self._left, self._oldest, self._drop)
 
     def _left(self, rows):
-        return np.full(len(rows), self._hist.num_slices)
+        return (self._hist.num_slices,)
 
     def _oldest(self, rows):
         h = self._hist
@@ -272,7 +273,7 @@ class MultiExpansion(_ExactBase):
 
     def grad(self, y: np.ndarray, combo=None) -> np.ndarray:
         """Gradient of ``sum_i combo[i] f_i`` (default: of ``f_0``) at the rows of ``y``."""
-        combo = np.eye(self.num_funcs)[0] if combo is None else np.asarray(combo, dtype=float)
+        combo = self._first if combo is None else np.asarray(combo, dtype=float)
         h = self._hist
         d = self.d
         zaug = h.zaug[h.rows]

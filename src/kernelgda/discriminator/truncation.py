@@ -144,6 +144,9 @@ class TruncationTracker:
         # A certified dropped mass that has overflowed certifies nothing: drop nothing more
         # (inf <= inf would drop the whole history).
         budget = np.where(np.isfinite(budget), budget, -1.0)
+        if budget.shape[0] == 1:  # one run: the same rule in scalars (no per-slice array calls)
+            self._truncate_one(float(budget[0]), slices_left, oldest, drop)
+            return
         rows = np.arange(budget.shape[0])
         while True:
             rows = rows[slices_left(rows) > 1]
@@ -167,3 +170,35 @@ class TruncationTracker:
             else:
                 self.amp[rows], self.mass[rows] = amp[ok], mass[ok]
             drop(rows)
+
+    def _truncate_one(self, budget, slices_left, oldest, drop) -> None:
+        row = _ROW0
+        if self.num_funcs == 1:
+            dropped, kept = float(self._dropped[0]), float(self.kept[0])
+            while slices_left(row)[0] > 1:
+                cost = float(np.abs(oldest(row)).sum())
+                if not dropped + cost <= budget:
+                    break
+                dropped += cost
+                kept -= cost
+                drop(row)
+            self._dropped[0], self.kept[0] = dropped, kept
+            return
+        fallback, vinv, colnorm = bool(self.fallback[0]), self.vinv[0], self.colnorm[0]
+        amp, mass = self.amp[0], float(self.mass[0])
+        while slices_left(row)[0] > 1:
+            w = oldest(row)[0]  # (F, n)
+            if fallback:
+                new_amp, new_mass = amp, mass + float(np.abs(w).sum())
+                after = new_mass
+            else:
+                new_amp, new_mass = amp + np.abs(vinv @ w).sum(axis=1), mass
+                after = float(colnorm @ new_amp)
+            if not after <= budget:
+                break
+            amp, mass = new_amp, new_mass
+            drop(row)
+        self.amp[0], self.mass[0] = amp, mass
+
+
+_ROW0 = np.zeros(1, dtype=int)
