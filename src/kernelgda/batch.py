@@ -3,34 +3,21 @@
 :func:`simulate_batch` runs ``B`` independent games (cells of a parameter grid)
 with one array operation per step over the whole batch, instead of one
 :func:`~kernelgda.simulate` call per cell, for every update rule of theory
-section 8. Each cell keeps the exact kernel-expansion discriminator of
-:mod:`kernelgda.discriminator`:
-
-    f^k = c_k K(., X) p + sum_s K(., Y^s) w_s,
-
-one coefficient column per slice for simultaneous, alternating (``d_steps``
-slices per step) and extragradient GDA (two slices per step, ``Y^k`` and the
-extrapolated ``Y^{k+1/2}``, and one more gradient evaluation there), two columns
-for optimistic and momentum GDA (``f`` and the previous direction or the
-velocity, mixed by each cell's ``2 x 2`` map at every step; the generator's
-previous direction or velocity is kept per cell). Cells are grouped by rule
-(and by ``d_steps``); a group advances in lock step. Each step does exactly what
-:mod:`kernelgda.dynamics` does, with the same history truncation rule
-(``history_tol``, certified bound ``G D_k`` on the gradient error, the dropped
-mass ``D_k`` decayed with ``1 - eta_d lam`` or, for two columns, propagated with
-the induced 1-norm of the mixing map), so a batch gives the same trajectories
-as separate runs up to the order of floating-point sums (the tests check 1e-12
-relative). Cells whose truncated history is short cost ``O(T)``; the batch
-evaluates the history window ``[min_b start_b, k)`` with the slices a cell has
-dropped set to zero, so cells with similar ``eta_d lam`` should be batched
+section 8. Cells are grouped by rule (and by ``d_steps``); a group advances in
+lock step through the rule's one nonlinear step (:meth:`kernelgda.rules.Rule.step`,
+the same code a single run executes) on the batched discriminators of
+:mod:`kernelgda.discriminator.batched`, with the same truncation tracker
+(``history_tol``, certified bound ``G D_k`` on the gradient error). A batch
+therefore gives the same trajectories as separate runs up to the order of
+floating-point sums (the tests check 1e-12 relative). Cells whose truncated
+history is short cost ``O(T)``; the batch evaluates the history window
+``[min_b start_b, k)``, so cells with similar ``eta_d lam`` should be batched
 together (``kernelgda.sweep`` does).
 
-The gradient of an expansion at the generated points is evaluated in blocks
-of cells that fit in cache, as ``grad f(y) = 2 sum_c w_c phi'(|y - z_c|^2) (y - z_c)``
-(``phi`` the radial profile of the kernel, :mod:`kernelgda.kernels`).
 A cell that leaves the ball of radius ``divergence_bound`` stops (status
-``"diverged"``, later rows ``nan``) and no longer costs anything once the batch
-is compacted.
+``Status.DIVERGED``, later rows ``nan``) and no longer costs anything once the
+batch is compacted; a completed cell with a generated point out of reach of
+every true point is ``Status.ESCAPED`` (:func:`kernelgda.dynamics.escaped`).
 """
 
 from __future__ import annotations

@@ -4,8 +4,12 @@
     simultaneous:  y_j^{k+1} = y_j^k + eta_g q_j grad f^k(y_j^k)
     alternating:   y_j^{k+1} = y_j^k + eta_g q_j grad f^{k+1}(y_j^k)
 
-The discriminator is kept as the exact kernel expansion of
-:class:`~kernelgda.discriminator.Expansion`.
+and the other rules of theory section 8. :func:`simulate` is a driver: the update rule's
+step is :meth:`kernelgda.rules.Rule.step` (written once, shared with
+:func:`kernelgda.simulate_batch`); the discriminator is the exact kernel expansion of
+:class:`~kernelgda.discriminator.Expansion` (or random features). A run reports a
+:class:`~kernelgda.status.Status`: completed, diverged (left the divergence ball) or
+escaped (:func:`escaped`).
 """
 
 from __future__ import annotations
