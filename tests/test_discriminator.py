@@ -87,8 +87,12 @@ def test_decay_to_zero_and_tiny_scales(rng):
 # -- the one truncation tracker (kernelgda.discriminator.truncation) ---------------------------
 
 
-def _drive(tracker, slices, steps, after_step):
-    """Feed ``slices[k]`` (coefficients ``(F, n)``) at step k and truncate; returns the dropped list."""
+def _drive(tracker, slices, steps, after_step, scale=lambda: 1.0):
+    """Feed ``slices[k]`` (coefficients ``(F, n)``) at step k and truncate; returns (held, dropped).
+
+    One function: slices are stored divided by the owner's running ``scale()`` at entry, as
+    the expansions store them (the tracker works in those stored units).
+    """
     held, dropped = [], []
 
     def left(rows):
@@ -102,11 +106,13 @@ def _drive(tracker, slices, steps, after_step):
 
     for k in range(steps):
         after_step(held)
-        held.append(slices[k].copy())
+        held.append(slices[k] / scale())
         if tracker.num_funcs == 1:
-            tracker.added(np.array([np.abs(slices[k]).sum()]))
-        live = None if tracker.num_funcs == 1 else np.array([sum(np.abs(w).sum() for w in held)])
-        tracker.truncate(np.array([0.0]), live, left, oldest, drop)
+            tracker.added(np.array([np.abs(held[-1]).sum()]))
+            true_mass, live = np.array([0.0]), None
+        else:
+            true_mass, live = np.array([0.0]), np.array([sum(np.abs(w).sum() for w in held)])
+        tracker.truncate(true_mass, live, left, oldest, drop)
     return held, dropped
 
 
@@ -115,21 +121,23 @@ def test_tracker_one_function_is_the_decayed_dropped_mass(rng):
     from kernelgda.discriminator import TruncationTracker
 
     tracker = TruncationTracker(1e-3, 1, 1)
-    factor = 0.8
-    slices = [rng.normal(size=(1, 3)) for _ in range(60)]
+    factor, scale = 0.8, [1.0]
 
-    def decay(held):
-        tracker.decay(np.array([factor]))
-        for w in held:
-            w *= factor
-    held, dropped = _drive(tracker, slices, 60, decay)
+    def decay(held):  # the owner's O(1) decay: only its running product changes
+        scale[0] *= factor
+    slices = [rng.normal(size=(1, 3)) for _ in range(60)]
+    held, dropped = _drive(tracker, slices, 60, decay, lambda: scale[0])
     assert dropped, "expected some slices dropped"
     # The oldest slices go first; slice s entered at step s and has seen 59 - s decays by the end.
     exact = sum(np.abs(w).sum() * factor ** (59 - s) for s, w in enumerate(slices[:len(dropped)]))
-    np.testing.assert_allclose(tracker.dropped[0], exact, rtol=1e-12)  # rounding of ~60 products
-    budget = 1e-3 * (tracker.kept[0] + tracker.dropped[0])
-    assert tracker.dropped[0] <= budget * (1 + 1e-12), "dropped mass exceeds its budget"
-    np.testing.assert_allclose(tracker.kept[0], sum(np.abs(w).sum() for w in held), rtol=1e-12)
+    got = tracker.dropped(np.array([scale[0]]))[0]
+    np.testing.assert_allclose(got, exact, rtol=1e-12)  # rounding of ~60 products
+    kept = tracker.kept[0] * scale[0]
+    assert got <= 1e-3 * (kept + got) * (1 + 1e-12), "dropped mass exceeds its budget"
+    np.testing.assert_allclose(kept, sum(np.abs(w).sum() for w in held) * scale[0], rtol=1e-12)
+    # Renormalising the owner's coefficients carries the tracker along.
+    tracker.rescale(slice(None), scale[0])
+    np.testing.assert_allclose(tracker.dropped()[0], exact, rtol=1e-12)
 
 
 def test_tracker_two_functions_bounds_the_propagated_dropped_mass(rng):
@@ -151,6 +159,6 @@ def test_tracker_two_functions_bounds_the_propagated_dropped_mass(rng):
     assert dropped, "expected some slices dropped"
     # Propagate each dropped slice from its entry to the end: entered at step s, mixed 79 - s times.
     exact = sum(np.linalg.matrix_power(t, 79 - s) @ slices[s] for s in range(len(dropped)))
-    assert np.abs(exact).sum() <= tracker.dropped[0] * (1 + 1e-12), "the bound D is not certified"
-    assert tracker.dropped[0] < 10 * sum(np.abs(np.linalg.matrix_power(t, 79 - s) @ slices[s]).sum()
+    assert np.abs(exact).sum() <= tracker.dropped()[0] * (1 + 1e-12), "the bound D is not certified"
+    assert tracker.dropped()[0] < 10 * sum(np.abs(np.linalg.matrix_power(t, 79 - s) @ slices[s]).sum()
                                          for s in range(len(dropped))), "the bound is far too loose"

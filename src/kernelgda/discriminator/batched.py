@@ -177,7 +177,7 @@ class BatchedDiscriminators:
     @property
     def bound(self) -> np.ndarray:
         """Certified bound on each cell's gradient error from truncation, ``(B,)``."""
-        return self.prof.grad_bound * self.tracker.dropped
+        return self.prof.grad_bound * self.tracker.dropped(self.cell["scale"])
 
     def grad(self, y):
         """``grad f(y)`` per cell, ``(B, n, d)``."""
@@ -202,10 +202,10 @@ class BatchedDiscriminators:
         scale = cell["scale"]
         cell["c"][:, 0] *= factor
         scale *= factor
-        self.tracker.decay(factor)
         tiny = np.abs(scale) < RESCALE_BELOW
         if tiny.any():
             cell["coef"][tiny, 0, :self.stop] *= scale[tiny, None, None]
+            self.tracker.rescale(tiny, scale[tiny])
             scale[tiny] = 1.0
             cell["start"][factor == 0] = self.stop  # every coefficient is exactly zero
         return self
@@ -251,15 +251,17 @@ class BatchedDiscriminators:
             raise RuntimeError("history buffer full")  # capacity is sized by the caller
         cell["buf"][:, self.stop] = y
         if self.num_funcs == 1:
-            cell["coef"][:, 0, self.stop] = w[:, 0] / cell["scale"][:, None]
-            self.tracker.added(np.abs(w[:, 0]).sum(axis=1))
+            stored = cell["coef"][:, 0, self.stop]
+            np.divide(w[:, 0], cell["scale"][:, None], out=stored)
+            self.tracker.added(np.abs(stored).sum(axis=1))
         else:
             cell["coef"][:, :, self.stop] = w
         self.stop += 1
         if self.tol is not None:
             live = None if self.num_funcs == 1 else \
                 np.abs(cell["coef"][:, :, self.low:self.stop]).sum(axis=(1, 2, 3))
-            self.tracker.truncate(np.abs(cell["c"]).sum(axis=1) * cell["psum"], live,
+            true_mass = np.abs(cell["c"]).sum(axis=1) * cell["psum"] / np.abs(cell["scale"])
+            self.tracker.truncate(true_mass, live,
                                   self._left, self._oldest, self._drop)
         return self
 
@@ -268,8 +270,7 @@ class BatchedDiscriminators:
 
     def _oldest(self, rows):
         cell = self.cell
-        w = cell["coef"][rows, :, cell["start"][rows]]  # (r, F, n)
-        return w * np.abs(cell["scale"][rows])[:, None, None] if self.num_funcs == 1 else w
+        return cell["coef"][rows, :, cell["start"][rows]]  # (r, F, n), as stored
 
     def _drop(self, rows):
         cell = self.cell

@@ -113,23 +113,24 @@ class Expansion(_ExactBase):
     @property
     def dropped(self) -> float:
         """Absolute coefficient mass dropped by truncation (decayed like the expansion)."""
-        return float(self._tracker.dropped[0])
+        return float(self._tracker.dropped()[0]) * abs(self.scale)
 
     def decay(self, factor: float) -> None:
         """Multiply the whole expansion by ``factor`` (the ``1 - eta_d lam`` of (D))."""
         if factor == 1.0:
             return
         self.c *= factor
-        self._tracker.decay(factor)
         if factor == 0.0:  # every coefficient is now exactly zero
             h = self._hist
             h.start = h.stop
+            self._tracker.rescale(slice(None), 0.0)
             self.scale = 1.0
             return
         self.scale *= factor
         if abs(self.scale) < RESCALE_BELOW:
             h = self._hist
             h.coef[:, h.rows] *= self.scale
+            self._tracker.rescale(slice(None), self.scale)
             self.scale = 1.0
 
     def add_true(self, amount: float) -> None:
@@ -143,23 +144,24 @@ class Expansion(_ExactBase):
         ws = np.multiply(w, 1.0 / self.scale)
         h.coef[0, rows] = ws
         np.multiply(yc.T, ws, out=h.coef[1:, rows])
-        self._tracker.added(float(np.abs(w).sum()))
+        self._tracker.added(float(np.abs(ws).sum()))
         if self.history_tol is not None:
-            self._tracker.truncate(abs(self.c) * self.psum, None, self._left, self._oldest, self._drop)
+            self._tracker.truncate(abs(self.c) * self.psum / abs(self.scale), None, self._left,
+                                   self._oldest, self._drop)
 
     def _left(self, rows):
         return (self._hist.num_slices,)
 
     def _oldest(self, rows):
         h = self._hist
-        return (h.coef[0, h.start * self.n:(h.start + 1) * self.n] * self.scale)[None, None]
+        return h.coef[0, h.start * self.n:(h.start + 1) * self.n][None, None]
 
     def _drop(self, rows):
         self._hist.start += 1
 
     def total_mass(self) -> float:
         """``|c| sum p + sum |w| + dropped``: ``grad_bound`` times this bounds any gradient of f."""
-        return abs(self.c) * self.psum + float(self._tracker.kept[0]) + self.dropped
+        return abs(self.c) * self.psum + float(self._tracker.kept[0]) * abs(self.scale) + self.dropped
 
     @property
     def bound(self) -> float:
@@ -225,7 +227,7 @@ class MultiExpansion(_ExactBase):
     @property
     def dropped(self) -> float:
         """Bound ``D`` on the absolute coefficient mass of the dropped slices."""
-        return float(self._tracker.dropped[0])
+        return float(self._tracker.dropped()[0])
 
     @property
     def nbytes(self) -> int:

@@ -11,7 +11,11 @@ and ``D_k``). Since every kernel section has gradient at most ``G = kernel.grad_
 the gradient used by the truncated run differs from the exact one at every point by at
 most ``G D_k``.
 
-One function (``f``): the decay ``1 - eta_d lam`` multiplies ``D_k`` and the kept mass.
+One function (``f``): the decay ``1 - eta_d lam`` multiplies ``D_k`` and the kept mass. Its
+owner stores coefficients divided by a running decay product ``scale`` (so that a decay is
+O(1)); the tracker keeps its masses in the same stored units, so a decay costs it nothing,
+and the owner calls :meth:`TruncationTracker.rescale` when it renormalises (below
+:data:`~kernelgda.discriminator.history.RESCALE_BELOW`).
 
 Several functions mixed by a map ``T`` at every step (optimistic and momentum GDA, theory
 section 8): the dropped coefficient vectors are tracked in the eigenbasis of ``T``
@@ -24,6 +28,8 @@ changes, the bound is carried over to the new basis through ``|c_i| <= max_j |V^
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -46,8 +52,8 @@ class TruncationTracker:
     Attributes
     ----------
     kept : (B,) array
-        Absolute coefficient mass of the kept slices (one function; kept up to date by
-        :meth:`added`, :meth:`decay` and :meth:`truncate`).
+        Absolute coefficient mass of the kept slices, in stored units (one function; kept up
+        to date by :meth:`added`, :meth:`rescale` and :meth:`truncate`).
     """
 
     def __init__(self, tol, num_cells: int, num_funcs: int = 1):
@@ -55,7 +61,7 @@ class TruncationTracker:
         self.num_funcs = num_funcs
         b = num_cells
         self.kept = np.zeros(b)
-        self._dropped = np.zeros(b)  # one function: D_k itself
+        self._dropped = np.zeros(b)  # one function: D_k in stored units
         if num_funcs > 1:  # eigenbasis of the mixing map, or the 1-norm fallback
             f = num_funcs
             self.tmap = np.full((b, f, f), np.nan)
@@ -75,25 +81,27 @@ class TruncationTracker:
             if hasattr(self, name):
                 setattr(self, name, getattr(self, name)[keep])
 
-    @property
-    def dropped(self) -> np.ndarray:
-        """Bound ``D_k`` on the absolute coefficient mass of the dropped slices, per cell."""
+    def dropped(self, scale=None) -> np.ndarray:
+        """Bound ``D_k`` on the absolute coefficient mass of the dropped slices, per cell.
+
+        One function: pass the owner's ``scale`` (stored units times ``|scale|``).
+        """
         if self.num_funcs == 1:
-            return self._dropped
+            return self._dropped if scale is None else self._dropped * np.abs(scale)
         return self._combine(self.amp, self.mass)
 
     def _combine(self, amp, mass, rows=slice(None)):
         return np.where(self.fallback[rows], mass, (self.colnorm[rows] * amp).sum(axis=1))
 
     def added(self, mass) -> None:
-        """A new slice of absolute coefficient mass ``mass (B,)`` (one function)."""
+        """A new slice of absolute coefficient mass ``mass (B,)``, in stored units (one function)."""
         self.kept += mass
 
-    def decay(self, factor) -> None:
-        """The expansion was multiplied by ``factor (B,)`` (one function)."""
+    def rescale(self, rows, factor) -> None:
+        """The owner multiplied the stored coefficients of the cells ``rows`` by ``factor``."""
         mag = np.abs(factor)
-        self._dropped *= mag
-        self.kept *= mag
+        self._dropped[rows] *= mag
+        self.kept[rows] *= mag
 
     def mix(self, t) -> None:
         """The functions were mixed by ``t (B, F, F)``: propagate the dropped amplitudes."""
@@ -106,7 +114,7 @@ class TruncationTracker:
         if not changed.any():
             return
         rows = np.nonzero(changed)[0]
-        mass = self.dropped[rows]
+        mass = self.dropped()[rows]
         z, vec = np.linalg.eig(t[rows])
         with np.errstate(divide="ignore", invalid="ignore"):
             bad = ~(np.linalg.cond(vec) <= MIX_COND_MAX)
@@ -127,26 +135,29 @@ class TruncationTracker:
         Parameters
         ----------
         true_mass : (B,) array
-            ``sum_i |c_i| sum p``, the true-point term's mass.
+            ``sum_i |c_i| sum p``, the true-point term's mass (one function: in stored units,
+            divided by ``|scale|``).
         live : (B,) array or None
             Mass of the kept slices (``None``: :attr:`kept`).
         slices_left : callable ``rows -> (r,) ints``
             Slices each of the cells ``rows`` still holds.
         oldest : callable ``rows -> (r, F, n)``
-            The actual coefficients of their oldest slices.
+            The coefficients of their oldest slices (one function: as stored).
         drop : callable ``rows -> None``
             Drop the oldest slice of the cells ``rows``.
         """
         if self.tol is None:
             return
         live = self.kept if live is None else live
-        budget = self.tol * (true_mass + live + self.dropped)
-        # A certified dropped mass that has overflowed certifies nothing: drop nothing more
-        # (inf <= inf would drop the whole history).
-        budget = np.where(np.isfinite(budget), budget, -1.0)
-        if budget.shape[0] == 1:  # one run: the same rule in scalars (no per-slice array calls)
-            self._truncate_one(float(budget[0]), slices_left, oldest, drop)
+        if self.kept.shape[0] == 1:  # one run: the same rule in scalars (no per-slice array calls)
+            budget = self.tol * (float(np.sum(true_mass)) + float(np.sum(live)) + float(self.dropped()[0]))
+            # A certified dropped mass that has overflowed certifies nothing: drop nothing more.
+            if math.isfinite(budget):
+                self._truncate_one(budget, slices_left, oldest, drop)
             return
+        budget = self.tol * (true_mass + live + self.dropped())
+        # (inf <= inf would drop the whole history)
+        budget = np.where(np.isfinite(budget), budget, -1.0)
         rows = np.arange(budget.shape[0])
         while True:
             rows = rows[slices_left(rows) > 1]
