@@ -23,6 +23,7 @@ from . import _validate as V
 from .discriminator.expansion import Expansion, MultiExpansion
 from .features import RandomFeatures
 from .game import GDA, KernelGAN
+from .kernels import sqdist
 from .measure import Measurement, default_noise_floor, measure_eigenvalues
 from .rules import StepConstants, get_rule
 from .status import Status
@@ -53,7 +54,8 @@ def escaped(gan: KernelGAN, y: np.ndarray) -> bool:
     (True, False)
     """
     kernel = gan.kernel
-    reach = kernel(y, gan.x_true) @ gan.p_true  # (n,): O(n m) memory
+    origin = gan.x_true.mean(axis=0)  # the matrix-product distances keep their digits near it
+    reach = kernel.profile(sqdist(y - origin, gan.x_true - origin)) @ gan.p_true  # O(n m) memory
     top = float(kernel.profile(0.0)) * float(gan.p_true.sum())
     return bool(np.any(reach <= ESCAPE_RTOL * top))
 

@@ -77,7 +77,7 @@ class StepConstants:
         """Scalars stay scalars; per-cell ``(B,)`` arrays become ``(B, 1)`` columns."""
         def col(v):
             v = np.asarray(v, dtype=float)
-            return v[()] if v.ndim == 0 else v.reshape(-1, 1)
+            return float(v) if v.ndim == 0 else v.reshape(-1, 1)  # Python floats: cheap scalar steps
         return cls(col(lam), col(eta_d), col(eta_g), col(beta), np.asarray(q, dtype=float),
                    int(d_steps))
 

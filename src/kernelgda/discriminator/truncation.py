@@ -150,7 +150,7 @@ class TruncationTracker:
             return
         live = self.kept if live is None else live
         if self.kept.shape[0] == 1:  # one run: the same rule in scalars (no per-slice array calls)
-            budget = self.tol * (float(np.sum(true_mass)) + float(np.sum(live)) + float(self.dropped()[0]))
+            budget = self.tol * (_first(true_mass) + _first(live) + self._dropped_one())
             # A certified dropped mass that has overflowed certifies nothing: drop nothing more.
             if math.isfinite(budget):
                 self._truncate_one(budget, slices_left, oldest, drop)
@@ -181,6 +181,11 @@ class TruncationTracker:
             else:
                 self.amp[rows], self.mass[rows] = amp[ok], mass[ok]
             drop(rows)
+
+    def _dropped_one(self) -> float:
+        if self.num_funcs == 1:
+            return float(self._dropped[0])
+        return float(self.mass[0]) if self.fallback[0] else float(self.colnorm[0] @ self.amp[0])
 
     def _truncate_one(self, budget, slices_left, oldest, drop) -> None:
         row = _ROW0
@@ -213,3 +218,8 @@ class TruncationTracker:
 
 
 _ROW0 = np.zeros(1, dtype=int)
+
+
+def _first(v) -> float:
+    """A one-cell value (a number or a length-1 array) as a float."""
+    return float(v[0]) if isinstance(v, np.ndarray) else float(v)
