@@ -144,10 +144,16 @@ class Expansion(_ExactBase):
         ws = np.multiply(w, 1.0 / self.scale)
         h.coef[0, rows] = ws
         np.multiply(yc.T, ws, out=h.coef[1:, rows])
-        self._tracker.added(float(np.abs(ws).sum()))
+        mass = float(np.abs(ws).sum())
+        h.mass[h.stop - 1] = mass
+        self._tracker.added(mass)
         if self.history_tol is not None:
             self._tracker.truncate(abs(self.c) * self.psum / abs(self.scale), None, self._left,
-                                   self._oldest, self._drop)
+                                   self._oldest, self._drop, self._oldest_mass)
+
+    def _oldest_mass(self):
+        h = self._hist
+        return float(h.mass[h.start])
 
     def _left(self, rows):
         return (self._hist.num_slices,)

@@ -24,6 +24,7 @@ class History:
         d = origin.shape[0]
         self.zaug = np.empty((capacity * n, d + 2))
         self.coef = np.empty((width, capacity * n))  # coefficient columns, one per centre
+        self.mass = np.empty(capacity)  # per-slice absolute coefficient mass, if the owner keeps it
         self.start = 0
         self.stop = 0
 
@@ -33,7 +34,7 @@ class History:
 
     @property
     def nbytes(self) -> int:
-        return self.zaug.nbytes + self.coef.nbytes
+        return self.zaug.nbytes + self.coef.nbytes + self.mass.nbytes
 
     @property
     def rows(self) -> slice:
@@ -56,11 +57,14 @@ class History:
         if 2 * k <= cap:  # slide the live window to the front (source and target are disjoint)
             self.zaug[:k * n] = self.zaug[live]
             self.coef[:, :k * n] = self.coef[:, live]
+            self.mass[:k] = self.mass[self.start:self.stop]
         else:
             new = max(16, 2 * cap)
             zaug = np.empty((new * n, self.zaug.shape[1]))
             zaug[:k * n] = self.zaug[live]
             coef = np.empty((self.coef.shape[0], new * n))
             coef[:, :k * n] = self.coef[:, live]
-            self.zaug, self.coef = zaug, coef
+            mass = np.empty(new)
+            mass[:k] = self.mass[self.start:self.stop]
+            self.zaug, self.coef, self.mass = zaug, coef, mass
         self.start, self.stop = 0, k

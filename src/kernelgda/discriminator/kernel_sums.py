@@ -40,6 +40,7 @@ GEMV_MAX_WIDTH = 4
 FAR_LIMIT = 1e6
 
 _GAUSS, _PROFILE, _DIRECT = "gaussian", "profile", "direct"
+_TINY = np.finfo(float).tiny
 
 
 def _kind(kernel: Kernel) -> str:
@@ -158,14 +159,17 @@ def kernel_grad_sum(kernel: Kernel, y: np.ndarray, segments, *, num_threads: int
         # Explicit differences y - z (block by block to bound memory): the Laplacian kernel,
         # and points so far from the true points' mean that |y|^2 + |z|^2 - 2 y.z would
         # lose more than ~1e-10 of each kernel value.
-        if not np.isfinite(y).all():  # a run blowing up: its driver reports the divergence
-            return np.full((rows, d), np.nan)
         g = np.zeros((rows, d))
         step = max(1, BLOCK_ENTRIES // (rows * d))
         for z, coef, mult in segments:
             for a in range(0, z.shape[0], step):
-                grads = kernel.grad(y, z[a:a + step, :d])  # (n, b, d) from explicit differences
-                g += mult * np.einsum("nbd,b->nd", grads, coef[0, a:a + step])
+                r = y[:, None, :] - z[None, a:a + step, :d]
+                sq = np.einsum("nbd,nbd->nb", r, r)
+                # grad K = 2 phi'(|r|^2) r; at coincident points r = 0 gives the gradient 0 (the
+                # Laplacian's symmetric subgradient), so any finite phi' will do there.
+                np.maximum(sq, _TINY, out=sq)
+                w = 2.0 * kernel.dprofile(sq) * coef[0, a:a + step]
+                g += mult * np.einsum("nb,nbd->nd", w, r)
         return g
     cols = max(64, BLOCK_ENTRIES // rows)
     blocks = [(i, z[a:a + cols], coef[:, a:a + cols])

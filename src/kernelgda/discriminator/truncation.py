@@ -94,8 +94,12 @@ class TruncationTracker:
         return np.where(self.fallback[rows], mass, (self.colnorm[rows] * amp).sum(axis=1))
 
     def added(self, mass) -> None:
-        """A new slice of absolute coefficient mass ``mass (B,)``, in stored units (one function)."""
-        self.kept += mass
+        """A new slice of absolute coefficient mass ``mass (B,)`` (or a float for one cell), in
+        stored units (one function)."""
+        if isinstance(mass, float):
+            self.kept[0] += mass
+        else:
+            self.kept += mass
 
     def rescale(self, rows, factor) -> None:
         """The owner multiplied the stored coefficients of the cells ``rows`` by ``factor``."""
@@ -129,7 +133,7 @@ class TruncationTracker:
         self.amp[rows] = np.where(bad[:, None], 0.0, np.abs(inv).max(axis=2) * mass[:, None])
         self.tmap[rows] = t[rows]
 
-    def truncate(self, true_mass, live, slices_left, oldest, drop) -> None:
+    def truncate(self, true_mass, live, slices_left, oldest, drop, oldest_mass=None) -> None:
         """Drop each cell's oldest slices while its dropped mass stays within the budget.
 
         Parameters
@@ -145,6 +149,9 @@ class TruncationTracker:
             The coefficients of their oldest slices (one function: as stored).
         drop : callable ``rows -> None``
             Drop the oldest slice of the cells ``rows``.
+        oldest_mass : callable ``() -> float``, optional
+            One cell and one function: the oldest slice's absolute mass, if its owner keeps it
+            (saves summing the coefficients again).
         """
         if self.tol is None:
             return
@@ -153,7 +160,7 @@ class TruncationTracker:
             budget = self.tol * (_first(true_mass) + _first(live) + self._dropped_one())
             # A certified dropped mass that has overflowed certifies nothing: drop nothing more.
             if math.isfinite(budget):
-                self._truncate_one(budget, slices_left, oldest, drop)
+                self._truncate_one(budget, slices_left, oldest, drop, oldest_mass)
             return
         budget = self.tol * (true_mass + live + self.dropped())
         # (inf <= inf would drop the whole history)
@@ -187,12 +194,12 @@ class TruncationTracker:
             return float(self._dropped[0])
         return float(self.mass[0]) if self.fallback[0] else float(self.colnorm[0] @ self.amp[0])
 
-    def _truncate_one(self, budget, slices_left, oldest, drop) -> None:
+    def _truncate_one(self, budget, slices_left, oldest, drop, oldest_mass) -> None:
         row = _ROW0
         if self.num_funcs == 1:
             dropped, kept = float(self._dropped[0]), float(self.kept[0])
             while slices_left(row)[0] > 1:
-                cost = float(np.abs(oldest(row)).sum())
+                cost = oldest_mass() if oldest_mass else float(np.abs(oldest(row)).sum())
                 if not dropped + cost <= budget:
                     break
                 dropped += cost
