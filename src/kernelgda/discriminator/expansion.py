@@ -130,6 +130,7 @@ class Expansion(_ExactBase):
         if abs(self.scale) < RESCALE_BELOW:
             h = self._hist
             h.coef[:, h.rows] *= self.scale
+            h.mass[h.start:h.stop] *= abs(self.scale)
             self._tracker.rescale(slice(None), self.scale)
             self.scale = 1.0
 
