@@ -1,4 +1,7 @@
-"""Update rules beyond plain GDA: step matrices, mu-to-z maps, stability regions (theory section 8).
+"""The update rules, each once: options, nonlinear step, step matrix, mu-to-z map (theory section 8).
+
+:data:`REGISTRY` holds one :class:`Rule` per ``GDA.mode``; its :meth:`Rule.step` is the
+nonlinear step that :func:`kernelgda.simulate` and :func:`kernelgda.simulate_batch` both run.
 
 On the reduced state ``(B, e)`` the GDA field is linear, ``F ~ A z`` with
 
@@ -299,7 +302,14 @@ MU_RULES = tuple(name for name, r in REGISTRY.items() if r.mu_rule)
 
 
 def get_rule(mode: str) -> Rule:
-    """The :class:`Rule` called ``mode`` (``ValueError`` naming ``mode`` otherwise)."""
+    """The :class:`Rule` called ``mode`` (``ValueError`` naming ``mode`` otherwise).
+
+    Examples
+    --------
+    >>> rule = get_rule("momentum")
+    >>> rule.state_copies, rule.num_delays, rule.uses_beta, get_rule("alternating").uses_d_steps
+    (2, 4, True, True)
+    """
     rule = REGISTRY.get(mode) if isinstance(mode, str) else None
     if rule is None:
         raise ValueError(f"mode must be one of {', '.join(map(repr, RULES))}; got {mode!r}")
