@@ -92,7 +92,7 @@ def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: in
         rate = float(meas.rate)
         out["check"] = {
             "steps": int(num_steps), "seed": int(seed), "perturbation": PERTURBATION * sigma,
-            "status": traj.status, "message": traj.message, "window": list(meas.window),
+            "status": str(traj.status), "message": traj.message, "window": list(meas.window),
             "predicted_rate": float(lin.generator_rate), "measured_rate": rate,
             "difference": abs(rate - lin.generator_rate) if math.isfinite(rate) else float("nan"),
             "predicted_dominant": complex(lin.dominant), "measured_dominant": complex(meas.dominant),
