@@ -62,7 +62,7 @@ def run(num_steps: int = 2000, *, full_baseline: bool = False, repeats: int = 3,
     gan, gda, y0, q = standard_problem()
     n, m = len(q), gan.m
     fast_s, traj = best_time(lambda: kg.simulate(gan, gda, y0, q, num_steps), repeats)
-    assert traj.status == "completed", traj.message
+    assert traj.status.ok, traj.message
     pairs = exact_pairs(n, m, num_steps)
     out = {"num_steps": num_steps, "fast_s": fast_s, "pairs": pairs, "pairs_per_s": pairs / fast_s,
            "trajectory": traj}

@@ -16,6 +16,9 @@ Contents
 - central finite differences (:func:`fd_gradient`, :func:`fd_jacobian`);
 - the exact GDA dynamics re-evaluated from the unrolled expansion of theory
   section 2 at every step (:func:`naive_simulate`, :func:`naive_fgrad`);
+- every update rule of theory section 8 applied literally to ``z = (f, Y)``, with
+  ``f`` a dictionary of kernel-expansion terms evaluated point by point
+  (:func:`naive_rule_simulate`);
 - the exact one-step map on the reduced state ``(B, e)`` of theory section 4
   (:func:`reduced_step_map`) and its finite-difference Jacobian
   (:func:`fd_reduced_jacobian`);
@@ -255,6 +258,88 @@ def naive_simulate(kernel, x, p, lam, eta_d, eta_g, mode, y0, q, num_steps, fsta
         kk = k + 1 if mode == "alternating" else k
         g = naive_fgrad(kernel, x, p, lam, eta_d, q, history, kk, y, fstar_y)
         y = y + eta_g * q[:, None] * g
+        history.append(y)
+    return np.array(history)
+
+
+def naive_rule_simulate(kernel, x, p, lam, eta_d, eta_g, mode, y0, q, num_steps, *, beta=0.0,
+                        d_steps=1, fstar_y=None) -> np.ndarray:
+    """Every update rule of theory section 8, written as the table there reads.
+
+    The state is ``z = (f, Y)`` with the field
+
+        F_D(f, Y) = K(., X) p - K(., Y) q - lam f,    F_G(f, Y)_j = q_j grad f(y_j)
+
+    and ``eta`` acting as ``eta_d`` on ``f`` and ``eta_g`` on ``Y``:
+
+    - simultaneous: ``z' = z + eta F(z)``;
+    - alternating with ``d_steps = k``: ``k`` times ``f <- f + eta_d F_D(f, Y)``, then
+      ``Y' = Y + eta_g F_G(f', Y)``;
+    - extragradient: ``z_half = z + eta F(z)``, ``z' = z + eta F(z_half)``;
+    - optimistic: ``z' = z + eta (2 F(z_k) - F(z_{k-1}))``, ``F(z_{-1}) = F(z_0)``;
+    - momentum: ``v' = beta v + F(z)``, ``z' = z + eta v'``, ``v_0 = 0``.
+
+    A function (``f``, a field direction or a velocity) is a dictionary from a centre set
+    (the true points, or one generated configuration: ``Y^k``, ``Y_half``) to its weight
+    vector, combined linearly key by key; gradients are evaluated centre set by centre set
+    with :func:`grad_expansion`. Nothing is unrolled, rescaled or truncated. ``f^0 = 0``,
+    or ``f*`` of the fixed point ``fstar_y`` (``lam > 0``). Returns ``Y^0..Y^T``.
+    """
+    centres = {"X": np.asarray(x, dtype=float)}
+    q = np.asarray(q, dtype=float)
+
+    def combine(*terms):  # sum of c * g over (c, g)
+        out = {}
+        for c, g in terms:
+            for key, w in g.items():
+                out[key] = out.get(key, 0.0) + c * w
+        return out
+
+    def grad(g, pts):
+        out = np.zeros(pts.shape)
+        for key, w in g.items():
+            out += grad_expansion(kernel, pts, centres[key], w)
+        return out
+
+    def at(y):  # a new centre set holding the configuration y
+        key = len(centres)
+        centres[key] = np.array(y, dtype=float)
+        return key
+
+    def field(g, y):  # (F_D, F_G) at z = (g, y)
+        return combine((1.0, {"X": p}), (1.0, {at(y): -q}), (-lam, g)), q[:, None] * grad(g, y)
+
+    def move(g, y, c, fd, fg):  # z + c eta (fd, fg)
+        return combine((1.0, g), (c * eta_d, fd)), y + c * eta_g * fg
+
+    f = {}
+    if fstar_y is not None and lam > 0:
+        f = {"X": p / lam, at(fstar_y): -q / lam}
+    y = np.array(y0, dtype=float)
+    history = [y]
+    prev = None
+    v = ({}, np.zeros_like(y))
+    for _ in range(num_steps):
+        if mode == "simultaneous":
+            f, y = move(f, y, 1.0, *field(f, y))
+        elif mode == "alternating":
+            for _ in range(d_steps):
+                f = combine((1.0, f), (eta_d, field(f, y)[0]))
+            y = y + eta_g * field(f, y)[1]
+        elif mode == "extragradient":
+            f_half, y_half = move(f, y, 1.0, *field(f, y))
+            f, y = move(f, y, 1.0, *field(f_half, y_half))
+        elif mode == "optimistic":
+            now = field(f, y)
+            prev = now if prev is None else prev
+            f, y = move(f, y, 1.0, combine((2.0, now[0]), (-1.0, prev[0])), 2.0 * now[1] - prev[1])
+            prev = now
+        elif mode == "momentum":
+            fd, fg = field(f, y)
+            v = (combine((beta, v[0]), (1.0, fd)), beta * v[1] + fg)
+            f, y = move(f, y, 1.0, *v)
+        else:
+            raise ValueError(f"no oracle for mode {mode!r}")
         history.append(y)
     return np.array(history)
 

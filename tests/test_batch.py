@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import kernelgda as kg
+from kernelgda.status import Status
 
 pytestmark = pytest.mark.usefixtures("strict_float")
 
@@ -180,7 +181,7 @@ def test_batch_diverged_cell_stops_like_simulate(mode, kw):
     gda = kg.GDA(0.5, 0.5, mode=mode, **kw)
     eqs = [kg.find_equilibrium(g, [[0.0]], 1.0) for g in gans]
     batch = kg.simulate_batch(gans, gda, [[1e-3]], 1.0, 400, start=eqs, divergence_bound=0.2)
-    assert batch.status[0] == "diverged" and batch.num_taken[0] < 10, "expected a fast divergence"
+    assert batch.status[0] == Status.DIVERGED and batch.num_taken[0] < 10, "expected a fast divergence"
     for i, gan in enumerate(gans):
         single = kg.simulate(gan, gda, [[1e-3]], 1.0, 400, start=eqs[i], divergence_bound=0.2)
         assert batch.messages[i] == single.message, "message differs from kg.simulate"

@@ -39,7 +39,7 @@ def test_check_rate_measures_the_closed_form_rate(mode):
                                err_msg="linearized rate vs closed form (theory section 5)")
     assert res.measured_regime == str(closed.regime) and res.tol == MEASURED_TOL
     np.testing.assert_allclose(np.linalg.norm(res.e0), E0_SCALE * gan.kernel.sigma, rtol=1e-12)
-    assert res.status == "completed" and not res.escaped and res.num_steps == 300
+    assert res.status is Status.COMPLETED and not res.escaped and res.num_steps == 300
 
 
 def test_check_rate_default_run_length_and_fast_divergence():

@@ -82,3 +82,83 @@ def test_decay_to_zero_and_tiny_scales(rng):
                                err_msg="after 400 decays by 0.1 only the new slice remains")
     exp.decay(0.0)
     np.testing.assert_array_equal(exp.grad(y), 0.0)
+
+
+# -- the one truncation tracker (kernelgda.discriminator.truncation) ---------------------------
+
+
+def _drive(tracker, slices, steps, after_step, scale=lambda: 1.0):
+    """Feed ``slices[k]`` (coefficients ``(F, n)``) at step k and truncate; returns (held, dropped).
+
+    One function: slices are stored divided by the owner's running ``scale()`` at entry, as
+    the expansions store them (the tracker works in those stored units).
+    """
+    held, dropped = [], []
+
+    def left(rows):
+        return np.full(len(rows), len(held))
+
+    def oldest(rows):
+        return held[0][None]
+
+    def drop(rows):
+        dropped.append(held.pop(0))
+
+    for k in range(steps):
+        after_step(held)
+        held.append(slices[k] / scale())
+        if tracker.num_funcs == 1:
+            tracker.added(np.array([np.abs(held[-1]).sum()]))
+            true_mass, live = np.array([0.0]), None
+        else:
+            true_mass, live = np.array([0.0]), np.array([sum(np.abs(w).sum() for w in held)])
+        tracker.truncate(true_mass, live, left, oldest, drop)
+    return held, dropped
+
+
+def test_tracker_one_function_is_the_decayed_dropped_mass(rng):
+    # Oracle: the dropped slices' coefficients decayed by hand, (1 - a)^(age) |w|_1 summed.
+    from kernelgda.discriminator import TruncationTracker
+
+    tracker = TruncationTracker(1e-3, 1, 1)
+    factor, scale = 0.8, [1.0]
+
+    def decay(held):  # the owner's O(1) decay: only its running product changes
+        scale[0] *= factor
+    slices = [rng.normal(size=(1, 3)) for _ in range(60)]
+    held, dropped = _drive(tracker, slices, 60, decay, lambda: scale[0])
+    assert dropped, "expected some slices dropped"
+    # The oldest slices go first; slice s entered at step s and has seen 59 - s decays by the end.
+    exact = sum(np.abs(w).sum() * factor ** (59 - s) for s, w in enumerate(slices[:len(dropped)]))
+    got = tracker.dropped(np.array([scale[0]]))[0]
+    np.testing.assert_allclose(got, exact, rtol=1e-12)  # rounding of ~60 products
+    kept = tracker.kept[0] * scale[0]
+    assert got <= 1e-3 * (kept + got) * (1 + 1e-12), "dropped mass exceeds its budget"
+    np.testing.assert_allclose(kept, sum(np.abs(w).sum() for w in held) * scale[0], rtol=1e-12)
+    # Renormalising the owner's coefficients carries the tracker along.
+    tracker.rescale(slice(None), scale[0])
+    np.testing.assert_allclose(tracker.dropped()[0], exact, rtol=1e-12)
+
+
+def test_tracker_two_functions_bounds_the_propagated_dropped_mass(rng):
+    # Oracle: every dropped coefficient vector propagated by the mixing map by hand, T^age w, and
+    # the 1-norm of the sum: the tracker's D must bound it (theory section 8 momentum map).
+    from kernelgda.discriminator import TruncationTracker
+
+    a, eta_d, beta, lam = 0.05, 0.1, 0.4, 0.5
+    t = np.array([[1 - a, eta_d * beta], [-lam, beta]])
+    tracker = TruncationTracker(1e-4, 1, 2)
+    slices = [rng.normal(size=(2, 3)) for _ in range(80)]
+
+    def mix(held):
+        tracker.mix(t[None])
+        for w in held:
+            w[...] = t @ w
+
+    held, dropped = _drive(tracker, slices, 80, mix)
+    assert dropped, "expected some slices dropped"
+    # Propagate each dropped slice from its entry to the end: entered at step s, mixed 79 - s times.
+    exact = sum(np.linalg.matrix_power(t, 79 - s) @ slices[s] for s in range(len(dropped)))
+    assert np.abs(exact).sum() <= tracker.dropped()[0] * (1 + 1e-12), "the bound D is not certified"
+    assert tracker.dropped()[0] < 10 * sum(np.abs(np.linalg.matrix_power(t, 79 - s) @ slices[s]).sum()
+                                         for s in range(len(dropped))), "the bound is far too loose"

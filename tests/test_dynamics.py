@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import kernelgda as kg
+from kernelgda.status import Status
 
 from . import oracles
 from .cases import unit
@@ -43,7 +44,7 @@ def test_from_zero_discriminator_matches_naive_simulator(kernel, mode, rng):
     # ~1e2 eps per step, carried by a non-expanding map over 200 steps: 1e-10 of |Y| ~ 1.
     np.testing.assert_allclose(traj.y, want, rtol=0, atol=1e-10,
                                err_msg="simulate vs naive simulator rebuilding f^k (theory section 2)")
-    assert traj.status == "completed" and traj.num_steps == 200
+    assert traj.status == Status.COMPLETED and traj.num_steps == 200
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -130,12 +131,12 @@ def test_blow_up_stops_early_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         traj = kg.simulate(gan, kg.GDA(1.0, 1.0, "simultaneous"), [[0.1]], 1.0, 300, divergence_bound=5.0)
-        assert traj.status == "diverged" and traj.num_steps < 300
+        assert traj.status == Status.DIVERGED and traj.num_steps < 300
         assert f"step {traj.num_steps + 1}" in traj.message, traj.message
         assert np.all(np.abs(traj.y) <= 5.0), "the kept rows are those inside the bound"
         # A huge learning rate: the default bound (1e6 max(sigma, extent)) is crossed at once.
         huge = kg.simulate(gan, kg.GDA(0.1, 1e300, "alternating"), [[0.1]], 1.0, 50)
-        assert huge.status == "diverged" and "step 1" in huge.message
+        assert huge.status == Status.DIVERGED and "step 1" in huge.message
         assert np.all(np.isfinite(huge.y))
 
 

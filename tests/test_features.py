@@ -13,6 +13,8 @@ import pytest
 
 import kernelgda as kg
 import kernelgda.features as features
+from kernelgda.discriminator.threads import THREADS
+from kernelgda.status import Status
 
 from .oracles import kernel_grad_u, kernel_value, naive_simulate
 
@@ -81,7 +83,7 @@ def test_simulate_random_features_equals_straightforward(rng, mode, from_eq, ker
     # random-feature f* = (Phi(X)^T p - Phi(Y*)^T q) / lam.
     if threads == "many":  # the cos / sin of the phases split over three threads
         monkeypatch.setattr(features, "PARALLEL_MIN_ENTRIES", 0)
-        monkeypatch.setattr(features._THREADS, "workers", lambda: 3)
+        monkeypatch.setattr(THREADS, "workers", lambda: 3)
     # A converging problem: q = 0.9 p, lam = 2, eta_d = eta_g = 0.1 (see test_perf_paths).
     x = rng.normal(size=(3, 2)) * 0.5
     gan = kg.KernelGAN(x, rng.uniform(0.5, 1.5, 3), kernel, lam=2.0)
@@ -96,7 +98,7 @@ def test_simulate_random_features_equals_straightforward(rng, mode, from_eq, ker
     traj = kg.simulate(gan, gda, y0, q, 200, start=start, discriminator=spec)
     ref = _rf_gda(spec, kernel, x, gan.p_true, gan.lam, gda.eta_d, gda.eta_g, mode, y0, q, 200,
                   None if start is None else start.y)
-    assert traj.status == "completed" and traj.num_slices == 0 and traj.truncation_bound == 0
+    assert traj.status == Status.COMPLETED and traj.num_slices == 0 and traj.truncation_bound == 0
     # Same formula, different order of operations: rounding ~1e-15 per step on a converging run.
     np.testing.assert_allclose(traj.y, ref, rtol=1e-10, atol=1e-12,
                                err_msg="simulate(discriminator=RandomFeatures) vs (D-RF) directly")

@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 
 import kernelgda as kg
-import kernelgda.discriminator as disc_mod
+import kernelgda.discriminator.kernel_sums as disc_mod
 from kernelgda.discriminator import Expansion, kernel_grad_sum
+from kernelgda.discriminator.threads import THREADS
+from kernelgda.status import Status
 
 from .oracles import grad_expansion, naive_grad_sum, naive_simulate
 
@@ -29,7 +31,7 @@ def many_threads(monkeypatch):
     """Force the parallel path: tiny blocks, no size threshold, three workers."""
     monkeypatch.setattr(disc_mod, "BLOCK_ENTRIES", 64)
     monkeypatch.setattr(disc_mod, "PARALLEL_MIN_PAIRS", 0)
-    monkeypatch.setattr(disc_mod._THREADS, "workers", lambda: 3)
+    monkeypatch.setattr(THREADS, "workers", lambda: 3)
 
 
 def _converging_problem(rng, m=3, d=2):
@@ -59,7 +61,7 @@ def test_fast_path_equals_straightforward_dynamics(rng, mode, from_eq, many_thre
     traj = kg.simulate(gan, gda, y0, q, steps, start=start)
     ref = naive_simulate(gan.kernel, gan.x_true, gan.p_true, gan.lam, gda.eta_d, gda.eta_g, mode,
                          y0, q, steps, fstar_y=None if start is None else start.y)
-    assert traj.status == "completed"
+    assert traj.status == Status.COMPLETED
     # Each step's gradient agrees to ~1e-15 relative (same formula, different summation order);
     # on a converging run the rounding differences do not grow: 1e-10 relative leaves a wide margin.
     np.testing.assert_allclose(traj.y, ref, rtol=1e-10, atol=1e-12,

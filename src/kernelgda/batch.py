@@ -3,65 +3,44 @@
 :func:`simulate_batch` runs ``B`` independent games (cells of a parameter grid)
 with one array operation per step over the whole batch, instead of one
 :func:`~kernelgda.simulate` call per cell, for every update rule of theory
-section 8. Each cell keeps the exact kernel-expansion discriminator of
-:mod:`kernelgda.discriminator`:
-
-    f^k = c_k K(., X) p + sum_s K(., Y^s) w_s,
-
-one coefficient column per slice for simultaneous, alternating (``d_steps``
-slices per step) and extragradient GDA (two slices per step, ``Y^k`` and the
-extrapolated ``Y^{k+1/2}``, and one more gradient evaluation there), two columns
-for optimistic and momentum GDA (``f`` and the previous direction or the
-velocity, mixed by each cell's ``2 x 2`` map at every step; the generator's
-previous direction or velocity is kept per cell). Cells are grouped by rule
-(and by ``d_steps``); a group advances in lock step. Each step does exactly what
-:mod:`kernelgda.dynamics` does, with the same history truncation rule
-(``history_tol``, certified bound ``G D_k`` on the gradient error, the dropped
-mass ``D_k`` decayed with ``1 - eta_d lam`` or, for two columns, propagated with
-the induced 1-norm of the mixing map), so a batch gives the same trajectories
-as separate runs up to the order of floating-point sums (the tests check 1e-12
-relative). Cells whose truncated history is short cost ``O(T)``; the batch
-evaluates the history window ``[min_b start_b, k)`` with the slices a cell has
-dropped set to zero, so cells with similar ``eta_d lam`` should be batched
+section 8. Cells are grouped by rule (and by ``d_steps``); a group advances in
+lock step through the rule's one nonlinear step (:meth:`kernelgda.rules.Rule.step`,
+the same code a single run executes) on the batched discriminators of
+:mod:`kernelgda.discriminator.batched`, with the same truncation tracker
+(``history_tol``, certified bound ``G D_k`` on the gradient error). A batch
+therefore gives the same trajectories as separate runs up to the order of
+floating-point sums (the tests check 1e-12 relative). Cells whose truncated
+history is short cost ``O(T)``; the batch evaluates the history window
+``[min_b start_b, k)``, so cells with similar ``eta_d lam`` should be batched
 together (``kernelgda.sweep`` does).
 
-The gradient of an expansion at the generated points is evaluated in blocks
-of cells that fit in cache, as ``grad f(y) = 2 sum_c w_c phi'(|y - z_c|^2) (y - z_c)``
-(``phi`` the radial profile of the kernel, :mod:`kernelgda.kernels`).
 A cell that leaves the ball of radius ``divergence_bound`` stops (status
-``"diverged"``, later rows ``nan``) and no longer costs anything once the batch
-is compacted.
+``Status.DIVERGED``, later rows ``nan``) and no longer costs anything once the
+batch is compacted; a completed cell with a generated point out of reach of
+every true point is ``Status.ESCAPED`` (:func:`kernelgda.dynamics.escaped`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _validate as V
-from .discriminator import MIX_COND_MAX
-from .dynamics import DIVERGENCE_FACTOR, Trajectory
+from .discriminator.batched import BatchedDiscriminators, Profiles
+from .dynamics import DIVERGENCE_FACTOR, Trajectory, escaped, measure_recorded, recorded_steps
 from .game import GDA, KernelGAN
-from .kernels import Gaussian, Laplacian, RationalQuadratic
-from .measure import default_noise_floor, measure_eigenvalues
-from .rules import RULES, num_delays
+from .measure import default_noise_floor
+from .rules import RULES, StepConstants, get_rule, num_delays
+from .status import Status
 
 __all__ = ["simulate_batch", "BatchTrajectory", "BatchMeasurement", "BATCH_MODES"]
 
 #: Update rules advanced by :func:`simulate_batch`: all of them (theory section 8).
 BATCH_MODES = RULES
-#: Elements per temporary array in the gradient evaluation: 256 KiB of float64, so that the
-#: few temporaries of a block stay in a 1 MiB L2 cache (measured 3-5x faster than whole-batch
-#: arrays of 10^6 elements and more).
-_BLOCK_ELEMENTS = 1 << 15
 #: Compact the batch (drop diverged cells) once no more than this fraction of it is alive.
 _COMPACT_FRACTION = 0.75
-#: Fold the running decay product into the stored slice weights once it is this small
-#: (weights are stored divided by it; 1e-100 keeps them far from overflow).
-_RESCALE = 1e-100
 
 
 @dataclass(frozen=True)
@@ -90,13 +69,15 @@ class BatchTrajectory:
 
     Attributes
     ----------
-    y : (B, T + 1, n, d) array
-        Generated points of every cell; rows after a diverged cell's last finite
+    y : (B, R, n, d) array
+        Generated points of every cell at the recorded steps (every step, ``R = T + 1``,
+        by default; see ``record_every``); rows after a diverged cell's last finite
         configuration are ``nan``.
     num_taken : (B,) int array
         Steps each cell actually took (``T`` unless it diverged).
-    status : (B,) str array
-        ``"completed"`` or ``"diverged"``.
+    status : (B,) object array of Status
+        ``Status.COMPLETED``, ``Status.DIVERGED`` or ``Status.ESCAPED`` per cell (as
+        :attr:`kernelgda.Trajectory.status`); compare with ``== Status.DIVERGED``.
     messages : tuple of str
         The message :func:`~kernelgda.simulate` would give for each cell.
     q : (B, n) array
@@ -109,6 +90,9 @@ class BatchTrajectory:
         History slices each cell held at its last step.
     delays : (B,) int array
         Delays of each cell's measurement (:func:`kernelgda.rules.num_delays` of its rule).
+    record_every : int
+        Stride of the recorded steps (:func:`kernelgda.dynamics.recorded_steps` of each
+        cell's ``num_taken``).
     """
 
     y: np.ndarray
@@ -120,6 +104,7 @@ class BatchTrajectory:
     truncation_bound: np.ndarray
     num_slices: np.ndarray
     delays: np.ndarray
+    record_every: int = 1
 
     def __len__(self) -> int:
         return self.y.shape[0]
@@ -129,10 +114,12 @@ class BatchTrajectory:
         i = V.integer(i, "i", minimum=-len(self))
         if i >= len(self):
             raise ValueError(f"i must be < {len(self)}, got {i}")
-        return Trajectory(y=self.y[i, :self.num_taken[i] + 1].copy(), status=str(self.status[i]),
+        rows = len(recorded_steps(int(self.num_taken[i]), self.record_every))
+        return Trajectory(y=self.y[i, :rows].copy(), status=Status(self.status[i]),
                           message=self.messages[i], q=self.q[i].copy(), sigma=float(self.sigma[i]),
                           truncation_bound=float(self.truncation_bound[i]),
-                          num_slices=int(self.num_slices[i]), delays=int(self.delays[i]))
+                          num_slices=int(self.num_slices[i]), delays=int(self.delays[i]),
+                          record_every=self.record_every, num_taken=int(self.num_taken[i]))
 
     def measure(self, y_star, *, linear_limit=None, noise_floor=None) -> BatchMeasurement:
         """Fit the dominant eigenvalue of every run (theory section 4, "measure").
@@ -158,426 +145,29 @@ class BatchTrajectory:
         dominant = np.full(num, complex(np.nan, np.nan))
         window = np.zeros((num, 2), dtype=int)
         for i in range(num):
-            err = (self.y[i, :self.num_taken[i] + 1] - y_star[i]).reshape(self.num_taken[i] + 1, -1)
-            meas = measure_eigenvalues(err, linear_limit=float(lim[i]), noise_floor=float(floors[i]),
-                                       delays=int(self.delays[i]))
+            taken = int(self.num_taken[i])
+            rows = len(recorded_steps(taken, self.record_every))
+            meas = measure_recorded(self.y[i, :rows], y_star[i], linear_limit=float(lim[i]),
+                                    noise_floor=float(floors[i]), delays=int(self.delays[i]),
+                                    record_every=self.record_every, num_taken=taken)
             dominant[i] = meas.dominant
             window[i] = meas.window
         return BatchMeasurement(dominant=dominant, rate=np.abs(dominant), window=window)
 
 
-# -- kernels with per-cell parameters --------------------------------------------------------
-
-class _Profiles:
-    """``phi'(s)`` of one radial kernel kind with per-cell parameters (shape ``(W,)``)."""
-
-    def __init__(self, kernels):
-        first = kernels[0]
-        kind = type(first)
-        if any(type(k) is not kind for k in kernels):
-            raise ValueError("gans must all use the same kind of kernel")
-        if kind is Laplacian:
-            raise ValueError("simulate_batch needs a kernel differentiable at coincident points "
-                             "(gaussian, rational_quadratic, multiscale); use kg.simulate for the "
-                             "laplacian kernel")
-        self.kind = kind
-        self.sigma = np.array([k.sigma for k in kernels])
-        self.grad_bound = np.array([k.grad_bound for k in kernels])
-        if kind is Gaussian:
-            self.params = {"k1": -0.5 / self.sigma**2}
-        elif kind is RationalQuadratic:
-            alpha = np.array([k.alpha for k in kernels])
-            self.params = {"scale": 1.0 / (2.0 * alpha * self.sigma**2), "power": -alpha - 1.0,
-                           "k1": -0.5 / self.sigma**2}
-        elif all(k == first for k in kernels):
-            self.params = {}
-            self.kernel = first
-        else:
-            raise ValueError(f"simulate_batch can vary the parameters of gaussian and "
-                             f"rational_quadratic kernels only; the {first.name} kernels differ")
-
-    def take(self, idx):
-        out = object.__new__(_Profiles)
-        out.__dict__.update(self.__dict__)
-        out.sigma, out.grad_bound = self.sigma[idx], self.grad_bound[idx]
-        out.params = {key: val[idx] for key, val in self.params.items()}
-        return out
-
-    def dphi_over_scale(self, s, rows):
-        """``phi'(s) / scale`` in place of ``s (w, n, M)`` for the cells ``rows``.
-
-        ``scale`` (:attr:`scale`) is the per-cell constant factor of ``phi'``
-        (``-1 / (2 sigma^2)`` for the gaussian and rational quadratic kernels), applied
-        once to the summed gradient instead of once per centre.
-        """
-        if self.kind is Gaussian:  # phi'(s) = k1 exp(k1 s)
-            s *= self.params["k1"][rows][:, None, None]
-            np.exp(s, out=s)
-            return s
-        if self.kind is RationalQuadratic:  # phi'(s) = k1 (1 + s / (2 alpha sigma^2))^(-alpha - 1)
-            s *= self.params["scale"][rows][:, None, None]
-            s += 1.0
-            s **= self.params["power"][rows][:, None, None]
-            return s
-        return self.kernel.dprofile(s)
-
-    @property
-    def scale(self):
-        return self.params["k1"] if "k1" in self.params else np.ones(len(self.sigma))
-
-
-def _expansion_grad(prof, y, centers, weights, factor, scratch):
-    """``factor sum_c weights_c grad_u K(y_j, centers_c)`` per cell: ``(W, n, d)``.
-
-    ``y (W, n, d)``, ``centers (W, M, d)``, ``weights (W, M)``, ``factor (W,)``, in blocks of
-    cells of about :data:`_BLOCK_ELEMENTS` elements as
-    ``2 scale sum_c weights_c (phi'(s_c) / scale) r_c`` with ``r_c = y_j - centers_c``.
-    ``scratch`` is a list of two reusable buffers (fresh arrays of this size would be
-    mapped and faulted in by the allocator at every call, which costs as much as the
-    arithmetic).
-    """
-    num, n, d = y.shape
-    out = np.empty_like(y)
-    size = centers.shape[1]
-    if size == 0:
-        out[:] = 0.0
-        return out
-    step = max(1, _BLOCK_ELEMENTS // (n * size * d))
-    need = min(step, num) * n * size
-    if scratch[0].size < need:
-        scratch[:] = [np.empty(need), np.empty(need)]
-    for lo in range(0, num, step):
-        rows = slice(lo, min(num, lo + step))
-        if d == 1:
-            shape = (rows.stop - lo, n, size)
-            r = scratch[0][:math.prod(shape)].reshape(shape)
-            np.subtract(y[rows], centers[rows, None, :, 0], out=r)
-            e = scratch[1][:r.size].reshape(shape)
-            np.multiply(r, r, out=e)
-            e = prof.dphi_over_scale(e, rows)
-            e *= r
-            out[rows, :, 0] = np.einsum("wnm,wm->wn", e, weights[rows])  # one pass: multiply and sum
-        else:
-            r = y[rows, :, None, :] - centers[rows, None, :, :]  # (w, n, M, d)
-            e = prof.dphi_over_scale(np.einsum("wnmd,wnmd->wnm", r, r), rows)
-            e *= weights[rows, None, :]
-            out[rows] = np.einsum("wnm,wnmd->wnd", e, r)
-    out *= (2.0 * prof.scale * factor)[:, None, None]
-    return out
-
-
-# -- the batched discriminators ------------------------------------------------------------------
-
-class _Discriminators:
-    """The exact discriminators of a group of cells: a batched ``Expansion`` or ``MultiExpansion``.
-
-    ``num_funcs`` coefficient columns per slice (one: ``f``; two: ``f`` and the optimistic
-    previous direction or the momentum velocity, theory section 8). With one column the
-    slice weights are stored divided by the running decay product ``scale`` (``decay`` is
-    O(1)); with two, :meth:`mix` applies each cell's ``2 x 2`` map to every kept
-    coefficient. Every per-cell array lives in :attr:`cell` (leading axis ``B``), so that
-    dropping finished cells is one :meth:`take`.
-
-    Slot 0 of the history holds the ``f*`` slice; cells without one start at slot 1.
-    """
-
-    def __init__(self, prof, x, p, n, capacity, num_funcs, history_tol):
-        num, _, d = x.shape
-        self.prof = prof
-        self.num_funcs = num_funcs
-        self.tol = history_tol
-        self.stop = 1
-        self.scratch = [np.empty(0), np.empty(0)]
-        self.mix_scratch = np.empty(0)
-        self.cell = {
-            "x": x, "p": p, "psum": p.sum(axis=1), "c": np.zeros((num, num_funcs)),
-            "buf": np.zeros((num, capacity, n, d)), "coef": np.zeros((num, num_funcs, capacity, n)),
-            "start": np.ones(num, dtype=int), "scale": np.ones(num), "kept": np.zeros(num),
-            "dropped": np.zeros(num), "alive": np.ones(num, dtype=bool)}
-        if num_funcs == 2:  # dropped-mass tracking in the mixing map's eigenbasis (MultiExpansion)
-            self.cell.update(
-                tmap=np.full((num, 2, 2), np.nan), zabs=np.zeros((num, 2)), colnorm=np.zeros((num, 2)),
-                vinv=np.zeros((num, 2, 2), dtype=complex), amp=np.zeros((num, 2)),
-                fallback=np.ones(num, dtype=bool), mass=np.zeros(num), growth=np.ones(num))
-
-    def start_at(self, has_f, y_star, q_star, lam):
-        """``f = f* = (K(., X) p - K(., Y*) q*) / lam`` in the cells ``has_f`` (function 0)."""
-        cell = self.cell
-        cell["c"][has_f, 0] = 1.0 / lam[has_f]
-        cell["buf"][has_f, 0] = y_star[has_f]
-        cell["coef"][has_f, 0, 0] = -q_star[has_f] / lam[has_f][:, None]
-        cell["start"][has_f] = 0
-        cell["kept"][has_f] = np.abs(cell["coef"][has_f, 0, 0]).sum(axis=1)
-
-    def take(self, keep):
-        self.cell = {key: val[keep] for key, val in self.cell.items()}
-        self.prof = self.prof.take(keep)
-
-    @property
-    def low(self) -> int:
-        """First history slot any live cell still holds."""
-        return int(self.cell["start"][self.cell["alive"]].min())
-
-    def grad(self, y):
-        """``grad f(y)`` per cell, ``(B, n, d)``."""
-        cell, lo = self.cell, self.low
-        num, _, d = y.shape
-        g = _expansion_grad(self.prof, y, cell["x"], cell["p"], cell["c"][:, 0], self.scratch)
-        z = cell["buf"][:, lo:self.stop].reshape(num, -1, d)
-        w = cell["coef"][:, 0, lo:self.stop].reshape(num, -1)
-        g += _expansion_grad(self.prof, y, z, w, cell["scale"], self.scratch)
-        return g
-
-    def sum_grad(self, y, centers, weights, factor):
-        """``factor grad sum_c weights_c K(., centers_c)`` at ``y`` per cell (a term outside the history)."""
-        return _expansion_grad(self.prof, y, centers, weights, factor, self.scratch)
-
-    def decay(self, factor):
-        """``f <- factor f`` (one column; ``Expansion.decay``)."""
-        cell = self.cell
-        scale = cell["scale"]
-        cell["c"][:, 0] *= factor
-        scale *= factor
-        mag = np.abs(factor)
-        cell["dropped"] *= mag
-        cell["kept"] *= mag
-        tiny = np.abs(scale) < _RESCALE
-        if tiny.any():
-            cell["coef"][tiny, 0, :self.stop] *= scale[tiny, None, None]
-            scale[tiny] = 1.0
-            cell["start"][factor == 0] = self.stop  # every coefficient is exactly zero
-        return self
-
-    def _set_maps(self, t):
-        """New eigenbases for the cells whose mixing map changed (``MultiExpansion._set_map``)."""
-        cell = self.cell
-        changed = ~np.all(t == cell["tmap"], axis=(1, 2))
-        if not changed.any():
-            return
-        rows = np.nonzero(changed)[0]
-        mass = cell["dropped"][rows]
-        z, vec = np.linalg.eig(t[rows])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bad = ~(np.linalg.cond(vec) <= MIX_COND_MAX)
-        inv = np.linalg.inv(np.where(bad[:, None, None], np.eye(2), vec))
-        cell["fallback"][rows] = bad
-        cell["mass"][rows] = np.where(bad, mass, 0.0)
-        cell["growth"][rows] = np.abs(t[rows]).sum(axis=1).max(axis=1)
-        cell["zabs"][rows] = np.abs(z)
-        cell["colnorm"][rows] = np.abs(vec).sum(axis=1)
-        cell["vinv"][rows] = inv
-        cell["amp"][rows] = np.where(bad[:, None], 0.0, np.abs(inv).max(axis=2) * mass[:, None])
-        cell["tmap"][rows] = t[rows]
-
-    def _dropped_two(self, amp, mass, rows=slice(None)):
-        cell = self.cell
-        return np.where(cell["fallback"][rows], mass, (cell["colnorm"][rows] * amp).sum(axis=1))
-
-    def mix(self, t):
-        """``f_i <- sum_j t_ij f_j`` per cell (``t (B, 2, 2)``; ``MultiExpansion.mix``).
-
-        The dropped coefficients are tracked in the eigenbasis of ``t`` (their amplitudes
-        shrink by ``|z_i|`` exactly), or with the induced 1-norm where the eigenvectors are
-        ill-conditioned; the truncation bound stays certified either way.
-        """
-        cell, lo = self.cell, self.low
-        c = cell["c"]
-        cell["c"] = np.stack([t[:, 0, 0] * c[:, 0] + t[:, 0, 1] * c[:, 1],
-                              t[:, 1, 0] * c[:, 0] + t[:, 1, 1] * c[:, 1]], axis=1)
-        w0, w1 = cell["coef"][:, 0, lo:self.stop], cell["coef"][:, 1, lo:self.stop]  # views
-        t00, t01, t10, t11 = (t[:, i, j, None, None] for i in (0, 1) for j in (0, 1))
-        # in place, with two reusable buffers (temporaries of the window's size cost as much as
-        # the arithmetic): new f_0 = t00 w0 + t01 w1, new f_1 = t10 w0 + t11 w1
-        size = w0.size
-        if self.mix_scratch.size < 2 * size:
-            self.mix_scratch = np.empty(2 * size)
-        old1 = np.multiply(w1, t01, out=self.mix_scratch[:size].reshape(w0.shape))
-        if np.any(t11):
-            w1 *= t11
-            w1 += np.multiply(w0, t10, out=self.mix_scratch[size:2 * size].reshape(w0.shape))
-        else:  # optimistic: the second function does not feed itself
-            np.multiply(w0, t10, out=w1)
-        w0 *= t00
-        w0 += old1
-        self._set_maps(t)
-        cell["amp"] *= cell["zabs"]
-        cell["mass"] *= cell["growth"]
-        cell["dropped"] = self._dropped_two(cell["amp"], cell["mass"])
-        return self
-
-    def add_true(self, amount):
-        """``f_i += amount[:, i] K(., X) p``; ``amount`` of shape ``(B,)`` or ``(B, F)``."""
-        c = self.cell["c"]
-        c += amount if np.ndim(amount) == 2 else np.asarray(amount)[:, None]
-        return self
-
-    def add_slice(self, y, w):
-        """A new slice ``K(., y) w[:, i]`` in function ``i`` (``w (B, F, n)``), then truncation."""
-        cell = self.cell
-        if self.stop == cell["buf"].shape[1]:
-            raise RuntimeError("history buffer full")  # capacity is sized by the caller
-        cell["buf"][:, self.stop] = y
-        if self.num_funcs == 1:
-            cell["coef"][:, 0, self.stop] = w[:, 0] / cell["scale"][:, None]
-            cell["kept"] += np.abs(w[:, 0]).sum(axis=1)
-        else:
-            cell["coef"][:, :, self.stop] = w
-        self.stop += 1
-        if self.tol is not None:
-            self._truncate()
-        return self
-
-    def _truncate(self):
-        """Drop each cell's oldest slices while their mass stays within the budget.
-
-        As ``Expansion._truncate`` (one column) and ``MultiExpansion._truncate`` (two):
-        the total dropped mass stays at most ``history_tol`` times the expansion's total
-        absolute coefficient mass (true-point term, kept slices and dropped mass).
-        """
-        cell = self.cell
-        coef, start, dropped, scale = cell["coef"], cell["start"], cell["dropped"], cell["scale"]
-        if self.num_funcs == 1:
-            live = cell["kept"]
-        else:
-            live = np.abs(coef[:, :, self.low:self.stop]).sum(axis=(1, 2, 3))
-        budget = self.tol * (np.abs(cell["c"]).sum(axis=1) * cell["psum"] + live + dropped)
-        # A certified dropped mass that has overflowed certifies nothing: drop nothing more
-        # (inf <= inf would drop the whole history).
-        budget[~np.isfinite(budget)] = -1.0
-        rows = np.arange(len(start))
-        while True:
-            rows = rows[self.stop - start[rows] > 1]
-            if rows.size == 0:
-                return
-            w = coef[rows, :, start[rows]]  # (r, F, n)
-            if self.num_funcs == 1:
-                oldest = np.abs(w).sum(axis=(1, 2)) * np.abs(scale[rows])
-                after = dropped[rows] + oldest
-            else:
-                amp = cell["amp"][rows] + np.abs(np.einsum("rij,rjn->rin", cell["vinv"][rows], w)).sum(axis=2)
-                mass = cell["mass"][rows] + np.abs(w).sum(axis=(1, 2))
-                after = self._dropped_two(amp, mass, rows)
-            ok = after <= budget[rows]
-            if not ok.any():
-                return
-            rows = rows[ok]
-            if self.num_funcs == 1:
-                dropped[rows] += oldest[ok]
-                cell["kept"][rows] -= oldest[ok]
-            else:
-                cell["amp"][rows], cell["mass"][rows] = amp[ok], mass[ok]
-                dropped[rows] = after[ok]
-            coef[rows, :, start[rows]] = 0.0
-            start[rows] += 1
-
-
-# -- one step of each update rule (theory sections 2 and 8; as kernelgda.dynamics) -----------------
-# ``setup(disc, q, lam, eta_d, eta_g, beta)`` stores each cell's constants in ``disc.cell``;
-# ``step(disc, y, k, d_steps)`` advances every cell of the group by one step.
-
-def _gda_setup(disc, q, lam, eta_d, eta_g, beta):
-    disc.cell.update(decay=1.0 - eta_d * lam, eta_d=eta_d, step_w=(-eta_d[:, None] * q)[:, None],
-                     move=(eta_g[:, None] * q)[:, :, None])
-
-
-def _simultaneous(disc, y, k, d_steps):
-    cell = disc.cell
-    g = disc.grad(y)
-    disc.decay(cell["decay"]).add_true(cell["eta_d"]).add_slice(y, cell["step_w"])
-    return y + cell["move"] * g
-
-
-def _alternating(disc, y, k, d_steps):
-    cell = disc.cell
-    for _ in range(d_steps):
-        disc.decay(cell["decay"]).add_true(cell["eta_d"]).add_slice(y, cell["step_w"])
-    return y + cell["move"] * disc.grad(y)
-
-
-def _extragradient_setup(disc, q, lam, eta_d, eta_g, beta):
-    a = eta_d * lam
-    disc.cell.update(q=q, a=a, eta_d=eta_d, decay=1 - a + a * a, true=eta_d * (1 - a),
-                     w_y=(a[:, None] * eta_d[:, None] * q)[:, None], w_half=(-eta_d[:, None] * q)[:, None],
-                     move=(eta_g[:, None] * q)[:, :, None], ones=np.ones(len(a)))
-
-
-def _extragradient(disc, y, k, d_steps):
-    # Y_half = Y + eta_g q grad f(Y);  Y' = Y + eta_g q grad f_half(Y_half) with
-    # f_half = (1 - a) f + eta_d (K(., X) p - K(., Y) q);  f' as in kernelgda.dynamics.
-    cell = disc.cell
-    y_half = y + cell["move"] * disc.grad(y)
-    g_true = disc.sum_grad(y_half, cell["x"], cell["p"], cell["ones"])
-    g_gen = disc.sum_grad(y_half, y, cell["q"], cell["ones"])
-    g_half = (1 - cell["a"])[:, None, None] * disc.grad(y_half) + cell["eta_d"][:, None, None] * (
-        g_true - g_gen)
-    disc.decay(cell["decay"]).add_true(cell["true"])
-    disc.add_slice(y, cell["w_y"]).add_slice(y_half, cell["w_half"])
-    return y + cell["move"] * g_half
-
-
-def _pair(t00, t01, t10, t11):
-    return np.stack([np.stack([t00, t01], axis=-1), np.stack([t10, t11], axis=-1)], axis=-2)
-
-
-def _optimistic_setup(disc, q, lam, eta_d, eta_g, beta):
-    a, zero, one = eta_d * lam, np.zeros(len(lam)), np.ones(len(lam))
-    disc.cell.update(
-        q=q, eta_g=eta_g, mixing=_pair(1 - 2 * a, -eta_d, -lam, zero), first=_pair(one, zero, -lam, zero),
-        true=np.stack([2 * eta_d, one], axis=1), first_true=np.stack([zero, one], axis=1),
-        new_w=np.stack([-2 * eta_d[:, None] * q, -q], axis=1),
-        first_w=np.stack([np.zeros_like(q), -q], axis=1), psi=np.zeros(disc.cell["buf"].shape[:1]
-                                                                          + disc.cell["buf"].shape[2:]))
-
-
-def _optimistic(disc, y, k, d_steps):
-    # Functions (f, phi), phi = F_D(z_{k-1}); psi = q grad f^{k-1}(Y^{k-1}) (kernelgda.dynamics).
-    cell = disc.cell
-    g = cell["q"][:, :, None] * disc.grad(y)
-    if k == 0:  # phi_0 = F_D(z_0), psi_0 = q grad f^0(Y^0)
-        disc.mix(cell["first"]).add_true(cell["first_true"]).add_slice(y, cell["first_w"])
-        cell["psi"] = g
-    disc.mix(cell["mixing"]).add_true(cell["true"]).add_slice(y, cell["new_w"])
-    y_new = y + cell["eta_g"][:, None, None] * (2 * g - cell["psi"])
-    cell["psi"] = g
-    return y_new
-
-
-def _momentum_setup(disc, q, lam, eta_d, eta_g, beta):
-    a, one = eta_d * lam, np.ones(len(lam))
-    disc.cell.update(q=q, eta_g=eta_g, beta=beta, mixing=_pair(1 - a, eta_d * beta, -lam, beta),
-                     true=np.stack([eta_d, one], axis=1), new_w=np.stack([-eta_d[:, None] * q, -q], axis=1),
-                     v=np.zeros(disc.cell["buf"].shape[:1] + disc.cell["buf"].shape[2:]))
-
-
-def _momentum(disc, y, k, d_steps):
-    # v' = beta v + q grad f(Y), Y' = Y + eta_g v'; functions (f, v_f) (kernelgda.dynamics).
-    cell = disc.cell
-    cell["v"] = cell["beta"][:, None, None] * cell["v"] + cell["q"][:, :, None] * disc.grad(y)
-    disc.mix(cell["mixing"]).add_true(cell["true"]).add_slice(y, cell["new_w"])
-    return y + cell["eta_g"][:, None, None] * cell["v"]
-
-
-#: mode -> (coefficient columns, history slices per step, setup, step)
-_RULES = {"simultaneous": (1, 1, _gda_setup, _simultaneous),
-          "alternating": (1, None, _gda_setup, _alternating),
-          "extragradient": (1, 2, _extragradient_setup, _extragradient),
-          "optimistic": (2, 1, _optimistic_setup, _optimistic),
-          "momentum": (2, 1, _momentum_setup, _momentum)}
-
-
 # -- the batched run ---------------------------------------------------------------------------
 
 def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode, d_steps,
-         num_steps, history_tol, radius):
+         num_steps, history_tol, radius, record_every):
     """Advance one group of cells with the same update rule; every array has a leading ``B``.
 
     ``has_f`` marks the cells that start at ``f*`` of the fixed point ``(y_star, q_star)`` (with
     ``lam > 0``; for ``lam = 0`` a fixed point is a perfect match and ``f* = 0``).
     """
     num, n, d = y0.shape
-    num_funcs, per_step, setup, step = _RULES[mode]
-    per_step = d_steps if per_step is None else per_step
-    out = np.full((num, num_steps + 1, n, d), np.nan)
+    rule = get_rule(mode)
+    stride = record_every
+    out = np.full((num, len(recorded_steps(num_steps, stride)), n, d), np.nan)
     out[:, 0] = y0
     taken = np.full(num, num_steps)
     diverged = np.zeros(num, dtype=bool)
@@ -585,31 +175,40 @@ def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode
     bound_out = np.zeros(num)
     slices_out = np.zeros(num, dtype=int)
 
-    disc = _Discriminators(prof, x, p, n, per_step * num_steps + 3, num_funcs, history_tol)
+    disc = BatchedDiscriminators(prof, x, p, n, rule.slices_per_step(d_steps) * num_steps + 3,
+                           rule.state_copies, history_tol)
     disc.start_at(has_f, y_star, q_star, lam)
-    setup(disc, q, lam, eta_d, eta_g, beta)
     cell = disc.cell
     cell.update(y=y0.copy(), cells=np.arange(num), radius=radius, center=x.mean(axis=1),
-                bound=np.zeros(num))
+                bound=np.zeros(num), q=q, lam=lam, eta_d=eta_d, eta_g=eta_g, beta=beta)
+
+    def constants():
+        return rule.constants(StepConstants.make(cell["lam"], cell["eta_d"], cell["eta_g"],
+                                                 cell["beta"], cell["q"], d_steps))
+    consts = constants()
+    state = rule.init(consts, disc, y0)
 
     for k in range(num_steps):
         cell = disc.cell
         y, alive = cell["y"], cell["alive"]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            y_new = step(disc, y, k, d_steps)
-            cell["bound"] = np.maximum(cell["bound"], disc.prof.grad_bound * cell["dropped"])
+            y_new, state = rule.step(consts, state, disc, y)
+            cell["bound"] = np.maximum(cell["bound"], disc.bound)
             finite = np.isfinite(y_new).all(axis=(1, 2))
             far = np.abs(y_new - cell["center"][:, None, :]).max(axis=(1, 2)) > cell["radius"]
         bad = alive & ~(finite & ~far)
         good = alive & ~bad
         y[good] = y_new[good]
-        out[cell["cells"][good], k + 1] = y_new[good]
+        if (k + 1) % stride == 0:
+            out[cell["cells"][good], (k + 1) // stride] = y_new[good]
         if not bad.any():
             continue
         for row in np.nonzero(bad)[0]:
             i = cell["cells"][row]
             diverged[i] = True
             taken[i] = k
+            if k % stride:  # its last finite configuration, off the stride
+                out[i, k // stride + 1] = y[row]
             messages[i] = (
                 f"diverged at step {k + 1}: a generated point left the ball of radius "
                 f"{cell['radius'][row]:.3g} around the true points' mean" if finite[row]
@@ -620,12 +219,18 @@ def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode
         if not alive.any():
             break
         if alive.sum() <= _COMPACT_FRACTION * len(alive):
-            disc.take(np.nonzero(alive)[0])
+            keep = np.nonzero(alive)[0]
+            disc.take(keep)
+            cell = disc.cell
+            consts = constants()
+            state = None if state is None else state[keep]
     cell = disc.cell
     live = cell["cells"][cell["alive"]]
+    if num_steps % stride:
+        out[live, -1] = cell["y"][cell["alive"]]
     bound_out[live] = cell["bound"][cell["alive"]]
     slices_out[live] = disc.stop - cell["start"][cell["alive"]]
-    status = np.where(diverged, "diverged", "completed")
+    status = np.array([Status.DIVERGED if bad else Status.COMPLETED for bad in diverged], dtype=object)
     return out, taken, status, messages, bound_out, slices_out
 
 
@@ -658,7 +263,8 @@ def _broadcast(items, num, name):
 
 
 def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
-                   history_tol: float | None = None, divergence_bound=None) -> BatchTrajectory:
+                   history_tol: float | None = None, divergence_bound=None,
+                   record_every: int = 1) -> BatchTrajectory:
     """Run the exact GDA dynamics of many kernel GANs together, one array operation per step.
 
     Cell ``b`` is the run ``kg.simulate(gans[b], gdas[b], y0[b], q[b], num_steps,
@@ -686,7 +292,10 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
         certified gradient-error bound is reported per cell.
     divergence_bound : float or (B,) array, optional
         Radius around the mean of the true points beyond which a cell stops as
-        ``"diverged"``; default as in :func:`~kernelgda.simulate`.
+        ``Status.DIVERGED``; default as in :func:`~kernelgda.simulate`.
+    record_every : int >= 1
+        Keep every ``record_every``-th configuration and each cell's last one, as
+        :func:`~kernelgda.simulate` does.
 
     Returns
     -------
@@ -703,7 +312,7 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     >>> import kernelgda as kg
     >>> gans = [kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=s), lam=0.5) for s in (0.5, 1.0)]
     >>> runs = kg.simulate_batch(gans, kg.GDA(0.1, 0.1), [[0.1]], 1.0, num_steps=200)
-    >>> runs.status.tolist(), runs.y.shape
+    >>> [str(s) for s in runs.status], runs.y.shape
     (['completed', 'completed'], (2, 201, 1, 1))
     """
     gans = _as_list(gans, KernelGAN, "gans")
@@ -735,6 +344,7 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     y = np.stack(ys)
     q_all = np.stack(qs)
     num_steps = V.integer(num_steps, "num_steps", minimum=0)
+    record_every = V.integer(record_every, "record_every", minimum=1)
     if history_tol is not None:
         history_tol = V.scalar(history_tol, "history_tol", positive=True)
         if history_tol >= 1:
@@ -762,7 +372,7 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     eta_d = np.array([g.eta_d for g in gdas])
     eta_g = np.array([g.eta_g for g in gdas])
     beta = np.array([g.beta for g in gdas])
-    prof = _Profiles([g.kernel for g in gans])
+    prof = Profiles([g.kernel for g in gans])
     center = x.mean(axis=1)
     if divergence_bound is None:
         extent = np.maximum(np.abs(x - center[:, None]).max(axis=(1, 2)),
@@ -773,21 +383,33 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
         if not np.all(np.isfinite(radius)) or np.any(radius <= 0):
             raise ValueError("divergence_bound must be finite and > 0")
 
-    out = np.empty((num, num_steps + 1) + y.shape[1:])
+    out = np.empty((num, len(recorded_steps(num_steps, record_every))) + y.shape[1:])
     taken = np.empty(num, dtype=int)
     status = np.empty(num, dtype=object)
     messages = [""] * num
     bound = np.empty(num)
     slices = np.empty(num, dtype=int)
     rules = sorted({(g.mode, g.d_steps) for g in gdas})
-    for mode, d_steps in rules:
+    for mode, d_steps in rules:  # the cells of one rule and d_steps advance in lock step
         idx = np.array([b for b, g in enumerate(gdas) if (g.mode, g.d_steps) == (mode, d_steps)])
         res = _run(prof.take(idx), x[idx], p[idx], q_all[idx], y[idx], y_star[idx], q_star[idx],
                    has_f[idx], lam[idx], eta_d[idx], eta_g[idx], beta[idx], mode, d_steps,
-                   num_steps, history_tol, radius[idx])
+                   num_steps, history_tol, radius[idx], record_every)
         out[idx], taken[idx], status[idx], msg, bound[idx], slices[idx] = res
         for j, i in enumerate(idx):
             messages[i] = msg[j]
-    return BatchTrajectory(y=out, num_taken=taken, status=status.astype(str), messages=tuple(messages),
+    # Escape needs a generated point at least 4 sigma from every true point (every kernel of
+    # kernelgda.kernels is above eps K(0) closer in: exp(-8) for the Gaussian), so only those
+    # cells are checked one by one.
+    last = out[:, -1]
+    gap = ((last[:, :, None, :] - x[:, None, :, :]) ** 2).sum(axis=-1).min(axis=2).max(axis=1)
+    candidates = (status == Status.COMPLETED) & (gap >= 16.0 * prof.sigma**2)
+    for b in np.nonzero(candidates)[0]:
+        if escaped(gans[b], out[b, -1]):
+            status[b] = Status.ESCAPED
+            messages[b] = (f"escaped: completed {num_steps} steps with a generated point so far from "
+                           "every true point that the gradient it feels is below rounding")
+    return BatchTrajectory(y=out, num_taken=taken, status=status, messages=tuple(messages),
                            q=q_all, sigma=prof.sigma.copy(), truncation_bound=bound,
-                           num_slices=slices, delays=np.array([num_delays(g.mode) for g in gdas]))
+                           num_slices=slices, delays=np.array([num_delays(g.mode) for g in gdas]),
+                           record_every=record_every)

@@ -119,8 +119,10 @@ class RateCheck:
         Steps requested.
     escaped : bool
         Whether the run left the linear regime (:data:`LINEAR_LIMIT`).
-    status, message : str
-        The run's status and message (:class:`kernelgda.Trajectory`).
+    status : Status
+        The run's status (:class:`kernelgda.Trajectory`).
+    message : str
+        The run's message.
     trajectory : Trajectory
         The run itself.
     """
@@ -132,7 +134,7 @@ class RateCheck:
     e0: np.ndarray = field(repr=False)
     num_steps: int
     escaped: bool
-    status: str
+    status: Status
     message: str
     trajectory: object = field(repr=False)
 

@@ -4,8 +4,12 @@
     simultaneous:  y_j^{k+1} = y_j^k + eta_g q_j grad f^k(y_j^k)
     alternating:   y_j^{k+1} = y_j^k + eta_g q_j grad f^{k+1}(y_j^k)
 
-The discriminator is kept as the exact kernel expansion of
-:class:`~kernelgda.discriminator.Expansion`.
+and the other rules of theory section 8. :func:`simulate` is a driver: the update rule's
+step is :meth:`kernelgda.rules.Rule.step` (written once, shared with
+:func:`kernelgda.simulate_batch`); the discriminator is the exact kernel expansion of
+:class:`~kernelgda.discriminator.Expansion` (or random features). A run reports a
+:class:`~kernelgda.status.Status`: completed, diverged (left the divergence ball) or
+escaped (:func:`escaped`).
 """
 
 from __future__ import annotations
@@ -16,18 +20,50 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _validate as V
-from .discriminator import Expansion, MultiExpansion
+from .discriminator.expansion import Expansion, MultiExpansion
 from .features import RandomFeatures
 from .game import GDA, KernelGAN
+from .kernels import sqdist
 from .measure import Measurement, default_noise_floor, measure_eigenvalues
-from .rules import num_delays
+from .rules import StepConstants, get_rule
+from .status import Status
 
-__all__ = ["simulate", "Trajectory", "DIVERGENCE_FACTOR"]
+__all__ = ["simulate", "Trajectory", "DIVERGENCE_FACTOR", "ESCAPE_RTOL", "escaped", "recorded_steps",
+           "measure_recorded"]
 
 #: A run is "diverged" when a coordinate moves further than
 #: ``DIVERGENCE_FACTOR * max(sigma, extent)`` from the mean of the true points, where
 #: ``extent`` is the largest distance of a true or initial generated coordinate from it.
 DIVERGENCE_FACTOR = 1e6
+#: A run that ends with a generated point ``y_j`` whose kernel values to the true points are
+#: all below rounding, ``sum_i p_i K(y_j, x_i) <= ESCAPE_RTOL K(0) sum_i p_i``, has *escaped*:
+#: the true points no longer act on it (its discriminator gradient, of order ``K / sigma``,
+#: is below rounding as well), so it has stalled far away, not converged (theory section 10).
+#: Kernel values, not gradients, are compared: a gradient also vanishes *at* a true point.
+ESCAPE_RTOL = float(np.finfo(float).eps)
+
+
+def escaped(gan: KernelGAN, y: np.ndarray) -> bool:
+    """Whether a generated point of ``y (n, d)`` has escaped (see :data:`ESCAPE_RTOL`).
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=0.3), lam=0.1)
+    >>> escaped(gan, np.array([[331.0]])), escaped(gan, np.array([[0.0]]))
+    (True, False)
+    """
+    kernel = gan.kernel
+    origin = gan.x_true.mean(axis=0)  # the matrix-product distances keep their digits near it
+    reach = kernel.profile(sqdist(y - origin, gan.x_true - origin)) @ gan.p_true  # O(n m) memory
+    top = float(kernel.profile(0.0)) * float(gan.p_true.sum())
+    return bool(np.any(reach <= ESCAPE_RTOL * top))
+
+
+def recorded_steps(num_taken: int, record_every: int) -> np.ndarray:
+    """Steps kept with ``record_every = s``: ``0, s, 2s, ...`` and the last step ``num_taken``."""
+    steps = np.arange(0, num_taken + 1, record_every)
+    return steps if steps[-1] == num_taken else np.append(steps, num_taken)
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,10 +72,14 @@ class Trajectory:
 
     Attributes
     ----------
-    y : (K + 1, n, d) array
-        Generated points ``Y^0..Y^K``; ``K = num_steps`` unless the run diverged,
-        in which case the last row is the last finite configuration.
-    status : {"completed", "diverged"}
+    y : (R, n, d) array
+        Generated points ``Y^k`` at the recorded steps :attr:`steps` (every step,
+        ``Y^0..Y^K``, by default); ``K = num_steps`` unless the run diverged, in which
+        case the last row is the last finite configuration.
+    status : Status
+        ``Status.COMPLETED``, ``Status.DIVERGED`` or ``Status.ESCAPED`` (the run
+        completed with a generated point whose gradient is below rounding;
+        :func:`escaped`). ``str(status)`` is its label.
     message : str
     q : (n,) array
     sigma : float
@@ -49,24 +89,37 @@ class Trajectory:
         truncation over the run (0 for the full history).
     num_slices : int
         History slices held at the end of the run.
+    record_every : int
+        Stride ``s`` of the recorded steps (:func:`recorded_steps`).
     """
 
     y: np.ndarray
-    status: str
+    status: Status
     message: str
     q: np.ndarray
     sigma: float
     truncation_bound: float = 0.0
     num_slices: int = 0
     delays: int = field(default=2, repr=False)
+    record_every: int = 1
+    num_taken: int | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.num_taken is None:
+            object.__setattr__(self, "num_taken", (self.y.shape[0] - 1) * self.record_every)
 
     @property
     def num_steps(self) -> int:
         """Number of steps actually taken."""
-        return self.y.shape[0] - 1
+        return self.num_taken
+
+    @property
+    def steps(self) -> np.ndarray:
+        """The step ``k`` of every row of :attr:`y`."""
+        return recorded_steps(self.num_taken, self.record_every)
 
     def distance(self, y_star) -> np.ndarray:
-        """``|Y^k - Y*|`` (Frobenius norm over points and coordinates), shape ``(K + 1,)``."""
+        """``|Y^k - Y*|`` (Frobenius norm over points and coordinates) at the recorded steps."""
         y_star = V.points(y_star, "y_star", d=self.y.shape[2])
         if y_star.shape != self.y.shape[1:]:
             raise ValueError(f"y_star must have shape {self.y.shape[1:]}, got {y_star.shape}")
@@ -78,14 +131,22 @@ class Trajectory:
 
         ``linear_limit`` defaults to ``1e-3 sigma`` and ``noise_floor`` to
         ``1e5 eps max(1, |Y*|)`` (theory section 7); see :mod:`kernelgda.measure`.
+
+        Resolution: the fit needs equally spaced rows. With ``record_every = s > 1`` it
+        uses the rows ``Y^0, Y^s, ...`` (a last, shorter interval is left out), whose
+        linear map is the ``s``-th power of the step's, and reports per-step
+        eigenvalues ``|z|^(1/s) exp(i arg(z) / s)``: the modulus (the rate) is exact,
+        the argument only when the per-step rotation is below ``pi / s``; ``window``
+        is in steps. The fit also needs ``delays + 1`` rows in the linear window, so a
+        fast decay needs ``s`` small enough to leave that many rows there.
         """
         y_star = V.points(y_star, "y_star", d=self.y.shape[2])
         if y_star.shape != self.y.shape[1:]:
             raise ValueError(f"y_star must have shape {self.y.shape[1:]}, got {y_star.shape}")
         lim = 1e-3 * self.sigma if linear_limit is None else linear_limit
         floor = default_noise_floor(y_star) if noise_floor is None else noise_floor
-        err = (self.y - y_star).reshape(self.y.shape[0], -1)
-        return measure_eigenvalues(err, linear_limit=lim, noise_floor=floor, delays=self.delays)
+        return measure_recorded(self.y, y_star, linear_limit=lim, noise_floor=floor, delays=self.delays,
+                                record_every=self.record_every, num_taken=self.num_taken)
 
     def rate(self, y_star, **kwargs) -> float:
         """Measured generator-visible rate: modulus of the dominant fitted eigenvalue.
@@ -94,6 +155,28 @@ class Trajectory:
         arguments go to :meth:`measure`.
         """
         return self.measure(y_star, **kwargs).rate
+
+
+def measure_recorded(y, y_star, *, linear_limit: float, noise_floor: float, delays: int,
+                     record_every: int, num_taken: int) -> Measurement:
+    """Per-step eigenvalues fitted to the recorded rows ``y`` of a run (:meth:`Trajectory.measure`).
+
+    With ``record_every = s > 1`` the equally spaced rows (steps ``0, s, 2s, ...``) are fitted,
+    giving the eigenvalues ``z^s`` of ``s`` steps, reported as ``|z^s|^(1/s) exp(i arg(z^s) / s)``
+    with ``window`` in steps.
+    """
+    s = record_every
+    rows = y if s == 1 or num_taken % s == 0 else y[:-1]
+    err = (rows - y_star).reshape(rows.shape[0], -1)
+    meas = measure_eigenvalues(err, linear_limit=linear_limit, noise_floor=noise_floor, delays=delays)
+    if s == 1:
+        return meas
+
+    def root(z):
+        return np.abs(z) ** (1.0 / s) * np.exp(1j * np.angle(z) / s)
+    dom = complex(root(meas.dominant)) if np.isfinite(meas.dominant) else meas.dominant
+    return Measurement(root(meas.eigenvalues), dom, float(abs(dom)),
+                       (meas.window[0] * s, meas.window[1] * s))
 
 
 def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, features=None):
@@ -131,7 +214,7 @@ def _quiet(func):
 @_quiet
 def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=None,
              history_tol: float | None = None, discriminator: RandomFeatures | None = None,
-             divergence_bound: float | None = None) -> Trajectory:
+             divergence_bound: float | None = None, record_every: int = 1) -> Trajectory:
     """Run the exact nonlinear GDA dynamics of a kernel GAN.
 
     Parameters
@@ -159,7 +242,11 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         random-feature ``f*``.
     divergence_bound : float, optional
         Distance from the mean of the true points beyond which the run stops as
-        ``"diverged"``; default :data:`DIVERGENCE_FACTOR` ``* max(sigma, extent)``.
+        ``Status.DIVERGED``; default :data:`DIVERGENCE_FACTOR` ``* max(sigma, extent)``.
+    record_every : int >= 1
+        Keep every ``record_every``-th configuration and the last one
+        (:func:`recorded_steps`), so that long or large runs do not store every
+        step; see :meth:`Trajectory.measure` for the resolution a rate needs.
 
     Returns
     -------
@@ -168,14 +255,16 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     Notes
     -----
     Cost ``O(T (m + k n) n d)`` per step ``k`` with the full history, so
-    ``O(T^2 n^2 d)`` per run (theory section 2).
+    ``O(T^2 n^2 d)`` per run (theory section 2). The step is the rule's
+    :meth:`kernelgda.rules.Rule.step`, the same code that :func:`kernelgda.simulate_batch`
+    runs on many cells.
 
     Examples
     --------
     >>> import kernelgda as kg
     >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=1.0), lam=0.5)
     >>> traj = kg.simulate(gan, kg.GDA(0.1, 0.1), [[0.1]], 1.0, num_steps=200)
-    >>> traj.status, bool(traj.distance([[0.0]])[-1] < 0.1)
+    >>> str(traj.status), bool(traj.distance([[0.0]])[-1] < 0.1)
     ('completed', True)
     """
     if not isinstance(gan, KernelGAN):
@@ -202,127 +291,45 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     else:
         divergence_bound = V.scalar(divergence_bound, "divergence_bound", positive=True)
 
-    n = y.shape[0]
-    per_step = {"extragradient": 2, "alternating": gda.d_steps}.get(gda.mode, 1)
-    num_funcs = 2 if gda.mode in ("optimistic", "momentum") else None
-    disc = _initial_expansion(gan, n, per_step * num_steps + 2, history_tol, start, q, num_funcs,
-                              discriminator)
-    stepper = _STEPPERS[gda.mode](gan, gda, q)
+    record_every = V.integer(record_every, "record_every", minimum=1)
 
-    out = np.empty((num_steps + 1, n, y.shape[1]))
+    n = y.shape[0]
+    rule = get_rule(gda.mode)
+    num_funcs = None if rule.state_copies == 1 else rule.state_copies
+    capacity = rule.slices_per_step(gda.d_steps) * num_steps + 2
+    disc = _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs, discriminator)
+    consts = rule.constants(StepConstants.make(gan.lam, gda.eta_d, gda.eta_g, gda.beta, q,
+                                               gda.d_steps))
+    state = rule.init(consts, disc, y)
+
+    out = np.empty((len(recorded_steps(num_steps, record_every)), n, y.shape[1]))
     out[0] = y
+    rows, last = 1, y
     bound = 0.0
-    status, message, k = "completed", f"completed {num_steps} steps", num_steps
+    status, message, k = Status.COMPLETED, f"completed {num_steps} steps", num_steps
     for k in range(num_steps):
-        y = stepper(disc, y)
+        y, state = rule.step(consts, state, disc, y)
         bound = max(bound, disc.bound)
         if not np.isfinite(y).all() or np.abs(y - center).max() > divergence_bound:
-            status = "diverged"
+            status = Status.DIVERGED
             message = (f"diverged at step {k + 1}: a generated point left the ball of radius "
                        f"{divergence_bound:.3g} around the true points' mean"
                        if np.isfinite(y).all() else f"diverged at step {k + 1}: non-finite values")
             break
-        out[k + 1] = y
+        last = y
+        if (k + 1) % record_every == 0:
+            out[rows] = y
+            rows += 1
     else:
         k = num_steps
-    if status == "diverged":
-        out = out[:k + 1]
-    return Trajectory(y=out, status=status, message=message, q=q, sigma=gan.kernel.sigma,
-                      truncation_bound=bound, num_slices=disc.num_slices,
-                      delays=num_delays(gda.mode))
-
-
-# -- one step of each update rule (theory sections 2 and 8) ------------------------------
-# Each factory returns ``step(disc, y) -> y_new`` that updates the expansion in place.
-
-def _simultaneous(gan, gda, q):
-    decay, step_w, move = 1.0 - gda.eta_d * gan.lam, -gda.eta_d * q, (gda.eta_g * q)[:, None]
-
-    def step(disc, y):
-        g = disc.grad(y)
-        disc.decay(decay)
-        disc.add_true(gda.eta_d)
-        disc.add_slice(y, step_w)
-        return y + move * g
-    return step
-
-
-def _alternating(gan, gda, q):
-    # d_steps discriminator steps with the current Y, then the generator along the new f.
-    decay, step_w, move = 1.0 - gda.eta_d * gan.lam, -gda.eta_d * q, (gda.eta_g * q)[:, None]
-
-    def step(disc, y):
-        for _ in range(gda.d_steps):
-            disc.decay(decay)
-            disc.add_true(gda.eta_d)
-            disc.add_slice(y, step_w)
-        return y + move * disc.grad(y)
-    return step
-
-
-def _extragradient(gan, gda, q):
-    # z_half = z + eta F(z); z' = z + eta F(z_half). With a = eta_d lam:
-    #   f_half = (1 - a) f + eta_d (K(., X) p - K(., Y) q)
-    #   f'     = (1 - a + a^2) f + eta_d (1 - a) K(., X) p + a eta_d K(., Y) q - eta_d K(., Y_half) q
-    #   Y_half = Y + eta_g q grad f(Y),   Y' = Y + eta_g q grad f_half(Y_half)
-    a = gda.eta_d * gan.lam
-    move = (gda.eta_g * q)[:, None]
-
-    def step(disc, y):
-        y_half = y + move * disc.grad(y)
-        g_half = (1 - a) * disc.grad(y_half) + gda.eta_d * disc.field_grad(y_half, y, q)
-        disc.decay(1 - a + a * a)
-        disc.add_true(gda.eta_d * (1 - a))
-        disc.add_slice(y, a * gda.eta_d * q)
-        disc.add_slice(y_half, -gda.eta_d * q)
-        return y + move * g_half
-    return step
-
-
-def _optimistic(gan, gda, q):
-    # z' = z + eta (2 F(z_k) - F(z_{k-1})), F(z_{-1}) = F(z_0). Functions (f, phi) with
-    # phi = F_D(z_{k-1}) and F_D(z) = K(., X) p - K(., Y) q - lam f:
-    #   f'   = (1 - 2a) f - eta_d phi + 2 eta_d K(., X) p - 2 eta_d K(., Y^k) q
-    #   phi' = -lam f + K(., X) p - K(., Y^k) q
-    # and psi = q grad f^{k-1}(Y^{k-1}) for the generator.
-    a, lam, eta_d = gda.eta_d * gan.lam, gan.lam, gda.eta_d
-    mixing = np.array([[1 - 2 * a, -eta_d], [-lam, 0.0]])
-    new_w = np.stack([-2 * eta_d * q, -q], axis=1)
-    state = {}
-
-    def step(disc, y):
-        g = q[:, None] * disc.grad(y, (1.0, 0.0))
-        if not state:  # phi_0 = F_D(z_0), psi_0 = q grad f^0(Y^0)
-            disc.mix(np.array([[1.0, 0.0], [-lam, 0.0]]))
-            disc.add_true((0.0, 1.0))
-            disc.add_slice(y, np.stack([np.zeros_like(q), -q], axis=1))
-            state["psi"] = g
-        disc.mix(mixing)
-        disc.add_true((2 * eta_d, 1.0))
-        disc.add_slice(y, new_w)
-        y_new = y + gda.eta_g * (2 * g - state["psi"])
-        state["psi"] = g
-        return y_new
-    return step
-
-
-def _momentum(gan, gda, q):
-    # v' = beta v + F(z), z' = z + eta v', v_0 = 0. Functions (f, v_f):
-    #   v_f' = beta v_f - lam f + K(., X) p - K(., Y) q
-    #   f'   = (1 - a) f + eta_d beta v_f + eta_d K(., X) p - eta_d K(., Y) q
-    a, beta, eta_d = gda.eta_d * gan.lam, gda.beta, gda.eta_d
-    mixing = np.array([[1 - a, eta_d * beta], [-gan.lam, beta]])
-    new_w = np.stack([-eta_d * q, -q], axis=1)
-    state = {"v": 0.0}
-
-    def step(disc, y):
-        state["v"] = beta * state["v"] + q[:, None] * disc.grad(y, (1.0, 0.0))
-        disc.mix(mixing)
-        disc.add_true((eta_d, 1.0))
-        disc.add_slice(y, new_w)
-        return y + gda.eta_g * state["v"]
-    return step
-
-
-_STEPPERS = {"simultaneous": _simultaneous, "alternating": _alternating,
-             "extragradient": _extragradient, "optimistic": _optimistic, "momentum": _momentum}
+    if k % record_every:  # the last configuration, off the stride
+        out[rows] = last
+        rows += 1
+    if status == Status.COMPLETED and escaped(gan, last):
+        status = Status.ESCAPED
+        message = (f"escaped: completed {num_steps} steps with a generated point so far from every "
+                   "true point that the gradient it feels is below rounding")
+    return Trajectory(y=out[:rows], status=status,
+                      message=message, q=q, sigma=gan.kernel.sigma, truncation_bound=bound,
+                      num_slices=disc.num_slices, delays=rule.num_delays,
+                      record_every=record_every, num_taken=k)

@@ -39,7 +39,7 @@ from numbers import Integral
 import numpy as np
 
 from . import _validate as V
-from .discriminator import _THREADS
+from .discriminator.threads import THREADS
 from .kernels import Gaussian, Kernel, Multiscale, RationalQuadratic
 
 __all__ = ["RandomFeatures", "FeatureDiscriminator"]
@@ -199,7 +199,7 @@ class FeatureDiscriminator:
                 np.cos(theta, out=cos[a:b])
                 np.sin(theta, out=sin[a:b])
 
-            _THREADS.map_rows(part, y.shape[0], self._parallel(y.shape[0]))
+            THREADS.map_rows(part, y.shape[0], self._parallel(y.shape[0]))
             self._cos, self._sin, self._key = cos, sin, np.array(y, copy=True)
         return self._cos, self._sin
 
@@ -216,7 +216,7 @@ class FeatureDiscriminator:
     def add_slice(self, y: np.ndarray, coef: np.ndarray) -> None:
         """``w <- w + Phi(y)^T coef`` (``coef`` of shape ``(n,)``, or ``(n, F)``)."""
         cos, _ = self._features(y)
-        parts = _THREADS.map_rows(lambda a, b: np.dot(coef[a:b].T, cos[a:b]).T, y.shape[0],
+        parts = THREADS.map_rows(lambda a, b: np.dot(coef[a:b].T, cos[a:b]).T, y.shape[0],
                                   self._parallel(y.shape[0]))
         self.w += self.amp * sum(parts[1:], parts[0])
 
@@ -231,11 +231,13 @@ class FeatureDiscriminator:
 
     def grad(self, y: np.ndarray, combo=None) -> np.ndarray:
         """``grad f(y) = -Omega^T (a w * sin(Omega y + b))`` at the rows of ``y``
-        (of ``sum_i combo[i] f_i`` for several functions)."""
+        (of ``sum_i combo[i] f_i`` for several functions; default ``f_0``)."""
         _, sin = self._features(y)
+        if combo is None:
+            combo = np.eye(self.w.shape[1])[0] if self.w.ndim == 2 else None
         w = self.w if combo is None else self.w @ np.asarray(combo, dtype=float)
         w_omega = (-self.amp * w)[:, None] * self.omega
-        parts = _THREADS.map_rows(lambda a, b: np.dot(sin[a:b], w_omega), y.shape[0],
+        parts = THREADS.map_rows(lambda a, b: np.dot(sin[a:b], w_omega), y.shape[0],
                                   self._parallel(y.shape[0]))
         return np.concatenate(parts)
 

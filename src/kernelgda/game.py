@@ -13,11 +13,13 @@ import numpy as np
 
 from . import _validate as V
 from .kernels import Kernel
+from .rules import RULES, get_rule
 
 __all__ = ["KernelGAN", "GDA", "MODES"]
 
-#: Update rules understood by :class:`GDA` (theory sections 2 and 8).
-MODES = ("simultaneous", "alternating", "extragradient", "optimistic", "momentum")
+#: Update rules understood by :class:`GDA` (theory sections 2 and 8): the names of the one
+#: registry :data:`kernelgda.rules.REGISTRY`.
+MODES = RULES
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,14 +129,7 @@ class GDA:
         object.__setattr__(self, "eta_d", V.scalar(self.eta_d, "eta_d", positive=True))
         object.__setattr__(self, "eta_g", V.scalar(self.eta_g, "eta_g", positive=True))
         V.choice(self.mode, "mode", MODES)
-        d_steps = V.integer(self.d_steps, "d_steps", minimum=1)
-        beta = V.scalar(self.beta, "beta")
-        if not -1 < beta < 1:
-            raise ValueError(f"beta must be in (-1, 1), got {beta}")
-        if d_steps != 1 and self.mode != "alternating":
-            raise ValueError(f"d_steps applies to mode='alternating' only, not {self.mode!r}")
-        if beta != 0 and self.mode != "momentum":
-            raise ValueError(f"beta applies to mode='momentum' only, not {self.mode!r}")
+        d_steps, beta = get_rule(self.mode).check_options(self.d_steps, self.beta)
         object.__setattr__(self, "d_steps", d_steps)
         object.__setattr__(self, "beta", beta)
 
@@ -145,8 +140,4 @@ class GDA:
 
     def rule_options(self) -> dict:
         """The rule's extra options, as keyword arguments for ``kg.isolated.eigenvalues``."""
-        if self.mode == "alternating":
-            return {"d_steps": self.d_steps}
-        if self.mode == "momentum":
-            return {"beta": self.beta}
-        return {}
+        return get_rule(self.mode).options(self.d_steps, self.beta)

@@ -1,4 +1,7 @@
-"""Update rules beyond plain GDA: step matrices, mu-to-z maps, stability regions (theory section 8).
+"""The update rules, each once: options, nonlinear step, step matrix, mu-to-z map (theory section 8).
+
+:data:`REGISTRY` holds one :class:`Rule` per ``GDA.mode``; its :meth:`Rule.step` is the
+nonlinear step that :func:`kernelgda.simulate` and :func:`kernelgda.simulate_batch` both run.
 
 On the reduced state ``(B, e)`` the GDA field is linear, ``F ~ A z`` with
 
@@ -29,20 +32,297 @@ so each rule has a stability region in the complex ``mu``-plane.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import SimpleNamespace
+
 import numpy as np
 
-__all__ = ["RULES", "MU_RULES", "z_of_mu", "stability_region", "in_stability_region",
-           "step_matrix", "field_matrix", "num_delays", "state_copies"]
+from . import _validate as V
 
-#: Every update rule (``GDA.mode``).
-RULES = ("simultaneous", "alternating", "extragradient", "optimistic", "momentum")
+__all__ = ["Rule", "REGISTRY", "RULES", "MU_RULES", "StepConstants", "get_rule", "check_options",
+           "z_of_mu", "stability_region", "in_stability_region", "step_matrix", "field_matrix",
+           "num_delays", "state_copies"]
+
+
+# -- the update rules, each written once (theory sections 2 and 8) --------------------------------
+#
+# A rule's nonlinear step acts on a discriminator through this interface (implemented by the
+# single-run expansions of :mod:`kernelgda.discriminator`, the random features of
+# :mod:`kernelgda.features` and the batched discriminators of :mod:`kernelgda.batch`):
+#
+#   grad(y)               gradient of function 0 (``f``) at the rows of ``y``
+#   field_grad(y, z, q)   gradient at ``y`` of the field term ``K(., X) p - K(., z) q`` (not stored)
+#   decay(a)              ``f <- a f`` (one function)
+#   mix(t)                ``f_i <- sum_j t_ij f_j`` (two functions)
+#   add_true(a)           ``f_i += a_i K(., X) p``
+#   add_slice(y, w)       ``f_i += K(., y) w[..., i]`` (one new history slice)
+#
+# Every array carries the same optional leading cell axis: a single run passes scalars and
+# ``(n,)`` weights, a batch ``(B, 1)`` per-cell scalars and ``(B, n)`` weights, and the same
+# arithmetic serves both.
+
+
+@dataclass(frozen=True)
+class StepConstants:
+    """The numbers a rule's step needs: ``lam``, ``eta_d``, ``eta_g``, ``beta`` (float64
+    scalars, or ``(B, 1)`` per-cell columns for a batch), the generated weights ``q``
+    (``(n,)`` or ``(B, n)``) and ``d_steps`` (an int shared by the run or the group)."""
+
+    lam: np.ndarray
+    eta_d: np.ndarray
+    eta_g: np.ndarray
+    beta: np.ndarray
+    q: np.ndarray
+    d_steps: int = 1
+
+    @classmethod
+    def make(cls, lam, eta_d, eta_g, beta, q, d_steps: int = 1) -> StepConstants:
+        """Scalars stay scalars; per-cell ``(B,)`` arrays become ``(B, 1)`` columns."""
+        def col(v):
+            v = np.asarray(v, dtype=float)
+            return float(v) if v.ndim == 0 else v.reshape(-1, 1)  # Python floats: cheap scalar steps
+        return cls(col(lam), col(eta_d), col(eta_g), col(beta), np.asarray(q, dtype=float),
+                   int(d_steps))
+
+
+def _last(v):
+    """``v`` with one more trailing axis (a per-cell factor of ``(..., n, d)`` points)."""
+    return np.asarray(v)[..., None]
+
+
+def _funcs(*cols):
+    """Per-function amounts stacked on a last axis: ``(F,)`` or ``(B, 1, F)``."""
+    return np.stack(np.broadcast_arrays(*cols), axis=-1)
+
+
+def _pair(t00, t01, t10, t11):
+    """The ``2 x 2`` mixing map ``[[t00, t01], [t10, t11]]`` (per cell: ``(B, 1, 2, 2)``)."""
+    return np.stack([_funcs(t00, t01), _funcs(t10, t11)], axis=-2)
+
+
+class Rule:
+    """One update rule (theory section 8): its options, its state and its nonlinear step.
+
+    As optax's ``(init, update)``: :meth:`constants` turns :class:`StepConstants` into the
+    rule's fixed coefficients once, :meth:`init` gives the explicit step state, and
+    :meth:`step` maps ``(state, Y)`` to ``(state', Y')`` while updating the discriminator in
+    place (through the interface described above).
+
+    Attributes
+    ----------
+    name : str
+    state_copies : int
+        Copies of the reduced state ``(B, e)`` in the rule's linear state (1 or 2); also the
+        number of discriminator functions the step keeps.
+    uses_beta, uses_d_steps : bool
+        Whether the rule takes the option ``beta`` (momentum) or ``d_steps`` (alternating).
+    mu_rule : bool
+        Whether its step eigenvalues are functions of the field eigenvalues ``mu`` alone.
+    """
+
+    name = ""
+    state_copies = 1
+    uses_beta = False
+    uses_d_steps = False
+    mu_rule = True
+
+    @property
+    def num_delays(self) -> int:
+        """Delays ``r`` needed to measure eigenvalues from a run: 2 per state copy."""
+        return 2 * self.state_copies
+
+    def check_options(self, d_steps=1, beta=0.0) -> tuple[int, float]:
+        """Validated ``(d_steps, beta)``; ``ValueError`` naming the option that does not apply."""
+        d_steps = V.integer(d_steps, "d_steps", minimum=1)
+        beta = V.scalar(beta, "beta")
+        if not -1 < beta < 1:
+            raise ValueError(f"beta must be in (-1, 1), got {beta}")
+        if d_steps != 1 and not self.uses_d_steps:
+            raise ValueError(f"d_steps applies to mode='alternating' only, not {self.name!r}")
+        if beta != 0 and not self.uses_beta:
+            raise ValueError(f"beta applies to mode='momentum' only, not {self.name!r}")
+        return d_steps, beta
+
+    def options(self, d_steps: int, beta: float) -> dict:
+        """The options this rule uses, as keyword arguments (``{}``, ``d_steps`` or ``beta``)."""
+        return {"d_steps": d_steps} if self.uses_d_steps else {"beta": beta} if self.uses_beta else {}
+
+    def slices_per_step(self, d_steps: int = 1) -> int:
+        """History slices one step adds (the first step of optimistic GDA adds one more)."""
+        return 1
+
+    def constants(self, c: StepConstants) -> SimpleNamespace:
+        """The step's fixed coefficients (computed once per run or group)."""
+        raise NotImplementedError
+
+    def init(self, k: SimpleNamespace, disc, y):
+        """The step state before the first step."""
+        return None
+
+    def step(self, k: SimpleNamespace, state, disc, y):
+        """One step: returns ``(y_new, state_new)`` and updates ``disc`` in place."""
+        raise NotImplementedError
+
+
+class Simultaneous(Rule):
+    """``f' = (1 - eta_d lam) f + eta_d (K(., X) p - K(., Y) q)``, ``Y' = Y + eta_g q grad f(Y)``."""
+
+    name = "simultaneous"
+
+    def constants(self, c):
+        return SimpleNamespace(decay=1.0 - c.eta_d * c.lam, true=c.eta_d, w=-c.eta_d * c.q,
+                               move=_last(c.eta_g * c.q), d_steps=c.d_steps)
+
+    def step(self, k, state, disc, y):
+        g = disc.grad(y)
+        disc.decay(k.decay)
+        disc.add_true(k.true)
+        disc.add_slice(y, k.w)
+        return y + k.move * g, state
+
+
+class Alternating(Simultaneous):
+    """``d_steps`` discriminator steps with the current ``Y``, then ``Y' = Y + eta_g q grad f'(Y)``."""
+
+    name = "alternating"
+    uses_d_steps = True
+    mu_rule = False
+
+    def slices_per_step(self, d_steps=1):
+        return d_steps
+
+    def step(self, k, state, disc, y):
+        for _ in range(k.d_steps):
+            disc.decay(k.decay)
+            disc.add_true(k.true)
+            disc.add_slice(y, k.w)
+        return y + k.move * disc.grad(y), state
+
+
+class Extragradient(Rule):
+    """``z_half = z + eta F(z)``, ``z' = z + eta F(z_half)``. With ``a = eta_d lam``:
+
+    ``f_half = (1 - a) f + eta_d (K(., X) p - K(., Y) q)``,
+    ``f' = (1 - a + a^2) f + eta_d (1 - a) K(., X) p + a eta_d K(., Y) q - eta_d K(., Y_half) q``,
+    ``Y_half = Y + eta_g q grad f(Y)``, ``Y' = Y + eta_g q grad f_half(Y_half)``.
+    """
+
+    name = "extragradient"
+
+    def slices_per_step(self, d_steps=1):
+        return 2
+
+    def constants(self, c):
+        a = c.eta_d * c.lam
+        return SimpleNamespace(q=c.q, keep=_last(1 - a), eta_d=_last(c.eta_d),
+                               decay=1 - a + a * a, true=c.eta_d * (1 - a), w_y=a * c.eta_d * c.q,
+                               w_half=-c.eta_d * c.q, move=_last(c.eta_g * c.q))
+
+    def step(self, k, state, disc, y):
+        y_half = y + k.move * disc.grad(y)
+        g_half = k.keep * disc.grad(y_half) + k.eta_d * disc.field_grad(y_half, y, k.q)
+        disc.decay(k.decay)
+        disc.add_true(k.true)
+        disc.add_slice(y, k.w_y)
+        disc.add_slice(y_half, k.w_half)
+        return y + k.move * g_half, state
+
+
+class Optimistic(Rule):
+    """``z' = z + eta (2 F(z_k) - F(z_{k-1}))``, ``F(z_{-1}) = F(z_0)``.
+
+    Functions ``(f, phi)`` with ``phi = F_D(z_{k-1})``, ``F_D(z) = K(., X) p - K(., Y) q - lam f``:
+    ``f' = (1 - 2a) f - eta_d phi + 2 eta_d K(., X) p - 2 eta_d K(., Y^k) q`` and
+    ``phi' = -lam f + K(., X) p - K(., Y^k) q``; the state ``psi = q grad f^{k-1}(Y^{k-1})``
+    is the generator's previous direction (``None`` before the first step, which sets
+    ``phi_0 = F_D(z_0)`` and ``psi_0 = q grad f^0(Y^0)``).
+    """
+
+    name = "optimistic"
+    state_copies = 2
+
+    def constants(self, c):
+        a, zero, one = c.eta_d * c.lam, np.zeros_like(c.lam), np.ones_like(c.lam)
+        return SimpleNamespace(
+            q=_last(c.q), eta_g=_last(c.eta_g),
+            first=_pair(one, zero, -c.lam, zero), first_true=_funcs(zero, one),
+            first_w=_funcs(np.zeros_like(c.q), -c.q),
+            mixing=_pair(1 - 2 * a, -c.eta_d, -c.lam, zero), true=_funcs(2 * c.eta_d, one),
+            w=_funcs(-2 * c.eta_d * c.q, -c.q))
+
+    def step(self, k, psi, disc, y):
+        g = k.q * disc.grad(y)
+        if psi is None:
+            disc.mix(k.first)
+            disc.add_true(k.first_true)
+            disc.add_slice(y, k.first_w)
+            psi = g
+        disc.mix(k.mixing)
+        disc.add_true(k.true)
+        disc.add_slice(y, k.w)
+        return y + k.eta_g * (2 * g - psi), g
+
+
+class Momentum(Rule):
+    """``v' = beta v + F(z)``, ``z' = z + eta v'``, ``v_0 = 0``. Functions ``(f, v_f)``:
+
+    ``v_f' = beta v_f - lam f + K(., X) p - K(., Y) q``,
+    ``f' = (1 - a) f + eta_d beta v_f + eta_d K(., X) p - eta_d K(., Y) q``;
+    the state is the generator's velocity ``v``.
+    """
+
+    name = "momentum"
+    state_copies = 2
+    uses_beta = True
+
+    def constants(self, c):
+        a, one = c.eta_d * c.lam, np.ones_like(c.lam)
+        return SimpleNamespace(q=_last(c.q), eta_g=_last(c.eta_g), beta=_last(c.beta),
+                               mixing=_pair(1 - a, c.eta_d * c.beta, -c.lam, c.beta),
+                               true=_funcs(c.eta_d, one), w=_funcs(-c.eta_d * c.q, -c.q))
+
+    def init(self, k, disc, y):
+        return np.zeros_like(y)
+
+    def step(self, k, v, disc, y):
+        v = k.beta * v + k.q * disc.grad(y)
+        disc.mix(k.mixing)
+        disc.add_true(k.true)
+        disc.add_slice(y, k.w)
+        return y + k.eta_g * v, v
+
+
+#: The one registry of update rules (``GDA.mode``), in their canonical order.
+REGISTRY = {r.name: r for r in (Simultaneous(), Alternating(), Extragradient(), Optimistic(),
+                                 Momentum())}
+#: Every update rule's name.
+RULES = tuple(REGISTRY)
 #: Rules whose eigenvalues are functions of the field eigenvalues ``mu`` alone.
-MU_RULES = ("simultaneous", "extragradient", "optimistic", "momentum")
+MU_RULES = tuple(name for name, r in REGISTRY.items() if r.mu_rule)
+
+
+def get_rule(mode: str) -> Rule:
+    """The :class:`Rule` called ``mode`` (``ValueError`` naming ``mode`` otherwise).
+
+    Examples
+    --------
+    >>> rule = get_rule("momentum")
+    >>> rule.state_copies, rule.num_delays, rule.uses_beta, get_rule("alternating").uses_d_steps
+    (2, 4, True, True)
+    """
+    rule = REGISTRY.get(mode) if isinstance(mode, str) else None
+    if rule is None:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, RULES))}; got {mode!r}")
+    return rule
+
+
+def check_options(mode: str, d_steps=1, beta=0.0) -> tuple[int, float]:
+    """Validate a rule and its options: ``(d_steps, beta)`` as int and float."""
+    return get_rule(mode).check_options(d_steps, beta)
 
 
 def _check_rule(mode, beta):
-    if mode not in RULES:
-        raise ValueError(f"mode must be one of {', '.join(map(repr, RULES))}; got {mode!r}")
+    get_rule(mode)
     if not -1 < beta < 1:
         raise ValueError(f"beta must be in (-1, 1), got {beta}")
 
@@ -50,12 +330,12 @@ def _check_rule(mode, beta):
 def num_delays(mode: str) -> int:
     """Delays ``r`` needed to measure eigenvalues from a run (theory section 8): 4 for
     optimistic and momentum (augmented state), else 2."""
-    return 4 if mode in ("optimistic", "momentum") else 2
+    return get_rule(mode).num_delays
 
 
 def state_copies(mode: str) -> int:
     """How many copies of the reduced state ``(B, e)`` the rule's linear state holds."""
-    return 2 if mode in ("optimistic", "momentum") else 1
+    return get_rule(mode).state_copies
 
 
 def z_of_mu(mu, mode: str, beta: float = 0.0) -> np.ndarray:

@@ -34,6 +34,7 @@ from ..equilibrium import find_equilibrium
 from ..game import GDA, KernelGAN
 from ..kernels import Gaussian
 from ..regimes import DEFAULT_TOL, REGIMES, classify
+from ..status import Status
 from ._base import Result, no_progress, regime_code
 
 NAME = "digits"
@@ -159,7 +160,7 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     measured = np.array([decay_rate(dist[i], 1e-3 * s, floor[i]) for i, s in enumerate(sigmas)])
     rate = np.abs(dominant)
     predicted = [predicted_outcome(r, config.num_steps, config.converge_ratio) for r in rate]
-    observed = [observed_outcome(dist[i, 0], dist[i, runs.num_taken[i]], runs.status[i] == "diverged",
+    observed = [observed_outcome(dist[i, 0], dist[i, runs.num_taken[i]], runs.status[i] == Status.DIVERGED,
                                  config) for i in range(sigmas.size)]
     dims = ("sigma",)
     data = {

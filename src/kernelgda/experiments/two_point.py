@@ -31,6 +31,7 @@ from ..kernels import Gaussian
 from ..linearize import linearize
 from ..regimes import REGIMES
 from ..smm import from_points
+from ..status import Status
 from ._base import Result, no_progress, regime_code
 
 NAME = "two-point"
@@ -95,7 +96,7 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
             taken = runs.num_taken[b]
             exact[i, j, k, :taken + 1] = runs.y[b, :taken + 1, 0, 0] ** 2
             measured[i, j, k] = meas.dominant[b]
-            if runs.status[b] == "diverged":
+            if runs.status[b] == Status.DIVERGED:
                 diverged_at[i, j, k] = taken
     dims = ("pair", "lam", "sigma")
     data = {
