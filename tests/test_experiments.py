@@ -337,7 +337,7 @@ def test_results_convert_to_netcdf3_and_round_trip(tmp_path):
 # -- local-minima (theory section 10) ----------------------------------------------------------
 
 LM_TINY = lm.Config(curve_sigmas=(0.4,), curve_steps=60, table_sigmas=(0.4, 1.0), table_steps=300,
-                    map_sigmas=(0.4,), map_starts=(0.95, 2.9), map_steps=100)
+                    map_sigmas=(0.4,), map_starts=(0.95, 2.9), map_steps=100, closure_steps=300)
 
 
 @pytest.fixture(scope="module")
@@ -387,6 +387,62 @@ def test_local_minima_smm_spread_is_the_section_9_closed_form(local_minima_resul
     # d = 1, p = 0.5, Q = 1: tr S = -delta sigma^2 / (Q * 3/2) = sigma^2 / 3.
     np.testing.assert_allclose(local_minima_result["smm_spread"], np.array([0.4, 1.0]) ** 2 / 3,
                                rtol=1e-14, err_msg="section 9 stationary spread")
+    # Another excess mass (p = 0.5, Q = 0.8): -delta sigma^2 / (1.5 Q) = 0.3 * 0.04 / 1.2; and
+    # nan with a deficit (Q = 0.4 < p), where the spread shrinks to 0 (theory section 9).
+    cfg = dataclasses.replace(LM_TINY, q=(0.4, 0.4))
+    np.testing.assert_allclose(lm.smm_spread(cfg, 0.2), [0.3 * 0.04 / 1.2], rtol=1e-14,
+                               err_msg="section 9 closed form by hand")
+    assert np.isnan(lm.smm_spread(dataclasses.replace(LM_TINY, q=(0.2, 0.2)), 0.2)[0])
+
+
+def test_local_minima_closure_is_not_reported_where_it_has_not_settled(local_minima_result):
+    r = local_minima_result
+    assert list(r["closure_sigma"]) == [0.4, 1.0]
+    # 300 steps: at both widths the cluster is still moving (it later drifts off +1).
+    assert not r["closure_settled"].any() and not r["closure_holds"].any()
+    assert np.isnan(r.table[0]["closure spread"]) and r.summary["closure_collapse_widths"] == "none"
+    assert to_dataset(r)["closure_spread"].dims == ("closure_sigma",)
+
+
+def _stationary_closure_residuals(cfg, sigma, mean, spread):
+    """``E[f'(y)]`` and ``E[f''(y)]``, ``y ~ N(mean, spread)``, for the stationary discriminator
+    ``f = (sum_i p_i K(., x_i) - Q E_{N(mean, spread)} K(., y)) / lam`` of the closure (theory
+    section 11), by 80-point Gauss-Hermite quadrature of hand-differentiated Gaussian bumps."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
+    y = (mean + np.sqrt(spread) * nodes)[:, None]
+    weights = weights / weights.sum()
+    grad, hess = np.zeros(y.shape[0]), np.zeros(y.shape[0])
+    bumps = [(pi, xi, sigma**2) for pi, xi in zip(cfg.p, cfg.x, strict=True)]
+    tau2 = sigma**2 + spread  # a Gaussian kernel averaged over N(mean, spread)
+    bumps.append((-sum(cfg.q) * np.sqrt(sigma**2 / tau2), mean, tau2))
+    for c, m, var in bumps:
+        _, g, h = oracles.gaussian_bump(c, np.array([m]), np.array([[1 / var]]), y)
+        grad += g[:, 0] / cfg.lam
+        hess += h[:, 0, 0] / cfg.lam
+    return weights @ grad, weights @ hess
+
+
+def test_local_minima_closure_collapse_is_a_stationary_state_of_the_closure():
+    cfg = dataclasses.replace(lm.QUICK, closure_steps=2500)
+    sig = np.array([0.1, 0.2, 0.7])
+    mean, spread, settled, holds = lm.closure_collapse(cfg, sig)
+    assert holds[:2].all() and settled[:2].all(), "narrow kernels: the cluster settles on +1"
+    assert not holds[2] and abs(mean[2] - 1) > 0.5, "sigma = 0.7: it drifts off +1 towards -1"
+    # Closed form (module docstring of kernelgda.experiments._collapse): with -1 >= 10 widths
+    # away, ((sigma^2 + 2 S) / (sigma^2 + S))^(3/2) = Q / p = 2 gives S / sigma^2 = (r - 1) / (2 - r),
+    # r = 2^(2/3). Settled to ~1e-8 (relative) after 1900 steps at sigma = 0.2.
+    r = 2 ** (2 / 3)
+    np.testing.assert_allclose(spread[:2], (r - 1) / (2 - r) * sig[:2] ** 2, rtol=1e-6,
+                               err_msg="closure stationary spread vs closed form")
+    np.testing.assert_allclose(mean[:2], 1.0, atol=1e-12)
+    # Its own fixed-point equations, by quadrature: E[f'] = 0 (mean fixed) and E[f''] = 0
+    # (M = 1, spread fixed); the scale of f'' is p / (lam sigma^2) = 12.5-50, residuals ~3e-11.
+    for s, m, v in zip(sig[:2], mean[:2], spread[:2], strict=True):
+        g, h = _stationary_closure_residuals(cfg, s, m, v)
+        assert abs(g) < 1e-9 / s and abs(h) < 1e-8 / s**2, (s, g, h)  # 0.1 % off S: 1e-3
+    # Against the SMM (theory section 9: sigma^2 / 3), 4.27 times larger at this excess mass.
+    np.testing.assert_allclose(spread[:2] / lm.smm_spread(cfg, sig[:2]), 3 * (r - 1) / (2 - r),
+                               rtol=1e-6)
 
 
 def test_local_minima_classify_runs_on_hand_made_trajectories():

@@ -24,3 +24,21 @@ def test_quick_start_runs_and_agrees(capsys):
     # Linearization vs closed form (section 5) and vs the measured rate (section 4, 1e-3).
     np.testing.assert_allclose(ns["lin"].generator_rate, ns["r"].generator_rate, atol=1e-10)
     np.testing.assert_allclose(ns["traj"].rate(ns["eq"].y), ns["lin"].generator_rate, atol=1e-3)
+
+
+def test_moment_models_example_runs_and_agrees(capsys):
+    # "Beyond the linear regime": exact, linear, SMM and closure spreads on one 12-point cloud.
+    ns: dict = {}
+    exec(compile(_block("Beyond the linear regime"), "README moment models", "exec"), ns)  # noqa: S102
+    printed = capsys.readouterr().out.split("\n")[:3]
+    block = _block("Beyond the linear regime")
+    comments = [line.split("#")[1].strip().split("]")[0] + "]" for line in block.splitlines()
+                if line.startswith("# [")]
+    assert [p.strip() for p in printed] == comments, "the printed ratios are the ones in the README"
+    # Independent oracle for the exact spread: numpy's variance of the simulated points.
+    exact = ns["exact"].y.var(axis=1).sum(axis=1)
+    np.testing.assert_allclose(ns["spread"], exact, rtol=1e-12, err_msg="numpy var")
+    k = [1000, 3000]
+    assert np.all(np.abs(ns["closure"].spread[k, 0] / exact[k] - 1) < 1e-3)
+    assert np.all(np.abs(ns["smm"].spread[k] / exact[k] - 1) < 0.03)
+    assert np.all(ns["smm"].linear_spread[k] / exact[k] > 40)

@@ -14,7 +14,9 @@ from the end of the run, from a spread start ``1 -+ sigma / sqrt(3)`` (the secti
 stationary spread) and by continuation from the neighbouring width. Its linearization
 (the general Jacobian of section 4, the masses do not match) decides whether it is a
 local minimum (spectral radius below 1). Its variance is shown next to the section-9
-stationary spread ``tr S_inf = -d delta sigma^2 / (Q (1 + d/2))``.
+stationary spread ``tr S_inf = -d delta sigma^2 / (Q (1 + d/2))`` (:func:`kernelgda.smm.stationary_spread`)
+and the settled spread of the Gaussian closure (theory section 11) of one cluster holding
+both points on ``+1`` (:func:`closure_collapse`).
 
 (c) **Basin map.** Over (width, start), the start being the pair ``(c, c + 0.1)``, each
 cell is one exact run (``simulate_batch``) classified from its last configuration
@@ -44,6 +46,7 @@ from ..linearize import linearize
 from ..status import Status
 from ..wasserstein import wasserstein2_series
 from ._base import Result, no_progress
+from ._collapse import closure_collapse, smm_spread
 
 NAME = "local-minima"
 DESCRIPTION = ("Local minima and mode collapse in 1-D (true points -1, +1; two generated points "
@@ -85,12 +88,14 @@ class Config:
     map_starts: tuple = tuple(float(c) for c in np.round(np.arange(0.2, 2.91, 0.15), 3))
     map_offset: float = 0.1
     map_steps: int = 4000
+    closure_steps: int = 10000
     history_tol: float = 1e-12
 
 
 QUICK = Config(curve_sigmas=(0.1, 0.5, 1.0), curve_steps=400, curve_every=10,
                table_sigmas=(0.25, 0.4, 0.75), table_steps=2000,
-               map_sigmas=(0.1, 0.4, 0.7, 1.0), map_starts=(0.35, 0.95, 1.7, 2.6), map_steps=1000)
+               map_sigmas=(0.1, 0.4, 0.7, 1.0), map_starts=(0.35, 0.95, 1.7, 2.6), map_steps=1000,
+               closure_steps=4000)
 
 
 def _game(config: Config, kernel) -> KernelGAN:
@@ -103,23 +108,6 @@ def _gda(config: Config) -> GDA:
 
 def _pair(a: float, b: float) -> np.ndarray:
     return np.array([[a], [b]], dtype=float)
-
-
-def _smm_stationary_spread(sigma: float, p: float, q_total: float, d: int = 1) -> float:
-    """Section-9 stationary spread ``tr S_inf = -d delta sigma^2 / (Q (1 + d/2))`` (Gaussian).
-
-    ``delta = p - Q`` is the mass mismatch at the true point; ``nan`` unless ``delta < 0``.
-    Private stand-in for ``kernelgda.smm.stationary_spread`` (to be called once merged).
-
-    Examples
-    --------
-    >>> round(_smm_stationary_spread(0.4, p=0.5, q_total=1.0), 6)  # sigma^2 / 3
-    0.053333
-    """
-    delta = p - q_total
-    if delta >= 0:
-        return float("nan")
-    return -d * delta * sigma**2 / (q_total * (1 + d / 2))
 
 
 def fixed_point_status(gan: KernelGAN, eq) -> Status:
@@ -164,7 +152,7 @@ def collapse_fixed_point(gan: KernelGAN, q, starts):
 
 def _spread_start(config: Config, sigma: float) -> np.ndarray:
     """Pair straddling the true point ``+1`` at the section-9 stationary spread."""
-    half = np.sqrt(_smm_stationary_spread(sigma, config.p[1], float(np.sum(config.q))))
+    half = np.sqrt(smm_spread(config, sigma)[0])
     return _pair(config.x[1] - half, config.x[1] + half)
 
 
@@ -255,6 +243,7 @@ def _table(config: Config):
     rows, cols = [], {k: np.full(sigmas.size, np.nan) for k in
                       ("end1", "end2", "y1", "y2", "variance", "radius", "smm", "end_radius")}
     newton = np.empty(sigmas.size, dtype=np.int8)
+    cols["smm"] = smm_spread(config, sigmas)
     prev = None
     for i, (gan, s) in enumerate(zip(gans, sigmas, strict=True)):
         end = runs.y[i, runs.num_taken[i]]
@@ -268,7 +257,6 @@ def _table(config: Config):
         prev = None if eq is None else eq.y
         y1, y2, var, rad = _collapse_summary(gan, gda, q, eq)
         cols["y1"][i], cols["y2"][i], cols["variance"][i], cols["radius"][i] = y1, y2, var, rad
-        cols["smm"][i] = _smm_stationary_spread(s, config.p[1], float(q.sum()))
         rows.append({
             "sigma": float(s), "end of run": f"({end[0, 0]:.3g}, {end[1, 0]:.3g})",
             "run outcome": OUTCOMES[outcome[i]], "Newton from end": st.label,
@@ -330,6 +318,11 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     steps, w2, ends, curve_out = _curves(config, progress)
     t_sig, cols, newton, t_out, table = _table(config)
     m_sig, m_starts, m_out, fp = _basin_map(config, progress)
+    c_sig = np.union1d(t_sig, m_sig)
+    c_mean, c_spread, c_settled, c_holds = closure_collapse(config, c_sig)
+    at_table = np.searchsorted(c_sig, t_sig)
+    for row, j in zip(table, at_table, strict=True):
+        row["closure spread"] = float(c_spread[j]) if c_holds[j] else float("nan")
     smm_sigma = np.linspace(min(t_sig.min(), m_sig.min()), max(t_sig.max(), m_sig.max()), 100)
     predicted, measured, near = verdicts(config, m_sig, m_starts, m_out, fp[:, 3])
     agree = predicted == measured
@@ -345,10 +338,14 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         "collapse_variance": (("table_sigma",), cols["variance"]),
         "collapse_radius": (("table_sigma",), cols["radius"]),
         "smm_spread": (("table_sigma",), cols["smm"]),
-        "smm_curve": (("smm_sigma",), np.array([_smm_stationary_spread(
-            s, config.p[1], float(np.sum(config.q))) for s in smm_sigma])),
+        "smm_curve": (("smm_sigma",), smm_spread(config, smm_sigma)),
+        "closure_mean": (("closure_sigma",), c_mean),
+        "closure_spread": (("closure_sigma",), c_spread),
+        "closure_settled": (("closure_sigma",), c_settled),
+        "closure_holds": (("closure_sigma",), c_holds),
         "outcome": (("map_sigma", "map_start"), m_out),
         "map_collapse_y": (("map_sigma", "point"), fp[:, :2]),
+        "map_collapse_variance": (("map_sigma",), fp[:, 2]),
         "map_collapse_radius": (("map_sigma",), fp[:, 3]),
         "predicted_trap": (("map_sigma",), predicted),
         "measured_trap": (("map_sigma",), measured),
@@ -356,7 +353,8 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     }
     coords = {"kernel": np.array(["gaussian", "laplacian"]), "curve_sigma": np.array(config.curve_sigmas),
               "curve_step": steps, "point": np.arange(2), "table_sigma": t_sig,
-              "map_sigma": m_sig, "map_start": m_starts, "smm_sigma": smm_sigma}
+              "map_sigma": m_sig, "map_start": m_starts, "smm_sigma": smm_sigma,
+              "closure_sigma": c_sig}
     stable = predicted
     counts = {o: int((m_out == k).sum()) for k, o in enumerate(OUTCOMES)}
     summary = {
@@ -376,6 +374,19 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     if has_var.any():
         ratio = cols["variance"][has_var] / cols["smm"][has_var]
         summary["collapse_variance_over_smm"] = f"{ratio.min():.2f}-{ratio.max():.2f}"
+    summary["closure_collapse_widths"] = (f"{c_sig[c_holds].min():g}-{c_sig[c_holds].max():g}"
+                                          if c_holds.any() else "none")
+    if c_holds.any():
+        ratio = c_spread[c_holds] / smm_spread(config, c_sig[c_holds])
+        summary["closure_spread_over_smm"] = f"{ratio.min():.2f}-{ratio.max():.2f}"
+    newton_var = np.full(c_sig.size, np.nan)
+    newton_var[np.searchsorted(c_sig, m_sig)] = fp[:, 2]
+    newton_var[at_table] = np.where(np.isfinite(cols["variance"]), cols["variance"],
+                                    newton_var[at_table])
+    both = c_holds & np.isfinite(newton_var)
+    if both.any():
+        ratio = c_spread[both] / newton_var[both]
+        summary["closure_spread_over_newton_variance"] = f"{ratio.min():.2f}-{ratio.max():.2f}"
     caption = (
         "Two true points (-1, +1, p = 0.5 each) and two generated points (q = 0.5 each), "
         f"{config.mode} GDA, eta_d = {config.eta_d:g}, eta_g = {config.eta_g:g}, lam = {config.lam:g}, "
@@ -383,8 +394,13 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         "steps, Gaussian kernel; (b) the same, Laplacian kernel: simulation only, the Laplacian has no "
         "linearization at coincident points. (c) The collapse fixed point (points straddling +1, the "
         "spread fixed point of theory section 9) found by Newton: its variance (markers, filled when "
-        "the linearization has spectral radius below 1, i.e. a local minimum) next to the section-9 "
-        "stationary spread (line). (d) Basin map: the outcome of one exact run per width and start "
+        "the linearization has spectral radius below 1, i.e. a local minimum; thin line: the map's "
+        "widths) next to the section-9 stationary spread (grey line) and the settled spread of the "
+        "Gaussian closure (theory section 11: both points as one Gaussian cluster on +1, "
+        f"{config.closure_steps} steps from f0 = 0; drawn where it stays on +1, widths "
+        f"{summary['closure_collapse_widths']}, "
+        f"{summary.get('closure_spread_over_newton_variance', 'n/a')} times Newton's variance). "
+        "(d) Basin map: the outcome of one exact run per width and start "
         f"pair (c, c + {config.map_offset:g}) after {config.map_steps} steps; the lines are the two "
         "points of the collapse fixed point (solid where stable), the strip above marks the widths "
         "where collapse is predicted to be a local minimum. The verdict agrees for "
@@ -422,6 +438,11 @@ def plot(result: Result):
     sig = result["table_sigma"]
     ax.plot(result["smm_sigma"], result["smm_curve"], color="0.4", lw=1,
             label="section 9 stationary spread")
+    cs, held = result["closure_sigma"], result["closure_holds"].astype(bool)
+    ax.plot(cs, np.where(held, result["closure_spread"], np.nan), "s-", color="#1b9e77", ms=2.5,
+            lw=1, label="Gaussian closure (section 11)")
+    ax.plot(result["map_sigma"], result["map_collapse_variance"], color="#e41a1c", lw=0.7,
+            alpha=0.6)
     var, rad = result["collapse_variance"], result["collapse_radius"]
     stable = np.isfinite(rad) & (rad < 1)
     ax.plot(sig[stable], var[stable], "o", color="#e41a1c", ms=4, label="collapse, local minimum")
@@ -433,7 +454,8 @@ def plot(result: Result):
         if np.isfinite(r):
             ax.annotate(f"{r:.4f}", (s, v), fontsize=5, xytext=(2, 3), textcoords="offset points")
     ax.set_xlabel(r"$\sigma$")
-    ax.set_ylabel("variance of the collapse fixed point")
+    ax.set_yscale("log")
+    ax.set_ylabel("spread of the collapse state")
     ax.legend(fontsize=6, frameon=False)
     panel_label(ax, "c")
     ax = axes[1, 1]
