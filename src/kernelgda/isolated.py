@@ -259,15 +259,17 @@ def model_parameters(*, p, q, n, eta_d, eta_g, lam, sigma):
     eta_g = _check("eta_g", eta_g, positive=True)
     lam = _check("lam", lam, nonnegative=True)
     sigma = _check("sigma", sigma, positive=True)
-    p, q, n, eta_d, eta_g, lam, sigma = np.broadcast_arrays(p, q, n, eta_d, eta_g, lam, sigma)
     if _ordinary(p, q, n, eta_d, eta_g, lam, sigma):  # every product stays within 2^+-700
+        # On the arguments as given (broadcasting happens in the arithmetic, not before it).
         gamma = 1.0 / sigma**2
-        delta = p - n * q
-        delta = np.where(np.abs(delta) <= MISMATCH_TOL * (p + n * q), 0.0, delta)
+        nq = n * q
+        delta = p - nq
+        delta = np.where(np.abs(delta) <= MISMATCH_TOL * (p + nq), 0.0, delta)
         with np.errstate(divide="ignore", invalid="ignore"):
             kappa = np.where(lam > 0, eta_g * q * gamma * delta / np.where(lam > 0, lam, 1.0),
                              np.where(delta == 0, 0.0, np.nan))
-        return n, eta_d * lam, kappa, eta_d * eta_g * gamma * n * q**2
+        return tuple(np.broadcast_arrays(n, eta_d * lam, kappa, eta_d * eta_g * gamma * nq * q))
+    p, q, n, eta_d, eta_g, lam, sigma = np.broadcast_arrays(p, q, n, eta_d, eta_g, lam, sigma)
     with np.errstate(over="ignore", under="ignore"):
         a = eta_d * lam
     c = coupling(q=q, n=n, eta_d=eta_d, eta_g=eta_g, sigma=sigma)
@@ -356,19 +358,6 @@ def eigenvalues(*, p=1.0, q=1.0, n=1, eta_d, eta_g, lam, sigma, mode="alternatin
             rho_b = z_of_mu(-kappa, mode, beta)
             rho_a = z_of_mu(-a, mode, beta)
             rho_a = rho_a[..., 0].real if rho_a.shape[-1] == 1 else rho_a
-    # Where a fixed point exists (kappa not nan), every eigenvalue must be finite: an infinity or
-    # a nan there means a true eigenvalue beyond the float64 range.
-    fixed = ~np.isnan(kappa)
-    with np.errstate(over="ignore"):
-        moduli = [np.where(fixed[..., None], np.abs(rho_c), 0.0),
-                  np.where(fixed[..., None], np.abs(rho_a).reshape(fixed.shape + (-1,)), 0.0),
-                  np.where((fixed & (n > 1))[..., None], np.abs(rho_b), 0.0)]
-    if mode == "alternating":
-        what, verb = "an eigenvalue of the alternating step", "exceeds the float64 range (> 1.8e308)"
-    else:  # rules.z_of_mu squares mu: |mu| beyond ~1e154 overflows there for every rule but simultaneous
-        what = f"the {mode} step's eigenvalues at field eigenvalues up to |mu| = {np.abs(mu_pair).max():.3g}"
-        verb = "overflow float64"
-    _refuse_overflow(np.concatenate([np.where(np.isnan(m), np.inf, m) for m in moduli], axis=-1), what, verb)
     rho_b = np.where((n > 1)[..., None], rho_b, np.nan)
     if rho_b.shape[-1] == 1:
         rho_b_out = rho_b[..., 0].real if mode in ("alternating", "simultaneous", "extragradient") \
@@ -378,10 +367,31 @@ def eigenvalues(*, p=1.0, q=1.0, n=1, eta_d, eta_g, lam, sigma, mode="alternatin
 
     # Dominant: the eigenvalue of largest modulus among the pair and the spread modes, with
     # the tie rule of kernelgda.regimes.dominant_eigenvalue (the same as the general Jacobian).
-    spread = np.broadcast_to(rho_b, rho_c.shape[:-1] + rho_b.shape[-1:])
-    dominant = np.asarray(dominant_eigenvalue(np.concatenate([rho_c, spread], axis=-1)))
-    generator_rate = np.abs(dominant)
-    spectral_radius = np.maximum(generator_rate, np.abs(rho_a).reshape(generator_rate.shape + (-1,)).max(-1))
+    # Spread modes exist only where n > 1 (nan elsewhere, which the tie rule skips).
+    if np.any(n > 1):
+        spread = np.broadcast_to(rho_b, rho_c.shape[:-1] + rho_b.shape[-1:])
+        candidates = np.concatenate([rho_c, spread], axis=-1)
+    else:
+        candidates = rho_c
+    dominant = np.asarray(dominant_eigenvalue(candidates))
+    with np.errstate(over="ignore"):
+        generator_rate = np.abs(dominant)
+        spectral_radius = np.maximum(generator_rate,
+                                     np.abs(rho_a).reshape(generator_rate.shape + (-1,)).max(-1))
+    # Where a fixed point exists (kappa not nan), every eigenvalue must be finite: an infinity or
+    # a nan there means a true eigenvalue beyond the float64 range. The spectral radius covers the
+    # moduli of the finite ones (an overflowing modulus is inf there).
+    fixed = ~np.isnan(kappa)
+    bad = ~(np.isfinite(rho_c).all(-1) & np.isfinite(rho_a).reshape(fixed.shape + (-1,)).all(-1)
+            & (np.isfinite(rho_b).all(-1) | (n <= 1)) & np.isfinite(spectral_radius))
+    if np.any(bad & fixed):
+        if mode == "alternating":
+            what, verb = "an eigenvalue of the alternating step", "exceeds the float64 range (> 1.8e308)"
+        else:  # rules.z_of_mu squares mu: |mu| beyond ~1e154 overflows there (all rules but simultaneous)
+            what = (f"the {mode} step's eigenvalues at field eigenvalues up to "
+                    f"|mu| = {np.abs(mu_pair).max():.3g}")
+            verb = "overflow float64"
+        _refuse_overflow(np.inf, what, verb)
     code = classify_codes(dominant, tol)
     return IsolatedEigenvalues(rho_a=rho_a, rho_b=rho_b_out, rho_c=rho_c,
                                generator_rate=generator_rate, spectral_radius=spectral_radius,

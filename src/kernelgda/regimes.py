@@ -89,15 +89,26 @@ def dominant_eigenvalue(candidates, visible=None):
     cand = np.asarray(candidates, dtype=complex)
     ok = np.isfinite(cand)
     if visible is not None:
-        ok &= np.asarray(visible, dtype=bool)
-    mod = np.where(ok, np.abs(cand), -np.inf)
-    top = mod.max(axis=-1, keepdims=True)
-    tied = ok & (mod >= top * (1 - TIE_RTOL))
-    imag = np.where(tied, cand.imag, -np.inf)
-    tied &= imag >= imag.max(axis=-1, keepdims=True)
-    idx = np.argmax(np.where(tied, cand.real, -np.inf), axis=-1)
-    out = np.take_along_axis(cand, idx[..., None], axis=-1)[..., 0]
-    out = np.where(tied.any(axis=-1), out, complex(np.nan, np.nan))
+        ok = ok & np.asarray(visible, dtype=bool)
+    # Column by column: the last axis is short (a few modes), and elementwise passes over it are
+    # several times faster than reductions along it for large grids.
+    cols = range(cand.shape[-1])
+    with np.errstate(over="ignore"):
+        mod = [np.where(ok[..., k], np.abs(cand[..., k]), -np.inf) for k in cols]
+    top = mod[0].copy()
+    for m in mod[1:]:
+        np.maximum(top, m, out=top)
+    top *= 1 - TIE_RTOL
+    out = np.full(cand.shape[:-1], complex(np.nan, np.nan))
+    best_im = np.full(cand.shape[:-1], -np.inf)
+    best_re = np.full(cand.shape[:-1], -np.inf)
+    for k in cols:  # among the tied, the largest imaginary part, then the largest real part
+        z = cand[..., k]
+        later = (z.imag > best_im) | ((z.imag == best_im) & (z.real > best_re))
+        better = ok[..., k] & (mod[k] >= top) & later
+        out = np.where(better, z, out)
+        best_im = np.where(better, z.imag, best_im)
+        best_re = np.where(better, z.real, best_re)
     return complex(out) if out.ndim == 0 else out
 
 
