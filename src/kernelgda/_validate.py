@@ -36,6 +36,28 @@ def scalar(value, name: str, *, positive: bool = False, nonnegative: bool = Fals
     return value
 
 
+def array(value, name: str, *, positive: bool = False, nonnegative: bool = False,
+          allow_inf: bool = False) -> np.ndarray:
+    """Coerce a real scalar or array (any shape) to float64: no NaN, finite unless ``allow_inf``,
+    and the sign checked; a ``ValueError`` naming ``name`` otherwise."""
+    try:
+        arr = np.asarray(value, dtype=float)
+    except OverflowError:  # a Python int beyond the float64 range
+        raise ValueError(f"{name} must be finite (within the float64 range)") from None
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number or an array of numbers, got {value!r}") from None
+    if allow_inf:
+        if np.any(np.isnan(arr)):
+            raise ValueError(f"{name} must not contain NaN")
+    elif not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    if positive and np.any(arr <= 0):
+        raise ValueError(f"{name} must be > 0")
+    if nonnegative and np.any(arr < 0):
+        raise ValueError(f"{name} must be >= 0")
+    return arr
+
+
 def integer(value, name: str, *, minimum: int | None = None) -> int:
     """Return ``value`` as an int, refusing floats with a fractional part and bools."""
     if isinstance(value, bool):

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _validate as V
 from .regimes import DEFAULT_TOL, REGIMES, classify_codes, dominant_eigenvalue
 
 __all__ = ["IsolatedEigenvalues", "eigenvalues", "model_parameters", "mass_mismatch", "coupling",
@@ -39,24 +40,11 @@ __all__ = ["IsolatedEigenvalues", "eigenvalues", "model_parameters", "mass_misma
 
 
 def _arr(x, name):
-    try:
-        a = np.asarray(x, dtype=float)
-    except OverflowError:  # a Python int beyond the float64 range
-        raise ValueError(f"{name} must be finite (within the float64 range)") from None
-    if np.any(np.isnan(a)):
-        raise ValueError(f"{name} must not contain NaN")
-    return a
+    return V.array(x, name, allow_inf=True)
 
 
 def _check(name, x, *, positive=False, nonnegative=False):
-    a = _arr(x, name)
-    if np.any(~np.isfinite(a)):
-        raise ValueError(f"{name} must be finite")
-    if positive and np.any(a <= 0):
-        raise ValueError(f"{name} must be > 0")
-    if nonnegative and np.any(a < 0):
-        raise ValueError(f"{name} must be >= 0")
-    return a
+    return V.array(x, name, positive=positive, nonnegative=nonnegative)
 
 
 # -- scaled arithmetic: products and roots that overflow only when the result does ----------

@@ -44,17 +44,7 @@ def check_params(kernel, p, q, n, lam, gda):
 
 def as_array(x, name, *, positive=False, nonnegative=False):
     """``x`` as a finite float array, with a ``ValueError`` naming ``name`` otherwise."""
-    try:
-        a = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number or an array of numbers, got {x!r}") from None
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be finite")
-    if positive and np.any(a <= 0):
-        raise ValueError(f"{name} must be > 0")
-    if nonnegative and np.any(a < 0):
-        raise ValueError(f"{name} must be >= 0")
-    return a
+    return V.array(x, name, positive=positive, nonnegative=nonnegative)
 
 
 def mismatch(p, q, n):
