@@ -18,6 +18,8 @@ Contents
 - the exact one-step map on the reduced state ``(B, e)`` of theory section 4
   (:func:`reduced_step_map`) and its finite-difference Jacobian
   (:func:`fd_reduced_jacobian`);
+- the isolated model's eigenvalue moduli in 2,000-digit decimal arithmetic
+  (:func:`isolated_moduli_decimal`), for parameters far outside the float64 range;
 - multiset matching of eigenvalues (:func:`match_eigenvalues`).
 """
 
@@ -317,6 +319,85 @@ def fd_reduced_jacobian(kernel, x, p, lam, eta_d, eta_g, mode, ystar, q, *, h_b=
     nb, ne = locs.size, ystar.size
     h = np.concatenate([np.full(nb, h_b), np.full(ne, h_e)])
     return fd_jacobian(step, np.zeros(nb + ne), h), locs
+
+
+# -- isolated points model in high-precision decimal arithmetic (theory sections 5 and 8) ----
+# Written out from the characteristic polynomials with ``decimal`` at 2,000 digits and an
+# unbounded exponent, so it shares no scaling trick with the library and never overflows.
+
+
+def _dec_sqrt(z):
+    """Principal square root of a decimal complex number ``(re, im)``."""
+    x, y = z
+    if y == 0:
+        return (x.sqrt(), 0 * x) if x >= 0 else (0 * x, (-x).sqrt())
+    r = (x * x + y * y).sqrt()
+    re, im = (max(r + x, 0 * x) / 2).sqrt(), (max(r - x, 0 * x) / 2).sqrt()
+    return re, (im if y > 0 else -im)
+
+
+def _dec_quadratic(b, c):
+    """Both roots of ``z^2 + b z + c`` (decimal complex pairs)."""
+    disc = _dec_sqrt((b[0] * b[0] - b[1] * b[1] - 4 * c[0], 2 * b[0] * b[1] - 4 * c[1]))
+    return [((-b[0] + s * disc[0]) / 2, (-b[1] + s * disc[1]) / 2) for s in (1, -1)]
+
+
+def isolated_moduli_decimal(*, p, q, n, eta_d, eta_g, lam, sigma, mode, beta=0.0, d_steps=1):
+    """Moduli (as decimals) of the isolated model's eigenvalues.
+
+    Returns a dict with ``fixed`` (False for ``lam = 0`` with a mismatch: no fixed point,
+    then only ``params`` holds values), ``pair`` (the coupled pair's step eigenvalues), ``spread``
+    (``n > 1`` only), ``disc`` (the discriminator modes), ``params`` (``|a|, |kappa|, c``)
+    and ``mu`` (the field eigenvalues of the pair; empty for alternating), each a list of
+    moduli. Mass mismatch zero within ``1e-12 (p + n q)`` as in the model's definition.
+    """
+    from decimal import Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec, ctx.Emax, ctx.Emin = 2000, 10**9, -(10**9)
+        D = Decimal
+        p, q, n, eta_d, eta_g, lam, sigma, beta = map(D, (p, q, int(n), eta_d, eta_g, lam, sigma, beta))
+        delta = p - n * q
+        if abs(delta) <= D("1e-12") * (p + n * q):
+            delta = D(0)
+        gamma = 1 / (sigma * sigma)
+        a = eta_d * lam
+        c = eta_d * eta_g * gamma * n * q * q
+        if lam == 0 and delta != 0:
+            return {"fixed": False, "params": [abs(a), c], "pair": [], "spread": [], "disc": [], "mu": []}
+        kappa = eta_g * q * gamma * delta / lam if lam != 0 else D(0)
+        zero = D(0)
+
+        def mod(z):
+            return (z[0] * z[0] + z[1] * z[1]).sqrt()
+
+        def z_of(mu):
+            one = D(1)
+            if mode == "simultaneous":
+                return [(one + mu[0], mu[1])]
+            if mode == "extragradient":
+                return [(one + mu[0] + mu[0] * mu[0] - mu[1] * mu[1], mu[1] + 2 * mu[0] * mu[1])]
+            if mode == "optimistic":  # z^2 - (1 + 2 mu) z + mu = 0
+                return _dec_quadratic((-(one + 2 * mu[0]), -2 * mu[1]), mu)
+            return _dec_quadratic((-(one + mu[0] + beta), -mu[1]), (beta, zero))  # momentum
+
+        if mode == "alternating":
+            k = int(d_steps)
+            dk = (1 - a) ** k
+            s_k = (1 - dk) / a if a != 0 else D(k)
+            tr, det = dk + 1 - kappa - c * s_k, dk * (1 - kappa)
+            pair = _dec_quadratic((-tr, zero), (det, zero))
+            out = {"pair": [mod(z) for z in pair], "spread": [abs(1 - kappa)], "disc": [abs(dk)], "mu": []}
+        else:
+            mus = _dec_quadratic((a + kappa, zero), (a * kappa + c, zero))
+            out = {"pair": [mod(z) for mu in mus for z in z_of(mu)],
+                   "spread": [mod(z) for z in z_of((-kappa, zero))],
+                   "disc": [mod(z) for z in z_of((-a, zero))], "mu": [mod(mu) for mu in mus]}
+        if n == 1:
+            out["spread"] = []
+        out["params"] = [abs(a), abs(kappa), c]
+        out["fixed"] = True
+        return out
 
 
 # -- eigenvalue multisets -----------------------------------------------------------------

@@ -69,7 +69,8 @@ def test_rates_json_equals_isolated_eigenvalues(capsys):
     r = kg.isolated.eigenvalues(p=1.0, q=0.8, n=1, eta_d=0.1, eta_g=0.1, lam=0.5, sigma=0.3,
                                 mode="alternating")
     # Same code path, so equality to rounding (the JSON round trip is exact for floats).
-    np.testing.assert_allclose(res["rho_a"], r.rho_a, rtol=1e-15, atol=0)
+    np.testing.assert_allclose([_complex(z) for z in res["rho_a"]], np.atleast_1d(r.rho_a), rtol=1e-15,
+                               atol=0)
     np.testing.assert_allclose([_complex(z) for z in res["rho_c"]], r.rho_c, rtol=1e-15, atol=0)
     np.testing.assert_allclose(res["generator_rate"], r.generator_rate, rtol=1e-15, atol=0)
     np.testing.assert_allclose(res["spectral_radius"], r.spectral_radius, rtol=1e-15, atol=0)
@@ -94,7 +95,8 @@ def test_rates_json_matches_hand_formula_of_section_5(capsys):
     np.testing.assert_allclose(res["kappa"], kappa, rtol=1e-13, err_msg="kappa by hand (section 5)")
     np.testing.assert_allclose(res["generator_rate"], max(abs(z) for z in roots), rtol=1e-13,
                                err_msg="rate = largest |root| of z^2 - tr z + det (section 5)")
-    np.testing.assert_allclose(res["rho_a"], 1 - a, rtol=1e-13, err_msg="rho_a = 1 - eta_d lam")
+    np.testing.assert_allclose([_complex(z) for z in res["rho_a"]], [1 - a], rtol=1e-13,
+                               err_msg="rho_a = 1 - eta_d lam")
     b = res["boundaries"]
     s = math.sqrt(1 - a)
     np.testing.assert_allclose(b["oscillation_band_c"], [(1 - s) ** 2, (1 + s) ** 2], rtol=1e-13,

@@ -14,6 +14,13 @@ With ``a = eta_d lam``, ``kappa = eta_g q gamma delta / lam`` and
 Every function broadcasts over NumPy arrays. With ``lam = 0`` the model needs
 ``delta = 0`` (then ``kappa = 0``); cells with ``lam = 0`` and ``delta != 0`` have no
 fixed point and give ``nan``.
+
+Extreme parameters: ``a``, ``kappa``, ``c`` and the quadratic roots are evaluated in
+scaled form (mantissa and exponent, power-of-two scaling), so no intermediate result
+overflows, underflows to a wrong zero or raises a floating-point warning; the answer is
+exact to rounding whenever it lies in the float64 range. Where a true value exceeds
+that range the functions raise a one-line ``ValueError`` instead of returning ``inf``
+or ``nan`` (the boundary functions return ``inf``, a bound past every float).
 """
 
 from __future__ import annotations
@@ -24,14 +31,18 @@ import numpy as np
 
 from .regimes import DEFAULT_TOL, REGIMES, classify_codes, dominant_eigenvalue
 
-__all__ = ["IsolatedEigenvalues", "eigenvalues", "model_parameters", "coupling", "oscillation_band",
+__all__ = ["IsolatedEigenvalues", "eigenvalues", "model_parameters", "mass_mismatch", "coupling",
+           "oscillation_band",
            "divergence_threshold", "divergence_sigma", "best_lam", "best_rate",
            "best_sigma_window", "critical_damping_lam", "lone_point_repelled",
            "regime_boundaries_c", "field_eigenvalues"]
 
 
 def _arr(x, name):
-    a = np.asarray(x, dtype=float)
+    try:
+        a = np.asarray(x, dtype=float)
+    except OverflowError:  # a Python int beyond the float64 range
+        raise ValueError(f"{name} must be finite (within the float64 range)") from None
     if np.any(np.isnan(a)):
         raise ValueError(f"{name} must not contain NaN")
     return a
@@ -48,14 +59,87 @@ def _check(name, x, *, positive=False, nonnegative=False):
     return a
 
 
+# -- scaled arithmetic: products and roots that overflow only when the result does ----------
+# A positive or signed float is split as ``m 2^e`` (np.frexp, 0.5 <= |m| < 1); products add
+# exponents, so no intermediate result overflows or underflows; np.ldexp rounds once at the end.
+
+def _scaled(*factors):
+    """``prod x_i^k_i`` as a pair ``(m, e)``; ``factors`` holds ``(x, k)`` or ``((m, e), k)``."""
+    m, e = np.float64(1.0), np.int64(0)
+    for x, k in factors:
+        xm, xe = x if isinstance(x, tuple) else np.frexp(x)
+        with np.errstate(divide="ignore", invalid="ignore"):  # x = 0 only with k > 0
+            m = m * xm**k
+        e = e + k * np.asarray(xe, dtype=np.int64)
+        m, de = np.frexp(m)
+        e = e + de
+    return m, e
+
+
+def _value(pair):
+    """The float of a pair ``(m, e)``: +-inf past the float64 range, 0 or subnormal below it."""
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(pair[0], np.clip(pair[1], -2200, 2200).astype(np.int32))
+
+
+def _difference(p, nq):
+    """``p - nq`` for ``p >= 0`` and a pair ``nq = (m, e)``, as a pair plus the sum ``p + nq`` on the
+    same scale (for the mismatch tolerance)."""
+    pm, pe = np.frexp(p)
+    big = np.maximum(np.where(pm == 0, nq[1], pe), nq[1])
+    with np.errstate(under="ignore"):
+        lp = np.ldexp(pm, np.clip(pe - big, -2200, 0).astype(np.int32))
+        lq = np.ldexp(nq[0], np.clip(nq[1] - big, -2200, 0).astype(np.int32))
+    dm, de = np.frexp(lp - lq)
+    return (dm, de + big), (lp + lq, big)
+
+
+def _quadratic(h, d1, d2, extra=0.0):
+    """Roots of ``z^2 - 2 h z + (d1 d2 + extra)``: ``h + sqrt(h^2 - det)`` first, then ``h - sqrt``.
+
+    Scaled by a power of two ``S >= max(|h|, sqrt|d1 d2|, sqrt|extra|)`` (exact), so no
+    square overflows; the root nearer zero is ``det / (larger root)`` (no cancellation).
+    """
+    with np.errstate(over="ignore", under="ignore"):
+        size = np.maximum(np.maximum(np.abs(h), np.sqrt(np.abs(d1)) * np.sqrt(np.abs(d2))),
+                          np.sqrt(np.abs(extra)))
+    _, s = np.frexp(np.where(np.isfinite(size), size, 1.0))
+    hs = _value((h, -s))
+    dm, de = _scaled((d1, 1), (d2, 1))
+    dets = _value((dm, de - 2 * s)) + _value((extra, -2 * s))
+    disc = hs * hs - dets
+    root = np.sqrt(np.abs(disc))
+    big = hs + np.copysign(root, hs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        small = np.where(big != 0, dets / np.where(big != 0, big, 1.0), 0.0)
+    plus, minus = np.where(hs >= 0, big, small), np.where(hs >= 0, small, big)
+    real = disc >= 0
+    first = np.where(real, plus, hs) + 1j * np.where(real, 0.0, root)
+    second = np.where(real, minus, hs) - 1j * np.where(real, 0.0, root)
+    pair = np.stack(np.broadcast_arrays(first, second), axis=-1)
+    return _value((pair.real, s[..., None])) + 1j * _value((pair.imag, s[..., None]))
+
+
+def _refuse_overflow(values, what, verb="exceeds the float64 range (> 1.8e308)"):
+    """One-line ``ValueError`` where ``values`` holds an infinity (nan marks "no fixed point")."""
+    if np.any(np.isinf(values)):
+        raise ValueError(f"{what} {verb} at these parameters; the isolated model cannot be "
+                         f"evaluated there (use a larger sigma or lam, or smaller learning rates)")
+
+
 @dataclass(frozen=True)
 class IsolatedEigenvalues:
     """Closed-form spectrum of the isolated points model, broadcast over the parameters.
 
     Attributes
     ----------
-    rho_a : float array
-        Discriminator modes ``1 - eta_d lam``.
+    rho_a : float or complex array
+        Discriminator modes, the signed step eigenvalue(s) of the field eigenvalue ``-a``
+        (one convention for every rule, never a modulus): ``(1 - a)^k`` alternating with
+        ``d_steps = k``, ``1 - a`` simultaneous, ``1 - a + a^2`` extragradient (real arrays);
+        optimistic and momentum give both step roots, complex, shape ``(..., 2)``, larger
+        modulus first (as ``rho_b``). The sign tells a flipping discriminator (``a > 1``)
+        from a monotone one.
     rho_b : float array
         Spread modes ``1 - kappa`` (``nan`` where ``n = 1``: there are none).
     rho_c : complex array, shape ``(..., 2)``
@@ -63,7 +147,7 @@ class IsolatedEigenvalues:
     generator_rate : float array
         Largest modulus among ``rho_b`` and ``rho_c``.
     spectral_radius : float array
-        ``max(generator_rate, |rho_a|)``.
+        ``max(generator_rate, max |rho_a|)``.
     dominant : complex array
         The eigenvalue setting ``generator_rate``.
     regime_code : int8 array
@@ -86,8 +170,11 @@ class IsolatedEigenvalues:
 
 
 def coupling(*, q, n, eta_d, eta_g, sigma):
-    """``c = eta_d eta_g n q^2 / sigma^2``, the coupling of the alternating pair."""
-    return eta_d * eta_g * n * np.square(q) / np.square(sigma)
+    """``c = eta_d eta_g n q^2 / sigma^2``, the coupling of the alternating pair.
+
+    Evaluated in scaled form: ``inf`` only where the true value exceeds the float64 range.
+    """
+    return _value(_scaled((eta_d, 1), (eta_g, 1), (n, 1), (q, 2), (sigma, -2)))
 
 
 #: A mass mismatch ``|p - n q| <= MISMATCH_TOL (p + n q)`` counts as exactly zero, so that
@@ -95,9 +182,25 @@ def coupling(*, q, n, eta_d, eta_g, sigma):
 MISMATCH_TOL = 1e-12
 
 
-def _mismatch(p, q, n):
-    delta = p - n * q
-    return np.where(np.abs(delta) <= MISMATCH_TOL * (p + n * q), 0.0, delta)
+def _mismatch_pair(p, q, n):
+    diff, total = _difference(p, _scaled((n, 1), (q, 1)))
+    zero = np.abs(_value((diff[0], diff[1] - total[1]))) <= MISMATCH_TOL * total[0]  # scale 2^-e
+    return np.where(zero, 0.0, diff[0]), diff[1]
+
+
+def mass_mismatch(*, p, q, n):
+    """The mass mismatch ``delta = p - n q`` (theory section 5), 0 within :data:`MISMATCH_TOL`.
+
+    ``-inf`` only where ``n q`` itself exceeds the float64 range.
+
+    Examples
+    --------
+    >>> float(mass_mismatch(p=1.0, q=0.25, n=4)), float(mass_mismatch(p=1.0, q=0.5, n=1))
+    (0.0, 0.5)
+    """
+    p, q, n = np.broadcast_arrays(_check("p", p, nonnegative=True), _check("q", q, positive=True),
+                                  _check("n", n, positive=True))
+    return _value(_mismatch_pair(p, q, n))
 
 
 def _rule_options(mode, beta, d_steps):
@@ -123,7 +226,8 @@ def model_parameters(*, p, q, n, eta_d, eta_g, lam, sigma):
     """Validate and broadcast the model's parameters; return ``(n, a, kappa, c)`` (section 5).
 
     ``a = eta_d lam``, ``kappa = eta_g q gamma delta / lam`` (0 for ``lam = delta = 0``,
-    ``nan`` for ``lam = 0`` with a mismatch: no fixed point), ``c = eta_d eta_g gamma n q^2``.
+    ``nan`` for ``lam = 0`` with a mismatch: no fixed point), ``c = eta_d eta_g gamma n q^2``,
+    each in scaled form; a ``ValueError`` names the one whose value exceeds the float64 range.
     """
     p = _check("p", p, nonnegative=True)
     q = _check("q", q, positive=True)
@@ -135,12 +239,17 @@ def model_parameters(*, p, q, n, eta_d, eta_g, lam, sigma):
     lam = _check("lam", lam, nonnegative=True)
     sigma = _check("sigma", sigma, positive=True)
     p, q, n, eta_d, eta_g, lam, sigma = np.broadcast_arrays(p, q, n, eta_d, eta_g, lam, sigma)
-    gamma = 1.0 / sigma**2
-    delta = _mismatch(p, q, n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kappa = np.where(lam > 0, eta_g * q * gamma * delta / np.where(lam > 0, lam, 1.0),
-                         np.where(delta == 0, 0.0, np.nan))
-    return n, eta_d * lam, kappa, eta_d * eta_g * gamma * n * q**2
+    with np.errstate(over="ignore", under="ignore"):
+        a = eta_d * lam
+    c = coupling(q=q, n=n, eta_d=eta_d, eta_g=eta_g, sigma=sigma)
+    delta = _mismatch_pair(p, q, n)
+    positive = lam > 0
+    kappa = _value(_scaled((eta_g, 1), (q, 1), (sigma, -2), (delta, 1), (np.where(positive, lam, 1.0), -1)))
+    kappa = np.where(positive | (delta[0] == 0), np.where(positive, kappa, 0.0), np.nan)
+    _refuse_overflow(a, "a = eta_d lam")
+    _refuse_overflow(kappa, "kappa = eta_g q delta / (lam sigma^2)")
+    _refuse_overflow(c, "c = eta_d eta_g n q^2 / sigma^2")
+    return n, a, kappa, c
 
 
 def eigenvalues(*, p=1.0, q=1.0, n=1, eta_d, eta_g, lam, sigma, mode="alternating",
@@ -199,22 +308,38 @@ def eigenvalues(*, p=1.0, q=1.0, n=1, eta_d, eta_g, lam, sigma, mode="alternatin
     beta, d_steps = _rule_options(mode, beta, d_steps)
     n, a, kappa, c = model_parameters(p=p, q=q, n=n, eta_d=eta_d, eta_g=eta_g, lam=lam, sigma=sigma)
 
-    def pair_roots(tr, det):
-        disc = np.sqrt((tr * tr - 4 * det).astype(complex))
-        return np.stack([(tr + disc) / 2, (tr - disc) / 2], axis=-1)
-
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        if mode == "alternating":
+            dk = (1 - a) ** d_steps
+            # s_k = sum_{i<k} (1-a)^i = (1 - (1-a)^k) / a; for 0 < a < 1 through expm1/log1p,
+            # exact to rounding even where (1-a)^k rounds to 1.
+            inside = (a > 0) & (a < 1)
+            s_k = np.where(inside, -np.expm1(d_steps * np.log1p(-np.where(inside, a, 0.0)))
+                           / np.where(inside, a, 1.0),
+                           np.where(a > 0, (1 - dk) / np.where(a > 0, a, 1.0), float(d_steps)))
+            half_tr = dk / 2 + 0.5 - kappa / 2 - (c / 2) * s_k
+            rho_c = _quadratic(half_tr, dk, 1 - kappa)
+            rho_a = dk
+            rho_b = (1 - kappa)[..., None].astype(complex)
+        else:  # mu^2 + (a + kappa) mu + (a kappa + c) = 0, then the rule's map mu -> z
+            mu_pair = _quadratic(-(a / 2 + kappa / 2), a, kappa, c)
+            rho_c = z_of_mu(mu_pair, mode, beta).reshape(mu_pair.shape[:-1] + (-1,))
+            rho_b = z_of_mu(-kappa, mode, beta)
+            rho_a = z_of_mu(-a, mode, beta)
+            rho_a = rho_a[..., 0].real if rho_a.shape[-1] == 1 else rho_a
+    # Where a fixed point exists (kappa not nan), every eigenvalue must be finite: an infinity or
+    # a nan there means a true eigenvalue beyond the float64 range.
+    fixed = ~np.isnan(kappa)
+    with np.errstate(over="ignore"):
+        moduli = [np.where(fixed[..., None], np.abs(rho_c), 0.0),
+                  np.where(fixed[..., None], np.abs(rho_a).reshape(fixed.shape + (-1,)), 0.0),
+                  np.where((fixed & (n > 1))[..., None], np.abs(rho_b), 0.0)]
     if mode == "alternating":
-        dk = (1 - a) ** d_steps
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s_k = np.where(a > 0, (1 - dk) / np.where(a > 0, a, 1.0), float(d_steps))
-        rho_c = pair_roots(dk + 1 - kappa - c * s_k, dk * (1 - kappa))
-        rho_a = dk
-        rho_b = (1 - kappa)[..., None].astype(complex)
-    else:
-        mu_pair = pair_roots(-(a + kappa), a * kappa + c)  # roots of mu^2 + (a+kappa) mu + (a kappa + c)
-        rho_c = z_of_mu(mu_pair, mode, beta).reshape(mu_pair.shape[:-1] + (-1,))
-        rho_b = z_of_mu(-kappa, mode, beta)
-        rho_a = np.abs(z_of_mu(-a, mode, beta)).max(axis=-1)
+        what, verb = "an eigenvalue of the alternating step", "exceeds the float64 range (> 1.8e308)"
+    else:  # rules.z_of_mu squares mu: |mu| beyond ~1e154 overflows there for every rule but simultaneous
+        what = f"the {mode} step's eigenvalues at field eigenvalues up to |mu| = {np.abs(mu_pair).max():.3g}"
+        verb = "overflow float64"
+    _refuse_overflow(np.concatenate([np.where(np.isnan(m), np.inf, m) for m in moduli], axis=-1), what, verb)
     rho_b = np.where((n > 1)[..., None], rho_b, np.nan)
     if rho_b.shape[-1] == 1:
         rho_b_out = rho_b[..., 0].real if mode in ("alternating", "simultaneous", "extragradient") \
@@ -227,7 +352,7 @@ def eigenvalues(*, p=1.0, q=1.0, n=1, eta_d, eta_g, lam, sigma, mode="alternatin
     spread = np.broadcast_to(rho_b, rho_c.shape[:-1] + rho_b.shape[-1:])
     dominant = np.asarray(dominant_eigenvalue(np.concatenate([rho_c, spread], axis=-1)))
     generator_rate = np.abs(dominant)
-    spectral_radius = np.maximum(generator_rate, np.abs(rho_a))
+    spectral_radius = np.maximum(generator_rate, np.abs(rho_a).reshape(generator_rate.shape + (-1,)).max(-1))
     code = classify_codes(dominant, tol)
     return IsolatedEigenvalues(rho_a=rho_a, rho_b=rho_b_out, rho_c=rho_c,
                                generator_rate=generator_rate, spectral_radius=spectral_radius,
@@ -236,18 +361,26 @@ def eigenvalues(*, p=1.0, q=1.0, n=1, eta_d, eta_g, lam, sigma, mode="alternatin
 
 # -- boundaries (theory section 5), alternating updates ---------------------------------
 
+def _sqrt_one_minus(a):
+    """``sqrt(1 - a)`` where ``a <= 1``, nan where ``a > 1`` (no warning)."""
+    return np.sqrt(np.where(a <= 1, 1 - a, np.nan))
+
+
 def oscillation_band(a):
     """Complex-pair band ``(c_lo, c_hi) = ((1 - sqrt(1-a))^2, (1 + sqrt(1-a))^2)`` in ``c``,
-    alternating, ``delta = 0``, ``a = eta_d lam`` in ``[0, 1]``."""
+    alternating, ``delta = 0``, ``a = eta_d lam``; ``nan`` for ``a > 1``, where the pair is real
+    for every ``c`` (``det = 1 - a < 0``): no band."""
     a = _arr(a, "a")
-    s = np.sqrt(1 - a)
+    s = _sqrt_one_minus(a)
     return (1 - s) ** 2, (1 + s) ** 2
 
 
 def divergence_threshold(a, kappa=0.0):
-    """Alternating divergence through ``-1``: ``c > (2 - a)(2 - kappa)`` (``2 (2 - a)`` at ``delta = 0``)."""
+    """Alternating divergence through ``-1``: ``c > (2 - a)(2 - kappa)`` (``2 (2 - a)`` at ``delta = 0``);
+    ``+-inf`` where the product exceeds the float64 range."""
     # nan kappa (lam = 0 with a mass mismatch: no fixed point) gives nan, like eigenvalues().
-    return (2 - np.asarray(a, dtype=float)) * (2 - np.asarray(kappa, dtype=float))
+    with np.errstate(over="ignore"):
+        return (2 - np.asarray(a, dtype=float)) * (2 - np.asarray(kappa, dtype=float))
 
 
 def regime_boundaries_c(a):
@@ -257,42 +390,62 @@ def regime_boundaries_c(a):
     return lo, hi, divergence_threshold(a)
 
 
+def _base_sigma(q, n, eta_d, eta_g):
+    """``q sqrt(n eta_d eta_g)`` in scaled form."""
+    return _value(_scaled((q, 1), (np.sqrt(n), 1), (np.sqrt(eta_d), 1), (np.sqrt(eta_g), 1)))
+
+
 def divergence_sigma(*, q, n, eta_d, eta_g, lam):
     """Bandwidth below which alternating GDA diverges (``delta = 0``):
-    ``sigma < q sqrt(n eta_d eta_g / (2 (2 - eta_d lam)))``."""
-    a = eta_d * _arr(lam, "lam")
-    return q * np.sqrt(n * eta_d * eta_g / (2 * (2 - a)))
+    ``sigma < q sqrt(n eta_d eta_g / (2 (2 - eta_d lam)))``; ``inf`` for ``eta_d lam >= 2``
+    (then it diverges at every bandwidth)."""
+    with np.errstate(over="ignore"):
+        a = eta_d * _arr(lam, "lam")
+    room = np.sqrt(2 * np.where(a < 2, 2 - a, 1.0))
+    with np.errstate(over="ignore"):
+        return np.where(a < 2, _base_sigma(q, n, eta_d, eta_g) / room, np.inf)
 
 
 def best_lam(c, eta_d):
     """Best regularization for fixed ``c < 1``: ``eta_d lam* = 1 - (1 - sqrt c)^2``, nan for ``c >= 1``."""
     c = _arr(c, "c")
-    with np.errstate(invalid="ignore"):
-        return np.where(c < 1, (1 - (1 - np.sqrt(c)) ** 2) / eta_d, np.nan)
+    root = np.sqrt(np.where(c < 1, c, np.nan))
+    with np.errstate(over="ignore"):
+        return root * (2 - root) / eta_d  # 1 - (1 - r)^2 = r (2 - r), no cancellation at small c
 
 
 def best_rate(c):
-    """Rate ``1 - sqrt(c)`` at the best regularization (``c < 1``)."""
+    """Rate ``1 - sqrt(c)`` at the best regularization (``c < 1``, nan otherwise)."""
     c = _arr(c, "c")
-    with np.errstate(invalid="ignore"):
-        return np.where(c < 1, 1 - np.sqrt(c), np.nan)
+    return 1 - np.sqrt(np.where(c < 1, c, np.nan))
 
 
 def best_sigma_window(*, q, n, eta_d, eta_g, lam):
     """Window of bandwidths reaching the best rate ``sqrt(1 - eta_d lam)``.
 
     Alternating, ``delta = 0``:
-    ``q sqrt(n eta_d eta_g) / (1 + sqrt(1 - a)) <= sigma <= q sqrt(n eta_d eta_g) / (1 - sqrt(1 - a))``."""
-    a = eta_d * _arr(lam, "lam")
-    s = np.sqrt(1 - a)
-    base = q * np.sqrt(n * eta_d * eta_g)
-    with np.errstate(divide="ignore"):
-        return base / (1 + s), np.where(s < 1, base / (1 - s), np.inf)
+    ``q sqrt(n eta_d eta_g) / (1 + sqrt(1 - a)) <= sigma <= q sqrt(n eta_d eta_g) / (1 - sqrt(1 - a))``;
+    ``(nan, nan)`` for ``a > 1`` (no complex pair, so no such window), ``inf`` upper end at ``a = 0``."""
+    with np.errstate(over="ignore"):
+        a = eta_d * _arr(lam, "lam")
+    s = _sqrt_one_minus(a)
+    base = _base_sigma(q, n, eta_d, eta_g)
+    with np.errstate(over="ignore", divide="ignore"):
+        # 1 / (1 - s) = (1 + s) / a: no cancellation for small a.
+        return base / (1 + s), np.where(a > 0, base * ((1 + s) / np.where(a > 0, a, 1.0)), np.inf)
 
 
-def critical_damping_lam(*, mu, q, p, sigma):
-    """Continuous time, ``delta = 0``: critical damping at ``lam* = 2 sqrt(mu q p) / sigma``."""
-    return 2 * np.sqrt(mu * q * p) / _arr(sigma, "sigma")
+def critical_damping_lam(*, mu=None, q, p, sigma, eta_d=None, eta_g=None):
+    """Continuous time, ``delta = 0``: critical damping at ``lam* = 2 sqrt(mu q p) / sigma``.
+
+    Give ``mu = eta_g / eta_d`` or both learning rates (then ``mu`` is never formed, so it
+    cannot overflow); the result is ``inf`` only where it exceeds the float64 range."""
+    if (mu is None) == (eta_d is None or eta_g is None):
+        raise ValueError("critical_damping_lam needs mu or both eta_d and eta_g (not both forms)")
+    rates = [(np.sqrt(_arr(mu, "mu")), 1)] if mu is not None else \
+        [(np.sqrt(_arr(eta_g, "eta_g")), 1), (np.sqrt(_arr(eta_d, "eta_d")), -1)]
+    roots = [(np.sqrt(_arr(q, "q")), 1), (np.sqrt(_arr(p, "p")), 1), (_arr(sigma, "sigma"), -1)]
+    return _value(_scaled((2.0, 1), *rates, *roots))
 
 
 def lone_point_repelled(*, mu, q, lam, sigma, eta_d=None):

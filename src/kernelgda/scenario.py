@@ -77,6 +77,7 @@ import numpy as np
 from . import _validate as V
 from .game import GDA, MODES, KernelGAN
 from .kernels import make_kernel
+from .resources import check_bytes, format_count, pairwise_bytes, points_bytes
 
 __all__ = ["Scenario", "parse_scenario", "load_scenario", "KERNEL_KINDS", "GENERATORS",
            "OVERRIDABLE"]
@@ -395,9 +396,47 @@ def _generated(tab: dict, x: np.ndarray, p: np.ndarray):
     return y, q
 
 
+def _planned(tab) -> tuple[int, int] | None:
+    """``(num_points, dim)`` a [true] or [generated] table will allocate, from its raw keys (None:
+    explicit points, already in memory, or keys the full validation will reject)."""
+    if not isinstance(tab, dict) or tab.get("kind") not in GENERATORS:
+        return None
+    num, dim = tab.get("num"), tab.get("dim", 2)
+    if not all(type(v) is int and v >= 1 for v in (num, dim)):
+        return None
+    if tab["kind"] != "grid":
+        return num, dim
+    return (num**dim if dim * math.log2(num + 1) < 256 else 2**256), dim
+
+
+def _check_size(table: dict, max_memory) -> None:
+    """Refuse, before generating them, point sets over the memory limit and point sets whose
+    fixed-point solve (every use of a scenario starts with one: dense ``(n, n + m, d, d)``
+    kernel Hessian blocks, :mod:`kernelgda.equilibrium`) would be (:mod:`kernelgda.resources`)."""
+    true_tab, gen_tab = table.get("true"), table.get("generated")
+    true = _planned(true_tab)
+    if true is None and isinstance(true_tab, dict) and isinstance(true_tab.get("points"), list):
+        rows = true_tab["points"]
+        true = (len(rows), len(rows[0]) if rows and isinstance(rows[0], list) else 1)
+    gen = _planned(gen_tab)
+    if isinstance(gen_tab, dict) and gen_tab.get("on_true") is True and true is not None:
+        k = gen_tab.get("per_point", 1)
+        gen = (true[0] * k, true[1]) if type(k) is int and k >= 1 else None
+    for what, plan in (("true", true), ("generated", gen)):
+        if plan is not None:  # coordinates and one weight per point
+            check_bytes(points_bytes(plan[0], plan[1] + 1), f"scenario [{what}] points", limit=max_memory,
+                        detail=f"{format_count(plan[0])} points x ({plan[1]} coordinates + 1 weight) float64",
+                        hint="use fewer points")
+    if true is not None and gen is not None:
+        (m, d), n = true, gen[0]
+        check_bytes(pairwise_bytes(n, n + m, d * d), "scenario fixed point", limit=max_memory,
+                    detail=f"{format_count(n)} x {format_count(n + m)} x {d} x {d} float64 kernel Hessians",
+                    hint="use fewer generated points")
+
+
 # -- front doors ----------------------------------------------------------------------------
 
-def parse_scenario(table: dict, name: str = "scenario") -> Scenario:
+def parse_scenario(table: dict, name: str = "scenario", *, max_memory=None) -> Scenario:
     """Build a :class:`Scenario` from a parsed TOML table (layout in the module docstring).
 
     Parameters
@@ -406,6 +445,10 @@ def parse_scenario(table: dict, name: str = "scenario") -> Scenario:
         As returned by :func:`tomllib.load`.
     name : str
         Used when the table has no ``name`` key.
+    max_memory : int or str, optional
+        Memory limit for the point sets and for their fixed-point solve, checked before
+        any point is generated (:func:`kernelgda.resources.check_bytes`; default half the
+        available memory).
 
     Returns
     -------
@@ -420,6 +463,7 @@ def parse_scenario(table: dict, name: str = "scenario") -> Scenario:
     if not isinstance(table, dict):
         raise ValueError(f"a scenario must be a table (dict), got {type(table).__name__}")
     _check_keys(table, _TOP_KEYS, "", "top-level keys and tables")
+    _check_size(table, max_memory)
     name = _string(table, "name", "", default=str(name))
     if "description" in table:
         _string(table, "description", "")
@@ -437,8 +481,9 @@ def parse_scenario(table: dict, name: str = "scenario") -> Scenario:
     return Scenario(name=name, gan=gan, gda=gda, y0=y, q=q, source=copy.deepcopy(table))
 
 
-def load_scenario(path) -> Scenario:
-    """Read a scenario TOML file (layout in the module docstring).
+def load_scenario(path, *, max_memory=None) -> Scenario:
+    """Read a scenario TOML file (layout in the module docstring); ``max_memory`` as in
+    :func:`parse_scenario`.
 
     Raises
     ------
@@ -467,6 +512,6 @@ def load_scenario(path) -> Scenario:
     except UnicodeDecodeError as exc:
         raise ValueError(f"scenario file {str(path)!r} is not UTF-8 text: {exc}") from None
     try:
-        return parse_scenario(table, name=path.stem)
+        return parse_scenario(table, name=path.stem, max_memory=max_memory)
     except ValueError as exc:
         raise ValueError(f"scenario file {str(path)!r}: {exc}") from None

@@ -131,13 +131,9 @@ def compute(*, p, q, n, eta_d, eta_g, lam, sigma, mode="alternating", beta=None,
 
     r = isolated.eigenvalues(p=p, q=q, n=n, eta_d=eta_d, eta_g=eta_g, lam=lam, sigma=sigma, mode=mode,
                              beta=beta, d_steps=d_steps)
-    delta = p - n * q
-    a = eta_d * lam
-    if lam > 0:  # kappa = eta_g q gamma delta / lam (theory section 5)
-        kappa = eta_g * q * delta / (lam * sigma**2)
-    else:
-        kappa = 0.0 if delta == 0 else float("nan")
-    c = float(isolated.coupling(q=q, n=n, eta_d=eta_d, eta_g=eta_g, sigma=sigma))
+    _, a, kappa, c = (float(v) for v in isolated.model_parameters(p=p, q=q, n=n, eta_d=eta_d, eta_g=eta_g,
+                                                                   lam=lam, sigma=sigma))
+    delta = float(isolated.mass_mismatch(p=p, q=q, n=n))
     c_lo, c_hi = isolated.oscillation_band(a)
     win_lo, win_hi = isolated.best_sigma_window(q=q, n=n, eta_d=eta_d, eta_g=eta_g, lam=lam)
     applies = mode == "alternating" and (d_steps in (None, 1)) and delta == 0
@@ -150,7 +146,7 @@ def compute(*, p, q, n, eta_d, eta_g, lam, sigma, mode="alternating", beta=None,
     return {
         "parameters": params,
         "delta": delta, "a": a, "kappa": kappa, "c": c,
-        "rho_a": float(r.rho_a),
+        "rho_a": _values(r.rho_a),
         "rho_b": _values(r.rho_b),
         "rho_c": _values(r.rho_c),
         "dominant": complex(r.dominant),
@@ -170,8 +166,8 @@ def compute(*, p, q, n, eta_d, eta_g, lam, sigma, mode="alternating", beta=None,
             "best_sigma_window": [float(win_lo), float(win_hi)],
             "best_lam_for_c": float(isolated.best_lam(c, eta_d)),
             "best_rate_for_c": float(isolated.best_rate(c)),
-            "critical_damping_lam": float(isolated.critical_damping_lam(mu=eta_g / eta_d, q=q, p=p,
-                                                                        sigma=sigma)),
+            "critical_damping_lam": float(isolated.critical_damping_lam(eta_d=eta_d, eta_g=eta_g, q=q,
+                                                                        p=p, sigma=sigma)),
         },
     }
 
@@ -180,6 +176,7 @@ def format_table(res: dict) -> str:
     """The human-readable table of :func:`compute`'s result."""
     par = res["parameters"]
     b = res["boundaries"]
+    a_le_1, c_lt_1 = res["a"] <= 1, res["c"] < 1
     setting = ", ".join(f"{k} = {fmt(v) if not isinstance(v, str) else v}" for k, v in par.items())
     rows = [
         ("delta = p - n q", fmt(res["delta"])),
@@ -187,7 +184,7 @@ def format_table(res: dict) -> str:
         ("kappa = eta_g q delta / (lam sigma^2)", fmt(res["kappa"])),
         ("c = eta_d eta_g n q^2 / sigma^2", fmt(res["c"])),
         None,
-        ("rho_a (discriminator modes)", fmt(res["rho_a"])),
+        ("rho_a (discriminator modes)", ", ".join(map(fmt, res["rho_a"]))),
         ("rho_b (spread modes, n - 1)", ", ".join(map(fmt, res["rho_b"])) or "- (none: n = 1)"),
         ("rho_c (coupled pair)", ", ".join(map(fmt, res["rho_c"])) or "-"),
         ("dominant", fmt(res["dominant"])),
@@ -195,13 +192,17 @@ def format_table(res: dict) -> str:
         ("spectral radius", fmt(res["spectral_radius"])),
         ("regime", res["regime"]),
         None,
-        ("oscillation band", f"{fmt(b['oscillation_band_c'][0])} < c < {fmt(b['oscillation_band_c'][1])}"),
-        ("divergence threshold (2 - a)(2 - kappa)", f"c > {fmt(b['divergence_threshold_c'])}"),
-        ("divergence sigma", f"sigma < {fmt(b['divergence_sigma'])}"),
+        ("oscillation band", f"{fmt(b['oscillation_band_c'][0])} < c < {fmt(b['oscillation_band_c'][1])}"
+         if a_le_1 else "none (a > 1: the pair is real for every c)"),
+        ("divergence threshold (2 - a)(2 - kappa)", f"c > {fmt(b['divergence_threshold_c'])}"
+         if math.isfinite(res["kappa"]) else "none (no fixed point)"),
+        ("divergence sigma", f"sigma < {fmt(b['divergence_sigma'])}"
+         if res["a"] < 2 else "every sigma (a >= 2)"),
         ("best-sigma window", f"{fmt(b['best_sigma_window'][0])} <= sigma <= "
-                              f"{fmt(b['best_sigma_window'][1])}"),
-        ("best lam for this c (c < 1)", fmt(b["best_lam_for_c"])),
-        ("rate at the best lam", fmt(b["best_rate_for_c"])),
+                              f"{fmt(b['best_sigma_window'][1])}"
+         if a_le_1 else "none (a > 1: no complex pair)"),
+        ("best lam for this c (c < 1)", fmt(b["best_lam_for_c"]) if c_lt_1 else "none (c >= 1)"),
+        ("rate at the best lam", fmt(b["best_rate_for_c"]) if c_lt_1 else "none (c >= 1)"),
         ("critical damping lam (continuous time)", fmt(b["critical_damping_lam"])),
     ]
     width = max(len(r[0]) for r in rows if r)
