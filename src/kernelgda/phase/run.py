@@ -106,12 +106,12 @@ def _cluster(fn, shared, items, on_result, client, name):
         shared_future.release()
 
 
-def connect(address: str, *, timeout: float = 5.0):
+def connect(address: str, *, timeout: float = 3.0):
     """A ``dask.distributed.Client`` for ``address``: ``tcp://host:port`` (a running
     scheduler) or ``local:N`` (a new ``LocalCluster`` of N single-threaded worker
     processes, closed with the client). Returns ``(client, close)``; raises ``ValueError``
-    (one line) for a bad address or an unreachable scheduler, and ``ImportError`` without
-    the ``cluster`` extra."""
+    (one line) for a bad address, an unreachable scheduler, or without the ``cluster``
+    extra."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:

@@ -4,7 +4,8 @@ Layout (Zarr format 2, consolidated metadata, so ``xarray.open_zarr(path)`` read
 without options): every variable of the phase dataset on the grid, one Zarr chunk per
 block (:mod:`kernelgda.phase.sweep`), and the attributes of the finished dataset, all
 written before the first block is computed; cells of blocks not yet finished read as the
-fill value (``nan``; ``0`` for the integer variables, so ``progress`` tells which are done). The subgroup ``progress`` holds ``checksum``: one
+fill value (``nan``; ``0`` for the integer variables, so ``progress`` tells which are
+done). The subgroup ``progress`` holds ``checksum``: one
 CRC-32 per block of its stored bytes, written *after* the block's data, ``-1`` while
 missing. The root attribute ``kernelgda_sweep`` records the sweep's arguments.
 

@@ -205,18 +205,34 @@ def compute_block(sweep: Sweep, index: int) -> dict:
             for name, dtype in sweep.variables.items()}
 
 
+def _grid_check(cells, nvars, limit, directory):
+    """The whole dataset in memory; one that would fit on disk is pointed at the Zarr store."""
+    nbytes = resources.grid_bytes(cells, nvars)
+    free = resources.disk_free(directory)
+    hint = "use fewer cells"
+    if free is not None and nbytes <= free // 2:
+        hint += (f", or --format zarr / store= (written block by block to disk, "
+                 f"{resources.format_size(free)} free)")
+    resources.check_bytes(nbytes, "phase grid", limit=limit, hint=hint,
+                          detail=f"{resources.format_count(cells)} cells x {nvars} variables")
+
+
 def _memory_check(sweep, limit, in_memory, directory):
     mem = sweep.memory()
     cells = math.prod(sweep.block)
     if sweep.method == "simulate":
-        fit = max(1, int(limit // max(mem["block"] / cells, 1)))
-        hint = (f"use fewer --steps or a --chunk-size of at most {resources.format_count(fit)}"
-                if fit < cells else "use fewer --steps")
-        resources.check_bytes(mem["block"], "one simulated chunk", limit=limit, hint=hint,
+        per_cell = max(mem["block"] / cells, 1.0)
+        fit = int(limit // per_cell)
+        if 1 <= fit < cells:
+            hint = f"use a --chunk-size of at most {fit} or fewer --steps"
+        else:
+            steps = max(0, int(limit / (per_cell / (sweep.num_steps + 1) * cells)) - 1)
+            hint = f"use at most {resources.format_count(steps)} --steps with this --chunk-size"
+        resources.check_bytes(mem["block"], "one simulated block", limit=limit, hint=hint,
                               detail=f"{cells} cells x {resources.format_count(sweep.num_steps + 1)} "
                               "recorded steps")
     if in_memory:
-        resources.check_grid(sweep.num_cells, len(sweep.variables), limit=limit, directory=directory)
+        _grid_check(sweep.num_cells, len(sweep.variables), limit, directory)
     else:
         free = resources.disk_free(directory)
         if free is not None and mem["result"] > free:
@@ -260,8 +276,8 @@ def plan_sweep(axes, fixed=None, *, method: str = "theory", scenario=None, num_s
     if hasattr(axes, "values") and all(np.ndim(v) == 1 for v in axes.values()):
         cells = math.prod(np.size(v) for v in axes.values())
         if in_memory:
-            resources.check_grid(cells, len(PREDICTED) + (len(SIMULATED) if method == "simulate" else 0),
-                                 limit=limit, directory=directory)
+            _grid_check(cells, len(PREDICTED) + (len(SIMULATED) if method == "simulate" else 0), limit,
+                        directory)
     coords, values, scenario, shape = setup_grid(axes, fixed, method, scenario)
     sweep = Sweep(coords=coords, values=values, method=method, scenario=scenario, shape=shape,
                   block=block_shape(shape, tuple(coords), chunk_size, method), tol=tol,
