@@ -121,7 +121,7 @@ def connect(address: str, *, timeout: float = 3.0):
         if not count.isdigit() or int(count) < 1:
             raise ValueError(f"--scheduler {address!r}: expected local:N with N >= 1 worker processes")
         cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")
         client = Client(cluster)
 
         def close():
