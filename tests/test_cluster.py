@@ -94,6 +94,20 @@ def test_cli_local_cluster(tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_reproduce_computes_experiments_on_the_cluster_and_draws_here(client, tmp_path):
+    from kernelgda.cli.reproduce import run_experiments
+
+    names = ["linear-validity"]
+    for sub in ("here", "remote"):
+        (tmp_path / sub).mkdir()
+    here = run_experiments(names, quick=True, out=tmp_path / "here")
+    remote = run_experiments(names, quick=True, out=tmp_path / "remote", client=client)
+    assert [e.name for e in remote] == names
+    assert remote[0].table == here[0].table and remote[0].summary == here[0].summary
+    assert sorted(p.name for p in (tmp_path / "remote").iterdir()) == [
+        "linear-validity.nc", "linear-validity.pdf", "linear-validity.png"]
+
+
 def test_bad_scheduler_address_one_line_exit_2_fast(tmp_path):
     out = tmp_path / "out"
     start = time.perf_counter()
