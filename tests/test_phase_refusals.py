@@ -16,6 +16,7 @@ from kernelgda import phase_diagram
 from kernelgda.cli import main
 from kernelgda.linearize import require_smooth
 from kernelgda.phase import plan_sweep
+from kernelgda.regimes import REGIMES
 from kernelgda.scenario import parse_scenario
 
 BASE = ["phase", "--axis", "sigma=0.1:1:3", "--axis", "lam=0.1:1:3", "--set", "eta_d=0.1", "--set",
@@ -117,3 +118,27 @@ def test_huge_grid_refused_fast_in_little_memory(tmp_path):
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert time.perf_counter() - start < 15 and peak_mb < 400 and not out.exists()
+
+
+@pytest.mark.slow  # ~3 s: 34 blocks written to a Zarr store, summary by reductions over it
+def test_grid_too_large_for_memory_is_pointed_at_zarr_which_computes_it(tmp_path, capsys):
+    pytest.importorskip("zarr")
+    import json
+
+    import xarray as xr
+
+    argv = ["phase", "--axis", "sigma=0.1:1:100", "--axis", "lam=0.1:1:100", "--set", "eta_d=0.1", "--set",
+            "eta_g=0.1", "--max-memory", "200K"]
+    out = tmp_path / "D"
+    _refused(capsys, argv, out, "--format zarr")
+    assert main(argv + ["--format", "zarr", "--chunk-size", "300", "--out", str(out)]) == 0
+    capsys.readouterr()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["plot"].startswith("plot skipped") and summary["cells"] == 10**4
+    ref = phase_diagram({"sigma": np.linspace(0.1, 1, 100), "lam": np.linspace(0.1, 1, 100)},
+                        {"eta_d": 0.1, "eta_g": 0.1})
+    stored = xr.open_zarr(out / "phase.zarr")
+    labels = ("undetermined",) + REGIMES
+    codes, counts = np.unique(ref.regime.values, return_counts=True)
+    assert summary["regimes"] == {labels[c + 1]: int(n) for c, n in zip(codes, counts, strict=True)}
+    np.testing.assert_array_equal(stored.regime.values, ref.regime.values)
