@@ -7,7 +7,8 @@
   ``--repeat``. With ``--before SRC`` (the ``src`` folder of an older checkout) the same
   call is timed in a subprocess importing that tree, alternating with this one, and the
   ratio is reported.
-- ``cluster``: a ``LocalCluster`` of 1 worker process, then of 2 (1 thread each), on the
+- ``cluster``: a ``LocalCluster`` of 1 worker process, then of 2 (1 thread each, each
+  process pinned to its own core), on the
   same simulated sweep of ``--cells`` cells, ``--steps`` steps, in chunks of ``--chunk``;
   parallel efficiency = (t1 / t2) / 2. On a machine shared with other jobs the workers do
   not get a core each, so the 2-worker run also reports its *busy fraction*: the summed
@@ -46,12 +47,24 @@ def _grid(cells):
     return {"sigma": np.geomspace(0.01, 1.0, side), "lam": np.geomspace(0.01, 10.0, side)}
 
 
+def _pin_process(core):
+    """Pin every thread of this process (and so the threads it starts) to ``core``."""
+    for tid in os.listdir("/proc/self/task"):
+        os.sched_setaffinity(int(tid), {core})
+
+
 def _on_cluster(workers, fn):
+    """``fn(client)`` on a LocalCluster of ``workers`` single-threaded processes, each pinned to
+    its own core: a worker then sees one CPU, so the intra-step kernel-sum threads
+    (kernelgda.discriminator) stay off and "1 worker" means one core."""
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as client:
         client.run(lambda: __import__("kernelgda"))  # imports out of the timing
+        if hasattr(os, "sched_setaffinity") and os.path.isdir("/proc/self/task"):
+            for i, addr in enumerate(sorted(client.scheduler_info()["workers"])):
+                client.run(_pin_process, i % (os.cpu_count() or 1), workers=[addr])
         return fn(client)
 
 
