@@ -159,6 +159,8 @@ def kernel_scenarios(sweep: Sweep) -> list:
     one fixed point each (theory section 3: it does not depend on ``lam`` or the learning
     rates; :func:`kernelgda.phase.predict.fixed_point`), stored in ``sweep.kernels``."""
     names = [k for k in ("sigma", "alpha") if k in sweep.coords or k in sweep.values]
+    if not names:  # a kernel without these parameters: one fixed point
+        return [((), sweep.scenario.with_params(lam=1.0))]
     axes = [np.atleast_1d(sweep.coords.get(k, sweep.values.get(k))).astype(float) for k in names]
     out = []
     for combo in np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(names)):
