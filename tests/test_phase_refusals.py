@@ -105,7 +105,9 @@ def test_linearize_refuses_a_laplacian_scenario_with_the_reason(tmp_path, capsys
                     'offset = 0.01\n[kernel]\nkind = "laplacian"\nsigma = 0.4\n[gda]\neta_d = 0.1\n'
                     'eta_g = 0.1\n')
     _refused(capsys, ["phase", "--method", "linearize", "--scenario", str(path), "--axis", "lam=0.2,1"],
-             tmp_path / "D", "not differentiable")
+             tmp_path / "D", str(ref.value))
+    assert main(["analyze", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == f"kernelgda: error: {ref.value}", "analyze refuses it alike"
 
 
 @pytest.mark.slow  # a fresh interpreter: ~1-2 s

@@ -277,6 +277,6 @@ def require_smooth(kernel) -> None:
     fixed point has the generated points' own kernel sections in ``f*``, so the Jacobian of
     theory section 4 does not exist there. Raises ``ValueError`` with the reason."""
     if not kernel.smooth:
-        raise ValueError(f"the {kernel.name} kernel is not differentiable at coincident points "
+        raise ValueError(f"the {type(kernel).__name__} kernel is not differentiable at coincident points "
                          "(every fixed point has the generated points' own kernel sections in f*); "
                          "linearization needs a smooth kernel")
