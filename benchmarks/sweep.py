@@ -13,7 +13,10 @@
   parallel efficiency = (t1 / t2) / 2. On a machine shared with other jobs the workers do
   not get a core each, so the 2-worker run also reports its *busy fraction*: the summed
   compute time of its tasks (the scheduler's task stream) over 2 x its wall time, i.e. how
-  much of the workers' time the scheduling kept them computing, whatever the CPU load.
+  much of the workers' time the scheduling kept them computing, whatever the CPU load, and
+  the workers' CPU seconds in both runs; busy fraction x (CPU 1 worker / CPU 2 workers) is
+  the efficiency the 2 workers would reach with a free core each (idle time and any extra
+  work from sharing caches or memory bandwidth counted, other jobs' load not).
 - ``overhead``: per-task overhead of a cluster run, from ``--tasks`` one-cell theory blocks
   (whose compute time is microseconds) on the 2-worker cluster: wall time / tasks.
 """
@@ -95,21 +98,25 @@ def main(argv=None):
         from distributed import get_task_stream
 
         with get_task_stream(client) as stream:
+            cpu0 = client.run(time.process_time)
             start = time.perf_counter()
             ds = kg.phase_diagram(_grid(args.cells), FIXED, method="simulate", num_steps=args.steps,
                                   chunk_size=args.chunk, client=client)
             wall = time.perf_counter() - start
+            cpu1 = client.run(time.process_time)
         busy = sum(ss["stop"] - ss["start"] for task in stream.data for ss in task["startstops"]
                    if ss["action"] == "compute")
-        return wall, ds, busy
+        return wall, ds, busy, sum(cpu1[a] - cpu0[a] for a in cpu0)
 
-    t1, ds1, _ = _on_cluster(1, sweep)
-    t2, ds2, busy2 = _on_cluster(2, sweep)
+    t1, ds1, _, cpu_1 = _on_cluster(1, sweep)
+    t2, ds2, busy2, cpu_2 = _on_cluster(2, sweep)
     cells = ds1.regime.size
-    rows.append((f"cluster 1 worker, {cells} cells x {args.steps} steps", t1, ""))
+    frac = busy2 / (2 * t2)
+    rows.append((f"cluster 1 worker, {cells} cells x {args.steps} steps", t1, f"worker CPU {cpu_1:.1f} s"))
     rows.append(("cluster 2 workers, same sweep", t2,
-                 f"speed-up {t1 / t2:.2f}, efficiency {t1 / t2 / 2:.2f}; busy fraction "
-                 f"{busy2 / (2 * t2):.3f}; {'same dataset' if ds1.identical(ds2) else 'DATASET DIFFERS'}"))
+                 f"speed-up {t1 / t2:.2f}, efficiency {t1 / t2 / 2:.2f}; worker CPU {cpu_2:.1f} s; busy "
+                 f"fraction {frac:.3f}; busy x CPU ratio {frac * cpu_1 / cpu_2:.3f}; "
+                 f"{'same dataset' if ds1.identical(ds2) else 'DATASET DIFFERS'}"))
 
     def overhead(client):
         axes = {"sigma": np.geomspace(0.1, 1.0, args.tasks), "lam": [0.5]}
