@@ -11,7 +11,8 @@ variable of ``phase.zarr``, :mod:`kernelgda.phase.store`).
 Blocks run the swept parameters that set a simulated cell's history window (``lam``,
 ``eta_d``, theory section 2) and its update rule along their *short* side and the other
 axes along their long side, so the cells simulated together have similar windows; ``n``
-is one value per block (:func:`kernelgda.simulate_batch` needs one shape).
+is one value per block (:func:`kernelgda.simulate_batch` needs one shape). Linearized
+blocks are short along the kernel parameters instead (:func:`block_shape`).
 """
 
 from __future__ import annotations
@@ -50,16 +51,21 @@ _TRAJECTORY_COPIES = 3
 
 
 def block_shape(shape, names, chunk_size: int, method: str) -> tuple:
-    """The block of at most ``chunk_size`` cells: long along the axes not in the window set,
-    short along ``lam``, ``eta_d`` and the rule (module docstring); ``n`` one value.
+    """The block of at most ``chunk_size`` cells. Simulated: long along the axes not in the
+    window set, short along ``lam``, ``eta_d`` and the rule (module docstring), ``n`` one
+    value. Linearized: short along the kernel parameters (``sigma``, ``alpha``), so a block
+    holds few fixed points, each with many cells (one stacked eigensolve per fixed point).
 
     >>> block_shape((64, 64), ("sigma", "lam"), 512, "simulate")
     (64, 8)
     >>> block_shape((10, 3), ("lam", "mode"), 4, "simulate")
     (4, 1)
+    >>> block_shape((200, 200), ("sigma", "lam"), 4096, "linearize")
+    (20, 200)
     """
-    order = [i for i, nm in enumerate(names) if nm not in _WINDOW]
-    order += [i for nm in _WINDOW for i, name in enumerate(names) if name == nm]
+    short = _WINDOW if method == "simulate" else ("sigma", "alpha") if method == "linearize" else ()
+    order = [i for i, nm in enumerate(names) if nm not in short]
+    order += [i for nm in short for i, name in enumerate(names) if name == nm]
     out = [1] * len(shape)
     room = chunk_size
     for i in order:
