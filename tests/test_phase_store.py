@@ -59,3 +59,23 @@ def test_damaged_block_is_detected_recomputed_and_reported(tmp_path, caplog):
     assert "2 incomplete or damaged block(s)" in caplog.records[0].getMessage()
     assert len(seen) == 1 + 2, "exactly the two damaged blocks are recomputed"
     assert again.load().identical(full)
+
+
+@pytest.mark.slow  # ~1.5 s: two CLI runs with figures
+def test_cli_reports_a_damaged_block_in_one_line_and_resumes(tmp_path, capsys):
+    from kernelgda.cli import main
+
+    out = tmp_path / "out"
+    argv = ["phase", "--axis", "sigma=0.3,0.6,1.0", "--axis", "lam=0,0.5,2", "--set", "eta_d=0.2", "--set",
+            "eta_g=0.2", "--method", "simulate", "--steps", "150", "--chunk-size", "2", "--format", "zarr",
+            "--out", str(out)]
+    assert main(argv) == 0
+    first = xr.open_zarr(out / "phase.zarr").load()
+    chunk = out / "phase.zarr" / "generator_rate" / "0.1"
+    chunk.write_bytes(b"\x00" * 3)
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 0
+    notes = [ln for ln in capsys.readouterr().err.replace("\r", "\n").splitlines() if "note:" in ln]
+    assert notes == [f"kernelgda: note: {out / 'phase.zarr'}: 1 incomplete or damaged block(s) found; "
+                     "recomputing them"], notes
+    assert xr.open_zarr(out / "phase.zarr").load().identical(first)

@@ -244,15 +244,23 @@ def run(args) -> int:
         if args.method == "simulate" or fmt == "zarr":
             from tqdm import tqdm
 
-            bar = tqdm(total=sweep.num_cells, unit="cell", desc="computing", file=sys.stderr)
-
-            def progress(done, total):
+            def progress(done, total):  # first called once the store is checked (after any note)
+                nonlocal bar
+                if bar is None:
+                    bar = tqdm(total=total, initial=done, unit="cell", desc="computing", file=sys.stderr)
                 bar.update(done - bar.n)
 
+        import logging
+
+        notes = logging.StreamHandler(sys.stderr)  # the library's notes (a damaged block), one line each
+        notes.setFormatter(logging.Formatter("kernelgda: note: %(message)s"))
+        logger = logging.getLogger("kernelgda.phase")
+        logger.addHandler(notes)
         start = time.perf_counter()
         try:
             ds = run_sweep(sweep, client=client, store=store, workers=args.workers, progress=progress)
         finally:
+            logger.removeHandler(notes)
             if bar is not None:
                 bar.close()
         elapsed = time.perf_counter() - start
