@@ -239,6 +239,11 @@ def _memory_check(sweep, limit, in_memory, directory):
         resources.check_bytes(mem["block"], "one simulated block", limit=limit, hint=hint,
                               detail=f"{cells} cells x {resources.format_count(sweep.num_steps + 1)} "
                               "recorded steps")
+    else:
+        fit = max(1, int(limit // (_WORK_PER_CELL * resources.ITEMSIZE)))
+        resources.check_bytes(mem["block"], "one block", limit=limit,
+                              hint=f"use a --chunk-size of at most {resources.format_count(fit)}",
+                              detail=f"{cells} cells x {_WORK_PER_CELL} working values")
     if in_memory:
         _grid_check(sweep.num_cells, len(sweep.variables), limit, directory)
     else:
