@@ -120,6 +120,10 @@ def connect(address: str, *, timeout: float = 3.0):
         count = address.partition(":")[2]
         if not count.isdigit() or int(count) < 1:
             raise ValueError(f"--scheduler {address!r}: expected local:N with N >= 1 worker processes")
+        most = 4 * (os.cpu_count() or 1)
+        if int(count) > most:
+            raise ValueError(f"--scheduler {address!r}: at most {most} local worker processes on this "
+                             f"machine ({os.cpu_count()} CPUs); use a cluster for more")
         cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True,
                                dashboard_address=":0")
         client = Client(cluster)
