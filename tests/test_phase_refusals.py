@@ -110,12 +110,15 @@ def test_linearize_refuses_a_laplacian_scenario_with_the_reason(tmp_path, capsys
     assert capsys.readouterr().err.strip() == f"kernelgda: error: {ref.value}", "analyze refuses it alike"
 
 
-# A fresh interpreter that runs the command and prints its own peak resident memory (kB).
-_PEAK = ("import resource, sys\nfrom kernelgda.cli import main\nrc = main(sys.argv[1:])\n"
-         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(rc)")
+# A fresh interpreter that runs the command and prints its own peak resident memory (kB):
+# VmHWM of its address space (ru_maxrss would include the pages of the forking test process).
+_PEAK = ("import sys\nfrom kernelgda.cli import main\nrc = main(sys.argv[1:])\n"
+         "print(next(ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM')))\n"
+         "sys.exit(rc)")
 
 
 @pytest.mark.slow  # a fresh interpreter: ~1-2 s
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 def test_huge_grid_refused_fast_in_little_memory(tmp_path):
     out = tmp_path / "D"
     start = time.perf_counter()
@@ -124,7 +127,10 @@ def test_huge_grid_refused_fast_in_little_memory(tmp_path):
                            "eta_g=0.1", "--out", str(out)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     peak_mb = int(proc.stdout.split()[-1]) / 1024
-    assert time.perf_counter() - start < 15 and peak_mb < 400 and not out.exists(), peak_mb
+    seconds = time.perf_counter() - start  # mostly the interpreter's imports
+    assert seconds < 20, f"refused after {seconds:.1f} s"
+    assert peak_mb < 400, f"peak resident memory {peak_mb:.0f} MB"
+    assert not out.exists()
 
 
 @pytest.mark.slow  # ~3 s: 34 blocks written to a Zarr store, summary by reductions over it
