@@ -9,8 +9,9 @@ import pytest
 
 import kernelgda as kg
 from kernelgda.cli import main
-from kernelgda.cli.phase import PARTIAL, parse_axis, parse_setting
-from kernelgda.phase import simulate as phase_simulate
+from kernelgda.cli.phase import parse_axis, parse_setting
+from kernelgda.phase import STORE_NAME
+from kernelgda.phase import diagram as phase_diagram_module
 
 xr = pytest.importorskip("xarray")
 
@@ -136,30 +137,29 @@ def test_unwritable_output_directory(tmp_path, capsys):
 
 
 def test_interrupted_simulation_resumes_to_the_same_dataset(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("zarr")
     whole = tmp_path / "whole"
     assert main(SIMULATE + ["--out", str(whole)]) == 0
     summary = json.loads((whole / "summary.json").read_text())
     assert summary["agreement"]["agree_away"] == 1.0 and summary["status"]["completed"] == 9
-    assert not (whole / PARTIAL).exists(), "finished sweeps leave no partial chunks"
+    assert not (whole / STORE_NAME).exists(), "a finished netCDF sweep leaves no store behind"
 
-    # Interrupt after two of the five chunks (9 cells in chunks of 2).
+    # Interrupt after two of the six blocks (9 cells in blocks of 2 x 1).
     calls = []
-    real = phase_simulate.simulate_chunk
+    real = phase_diagram_module.compute_block
 
-    def interrupting(cells, setup):
+    def interrupting(sweep, index):
         if len(calls) == 2:
             raise KeyboardInterrupt
-        calls.append(len(cells))
-        return real(cells, setup)
+        calls.append(index)
+        return real(sweep, index)
 
     out = tmp_path / "resumed"
-    monkeypatch.setattr(phase_simulate, "simulate_chunk", interrupting)
-    assert main(SIMULATE + ["--out", str(out)]) == 2
+    monkeypatch.setattr(phase_diagram_module, "compute_block", interrupting)
+    assert main(SIMULATE + ["--workers", "1", "--out", str(out)]) == 2
     assert "interrupted" in capsys.readouterr().err
-    assert sorted(p.name for p in (out / PARTIAL).glob("chunk_*.npz")) == ["chunk_00000.npz",
-                                                                          "chunk_00001.npz"]
-    assert not (out / "phase.nc").exists()
-    # Without --resume the finished chunks are kept and the command refuses.
+    assert (out / STORE_NAME).is_dir() and not (out / "phase.nc").exists()
+    # Without --resume the finished blocks are kept and the command refuses.
     assert main(SIMULATE + ["--out", str(out)]) == 2
     assert "--resume" in capsys.readouterr().err
     # Other arguments cannot resume this sweep.
@@ -168,14 +168,14 @@ def test_interrupted_simulation_resumes_to_the_same_dataset(tmp_path, capsys, mo
 
     counted = []
 
-    def counting(cells, setup):
-        counted.append(len(cells))
-        return real(cells, setup)
+    def counting(sweep, index):
+        counted.append(index)
+        return real(sweep, index)
 
-    monkeypatch.setattr(phase_simulate, "simulate_chunk", counting)
+    monkeypatch.setattr(phase_diagram_module, "compute_block", counting)
     assert main(SIMULATE + ["--resume", "--out", str(out)]) == 0
-    assert len(counted) == 3, "only the three unfinished chunks are computed"
-    assert not (out / PARTIAL).exists()
+    assert len(counted) == 4, "only the four unfinished blocks are computed"
+    assert not (out / STORE_NAME).exists()
     assert _load(out / "phase.nc").identical(_load(whole / "phase.nc")), \
         "resumed dataset differs from the uninterrupted run"
 

@@ -113,7 +113,7 @@ def test_spectrum_summary_is_consistent():
 def test_laplacian_refused():
     gan = kg.KernelGAN([[0.0, 0.0]], 1.0, kg.Laplacian(sigma=0.5), lam=0.3)
     eq = kg.find_equilibrium(gan, [[0.0, 0.0]], 1.0)
-    with pytest.raises(ValueError, match="laplacian kernel is not differentiable"):
+    with pytest.raises(ValueError, match="Laplacian kernel is not differentiable"):
         kg.linearize(gan, eq, kg.GDA(0.1, 0.1))
 
 

@@ -263,30 +263,6 @@ def test_fast_divergence_is_labelled_divergent():
     assert np.isnan(ds.measured_rate.values[0])
 
 
-def test_resume_gives_the_same_dataset_as_an_uninterrupted_run():
-    axes = {"sigma": [0.3, 0.6, 1.0], "lam": [0.0, 0.5, 2.0]}
-    fixed = {"eta_d": 0.2, "eta_g": 0.2}
-    kwargs = {"method": "simulate", "num_steps": 150, "chunk_size": 2}
-    full = phase_diagram(axes, fixed, **kwargs)
-    saved = {}
-
-    def interrupt(index, arrays, num_chunks):
-        saved[index] = {k: np.array(v) for k, v in arrays.items()}
-        if len(saved) == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        phase_diagram(axes, fixed, on_chunk=interrupt, **kwargs)
-    computed = []
-    resumed = phase_diagram(axes, fixed, completed=saved,
-                            on_chunk=lambda i, arrays, n: computed.append(i), **kwargs)
-    assert not set(computed) & set(saved), "finished chunks were recomputed"
-    assert len(computed) + len(saved) == 5, "9 cells in chunks of 2"
-    assert resumed.identical(full), "resumed dataset differs from the uninterrupted run"
-    with pytest.raises(ValueError, match="does not belong"):
-        phase_diagram({"sigma": [0.3, 0.7, 1.0], "lam": [0.0, 0.5, 2.0]}, fixed, completed=saved, **kwargs)
-
-
 # -- scenarios ------------------------------------------------------------------------------------
 
 def _scenario(points, p, sigma=0.3, lam=0.5):

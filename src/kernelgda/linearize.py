@@ -29,9 +29,9 @@ from .game import GDA, KernelGAN
 from .regimes import DEFAULT_TOL, classify, dominant_eigenvalue
 from .rules import field_matrix, step_matrix, z_of_mu
 
-__all__ = ["Linearization", "linearize", "distinct_locations", "reduced_blocks", "field_eigenvalues",
-           "discriminator_mode", "FixedPointKind", "fixed_point_kind", "VISIBLE_TOL", "MERGE_TOL",
-           "ASSIGN_RADIUS", "FIT_TOL", "KINDS"]
+__all__ = ["Linearization", "linearize", "require_smooth", "distinct_locations", "reduced_blocks",
+           "field_eigenvalues", "discriminator_mode", "FixedPointKind", "fixed_point_kind", "VISIBLE_TOL",
+           "MERGE_TOL", "ASSIGN_RADIUS", "FIT_TOL", "KINDS"]
 
 #: An eigenvector "reaches the e block" when its e part has norm above this (eigenvectors
 #: have unit norm; a mode the generator cannot see has an e part at rounding level).
@@ -237,10 +237,7 @@ def linearize(gan: KernelGAN, eq: Equilibrium, gda: GDA, *, tol: float = DEFAULT
         raise ValueError(f"eq is not a fixed point: {eq.message}")
     tol = V.scalar(tol, "tol", positive=True)
     y, q = gan.check_generated(eq.y, eq.q)
-    if not gan.kernel.smooth:
-        raise ValueError(f"the {gan.kernel.name} kernel is not differentiable at coincident points "
-                         "(every fixed point has the generated points' own kernel sections in f*); "
-                         "linearization needs a smooth kernel")
+    require_smooth(gan.kernel)
     locs, index, blocks = reduced_blocks(gan, y, q)
     J = step_matrix(gan.lam, gda.eta_d, gda.eta_g, blocks, gda.mode, beta=gda.beta,
                     d_steps=gda.d_steps)
@@ -433,3 +430,13 @@ def fixed_point_kind(gan: KernelGAN, y, q, *, spectral_radius: float | None = No
         kind = "perfect fit" if on_site and np.abs(mass).max() <= FIT_TOL * p.sum() else "fit"
     return FixedPointKind(kind=kind, owner=owner, empty=empty, shared=shared, unassigned=unassigned,
                           stable=None if spectral_radius is None else bool(spectral_radius < 1))
+
+
+def require_smooth(kernel) -> None:
+    """Refuse a kernel that is not differentiable at coincident points (the Laplacian): every
+    fixed point has the generated points' own kernel sections in ``f*``, so the Jacobian of
+    theory section 4 does not exist there. Raises ``ValueError`` with the reason."""
+    if not kernel.smooth:
+        raise ValueError(f"the {type(kernel).__name__} kernel is not differentiable at coincident points "
+                         "(every fixed point has the generated points' own kernel sections in f*); "
+                         "linearization needs a smooth kernel")

@@ -48,8 +48,10 @@ def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: in
     Returns ``{"converged": False, ...}`` without a linearization when Newton fails.
     """
     import kernelgda as kg
+    from kernelgda.linearize import require_smooth
 
     gan, gda = scenario.gan, scenario.gda
+    require_smooth(gan.kernel)  # the same refusal as `kernelgda phase --method linearize`
     eq = kg.find_equilibrium(gan, scenario.y0, scenario.q)
     out = {"scenario": scenario.name, "parameters": scenario.params(),
            "fixed_point": {"converged": bool(eq.converged), "status": eq.status.label,

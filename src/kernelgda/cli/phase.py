@@ -20,20 +20,31 @@ regime regions, with the closed-form boundaries of theory section 5 for an isola
 ``(sigma, lam)`` diagram of alternating GDA with one discriminator step; skipped with a
 note for three axes) and ``DIR/summary.json`` (grid, counts per regime, and
 for ``simulate`` the agreement of measured with predicted regimes,
-:func:`kernelgda.compare`). A simulated sweep shows a progress bar on stderr and
-saves each finished chunk of cells in ``DIR/phase.partial/``; after an interruption,
-the same command with ``--resume`` computes only the missing chunks. Bad input:
-one line on stderr, exit code 2, nothing written.
+:func:`kernelgda.compare`).
+
+The grid is computed in blocks of ``--chunk-size`` cells, each a Dask task
+(:mod:`kernelgda.phase.run`): in this process by default, on a cluster with
+``--scheduler tcp://HOST:PORT`` (a running ``dask scheduler``) or ``--scheduler local:N``
+(a ``LocalCluster`` of N worker processes for this run). ``--format zarr`` writes
+``DIR/phase.zarr`` instead of ``phase.nc``, block by block as blocks finish (readable with
+``xarray.open_zarr`` meanwhile); the default ``auto`` writes netCDF when the dataset fits
+in memory and a netCDF-3 file, Zarr when it fits in memory only, and refuses (pointing at
+``--format zarr``) when it does not fit in memory. A simulated sweep shows a progress bar
+on stderr and keeps its finished blocks in ``DIR/phase.zarr`` (with the ``cluster``
+extra); after an interruption the same command with ``--resume`` computes only the
+missing or damaged blocks. Every argument and the memory estimate (``--max-memory``) are
+checked before anything is created: bad input is one line on stderr, exit code 2,
+nothing written.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import shutil
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -41,10 +52,13 @@ from .rates import to_jsonable
 
 __all__ = ["register", "run", "parse_axis", "parse_setting"]
 
-PARTIAL = "phase.partial"
+#: Largest dataset written as netCDF 3 by ``--format auto`` (the classic format's 2 GiB offsets).
+NETCDF_LIMIT = 2 * 10**9
 #: Dataset attributes that are settings of the sweep, not parameters of the game.
 _SETTINGS = ("method", "tol", "prediction", "axes", "kernelgda_version", "num_steps", "measure_tol",
              "e0_scale", "seed", "history_tol", "chunk_size", "scenario", "kernel", "scenario_source")
+#: Values of one axis that ``parse_axis`` builds at most (a longer axis is refused unbuilt).
+MAX_AXIS = 10**8
 _INTEGER = ("n", "d_steps")
 
 
@@ -85,6 +99,9 @@ def parse_axis(spec: str):
     num = _number(parts[2], what)
     if num != int(num) or num < 1:
         raise ValueError(f"{what}: NUM must be a whole number >= 1, got {parts[2]!r}")
+    if num > MAX_AXIS:
+        raise ValueError(f"{what}: {parts[2].strip()} values on one axis (at most {MAX_AXIS:.0e}); "
+                         "use fewer values")
     scale = parts[3].strip() if len(parts) == 4 else "lin"
     if scale not in ("log", "lin", "linear"):
         raise ValueError(f"{what}: spacing must be 'log' or 'lin', got {scale!r}")
@@ -111,8 +128,8 @@ def parse_setting(spec: str):
 
 def register(sub) -> None:
     p = sub.add_parser("phase", help="phase diagram over a parameter grid",
-                       description=__doc__.split("\n\n")[0] + " Writes DIR/phase.nc, DIR/phase.png, "
-                       "DIR/summary.json.")
+                       description=__doc__.split("\n\n")[0] + " Writes DIR/phase.nc (or DIR/phase.zarr), "
+                       "DIR/phase.png, DIR/summary.json.")
     p.add_argument("--axis", action="append", required=True, metavar="NAME=START:STOP:NUM[:log]",
                    help="swept parameter (1 to 3 of them); or NAME=V1,V2,...")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -124,11 +141,18 @@ def register(sub) -> None:
                    help="history truncation of simulated runs (default 1e-12; 0 keeps it all)")
     p.add_argument("--tol", type=float, default=1e-6, help="tolerance of predicted labels")
     p.add_argument("--measure-tol", type=float, default=1e-3, help="tolerance of measured labels")
-    p.add_argument("--chunk-size", type=int, default=512, help="simulated cells per chunk")
+    p.add_argument("--chunk-size", type=int, default=None,
+                   help="cells per block, the unit of work and storage (default 512 simulated cells)")
     p.add_argument("--seed", type=int, default=0, help="seed of the direction of e0")
     p.add_argument("--workers", type=int, default=None,
-                   help="threads simulating chunks at once (default 2, 1 on a one-core machine)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted simulated sweep")
+                   help="threads of the embedded scheduler (default 2, 1 on a one-core machine)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the blocks on a Dask cluster: tcp://HOST:PORT or local:N (N worker processes)")
+    p.add_argument("--format", choices=("auto", "netcdf", "zarr"), default="auto",
+                   help="phase.nc or phase.zarr (default auto: netCDF when it fits in memory)")
+    p.add_argument("--max-memory", metavar="SIZE", default=None,
+                   help="memory limit of the estimate checked first (default half the available memory)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted sweep from DIR/phase.zarr")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.set_defaults(func=run)
 
@@ -139,104 +163,124 @@ def _counts(codes, labels):
             for u, c in zip(uniq, num, strict=True)}
 
 
-class _Chunks:
-    """Finished chunks of a simulated sweep, saved atomically in ``DIR/phase.partial``."""
-
-    def __init__(self, out: Path, spec: dict, resume: bool):
-        from ..io import atomic_write_text
-
-        self.dir = out / PARTIAL
-        manifest = self.dir / "manifest.json"
-        self.loaded = {}
-        if self.dir.exists():
-            if not resume:
-                raise ValueError(f"{self.dir} holds an interrupted sweep; rerun with --resume to "
-                                 "continue it, or delete that folder to start again")
-            try:
-                old = json.loads(manifest.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                raise ValueError(f"{self.dir} has no readable manifest.json; delete that folder") from None
-            if old != spec:
-                raise ValueError(f"{self.dir} was started with other arguments; rerun the same command "
-                                 "with --resume, or delete that folder to start again")
-            for path in sorted(self.dir.glob("chunk_*.npz")):
-                with np.load(path) as npz:
-                    self.loaded[int(path.stem.split("_")[1])] = {k: npz[k] for k in npz.files}
-        else:
-            self.dir.mkdir()
-            atomic_write_text(manifest, json.dumps(spec, indent=1, sort_keys=True))
-
-    def save(self, index, arrays):
-        from ..io import atomic_path
-
-        with atomic_path(self.dir / f"chunk_{index:05d}.npz") as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
-
-    def finish(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def run(args) -> int:
-    from .. import compare, phase_diagram
-    from ..io import atomic_path, atomic_write_text, writable_dir
-    from ..phase import check_grid, closed_form_boundaries, for_netcdf
-
+def _parse(args):
+    """Axes and fixed parameters, every repetition refused."""
     axes = {}
     for spec in args.axis:
         name, values = parse_axis(spec)
         if name in axes:
             raise ValueError(f"--axis {name} given twice")
         axes[name] = values
-    fixed = dict(parse_setting(s) for s in args.set)
-    for name, what in (("steps", args.steps), ("chunk-size", args.chunk_size),
+    fixed = {}
+    for spec in args.set:
+        name, value = parse_setting(spec)
+        if name in fixed:
+            raise ValueError(f"--set {name} given twice ({fixed[name]!r} and {value!r})")
+        fixed[name] = value
+    return axes, fixed
+
+
+def _plan(args, axes, fixed, scenario, out):
+    """The checked sweep and the output format, before anything is created."""
+    from ..phase import plan_sweep
+    from ..phase.sweep import PREDICTED, SIMULATED
+    from ..resources import ITEMSIZE, default_limit, parse_size
+
+    chunk = 1 if args.chunk_size is None else args.chunk_size
+    for name, what in (("steps", args.steps), ("chunk-size", chunk),
                        ("workers", 1 if args.workers is None else args.workers)):
         if what < 1:
             raise ValueError(f"--{name} must be >= 1, got {what}")
-    if not 0 <= args.history_tol < 1:
+    if not 0 <= args.history_tol < 1:  # also refuses nan
         raise ValueError(f"--history-tol must be in [0, 1), got {args.history_tol}")
+    limit = default_limit() if args.max_memory is None else parse_size(args.max_memory)
+    fmt = args.format
+    if fmt == "auto":
+        nvars = len(PREDICTED) + (len(SIMULATED) if args.method == "simulate" else 0)
+        nbytes = math.prod(len(v) for v in axes.values()) * nvars * ITEMSIZE
+        fmt = "netcdf" if nbytes <= min(limit, NETCDF_LIMIT) else "zarr" if nbytes <= limit else "netcdf"
+    has_zarr = importlib.util.find_spec("zarr") is not None
+    if fmt == "zarr" and not has_zarr:
+        raise ValueError("--format zarr needs zarr: pip install 'kernelgda[cluster]'")
+    parent = out if out.exists() else next((p for p in out.parents if p.exists()), out)
+    sweep = plan_sweep(axes, fixed, method=args.method, scenario=scenario, num_steps=args.steps,
+                       tol=args.tol, measure_tol=args.measure_tol, history_tol=args.history_tol or None,
+                       seed=args.seed, chunk_size=args.chunk_size, max_memory=limit,
+                       in_memory=fmt == "netcdf", directory=str(parent))
+    from ..phase import STORE_NAME
+
+    store = out / STORE_NAME if fmt == "zarr" or (args.method == "simulate" and has_zarr) else None
+    if args.resume and store is None:
+        raise ValueError("--resume needs a store: pip install 'kernelgda[cluster]'"
+                         if args.method == "simulate" else "--resume applies to --method simulate or "
+                         "--format zarr")
+    if store is not None and store.exists() and not args.resume:
+        raise ValueError(f"{store} holds a sweep; rerun with --resume to continue it, or delete it to "
+                         "start again")
+    return sweep, fmt, store, limit
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from .. import compare
+    from ..io import atomic_path, atomic_write_text, writable_dir
+    from ..phase import closed_form_boundaries, for_netcdf, run_sweep
+    from ..phase.run import connect
+
+    axes, fixed = _parse(args)
     scenario = None
     if args.scenario is not None:
         from ..scenario import load_scenario
 
         scenario = load_scenario(args.scenario)
-    shape = check_grid(axes, fixed, method=args.method, scenario=scenario)
-    out = writable_dir(args.out)
-    kwargs = {}
-    chunks = None
-    if args.method == "simulate":
-        spec = {"axes": axes, "fixed": fixed, "scenario": None if scenario is None else scenario.source,
-                "steps": args.steps, "history_tol": args.history_tol, "tol": args.tol,
-                "measure_tol": args.measure_tol, "chunk_size": args.chunk_size, "seed": args.seed}
-        chunks = _Chunks(out, to_jsonable(spec), args.resume)
-        from tqdm import tqdm
-
-        bar = tqdm(total=math.prod(shape), unit="cell", desc="simulating", file=sys.stderr,
-                   initial=sum(len(c["cells"]) for c in chunks.loaded.values()))
-
-        def on_chunk(index, arrays, num_chunks):
-            chunks.save(index, arrays)
-            bar.update(len(arrays["cells"]))
-
-        kwargs = {"num_steps": args.steps, "history_tol": args.history_tol or None,
-                  "measure_tol": args.measure_tol, "seed": args.seed, "chunk_size": args.chunk_size,
-                  "completed": chunks.loaded, "on_chunk": on_chunk, "workers": args.workers}
-    start = time.perf_counter()
+    out = Path(args.out)
+    sweep, fmt, store, limit = _plan(args, axes, fixed, scenario, out)
+    client, close = connect(args.scheduler) if args.scheduler else (None, None)
     try:
-        ds = phase_diagram(axes, fixed, method=args.method, scenario=scenario, tol=args.tol, **kwargs)
-    finally:
-        if chunks is not None:
-            bar.close()
-    elapsed = time.perf_counter() - start
+        out = writable_dir(args.out)
+        bar = None
+        progress = None
+        if args.method == "simulate" or fmt == "zarr":
+            from tqdm import tqdm
 
+            def progress(done, total):  # first called once the store is checked (after any note)
+                nonlocal bar
+                if bar is None:
+                    bar = tqdm(total=total, initial=done, unit="cell", desc="computing", file=sys.stderr)
+                bar.update(done - bar.n)
+
+        import logging
+
+        notes = logging.StreamHandler(sys.stderr)  # the library's notes (a damaged block), one line each
+        notes.setFormatter(logging.Formatter("kernelgda: note: %(message)s"))
+        logger = logging.getLogger("kernelgda.phase")
+        logger.addHandler(notes)
+        start = time.perf_counter()
+        try:
+            ds = run_sweep(sweep, client=client, store=store, workers=args.workers, progress=progress)
+        finally:
+            logger.removeHandler(notes)
+            if bar is not None:
+                bar.close()
+        elapsed = time.perf_counter() - start
+    finally:
+        if close is not None:
+            close()
+    in_memory = sweep.memory()["result"] <= limit
+    if in_memory:
+        ds = ds.load()
     summary = _summary(ds, args, axes, fixed, elapsed)
     comparison = None
-    if args.method == "simulate":
+    if args.method == "simulate" and in_memory:
         comparison = compare(ds)
         summary["agreement"] = comparison.as_dict()
     figure, plot_note = None, None
-    if len(shape) == 3:
-        plot_note = "plot skipped: a phase diagram with 3 axes has no 2-d picture (the data is in phase.nc)"
+    if len(sweep.shape) == 3:
+        plot_note = f"plot skipped: a phase diagram with 3 axes has no 2-d picture (the data is in " \
+                    f"{'phase.nc' if fmt == 'netcdf' else 'phase.zarr'})"
+    elif not in_memory:
+        plot_note = "plot skipped: the grid does not fit in memory (the data is in phase.zarr)"
     else:
         from ..plotting import phase_figure
 
@@ -244,9 +288,13 @@ def run(args) -> int:
         summary["boundaries"] = boundary_note if boundaries is not None else f"not drawn: {boundary_note}"
         figure = phase_figure(ds, boundaries, title=f"kernelgda phase ({args.method})")
 
-    with atomic_path(out / "phase.nc") as tmp:
-        for_netcdf(ds).to_netcdf(tmp, engine="scipy")
-    files = ["phase.nc"]
+    files = []
+    if fmt == "netcdf":
+        with atomic_path(out / "phase.nc") as tmp:
+            for_netcdf(ds).to_netcdf(tmp, engine="scipy")
+        files.append("phase.nc")
+    else:
+        files.append(store.name)
     if figure is not None:
         with atomic_path(out / "phase.png") as tmp:
             figure.savefig(tmp, format="png")
@@ -261,9 +309,9 @@ def run(args) -> int:
     files.append("summary.json")
     summary["files"] = files
     atomic_write_text(out / "summary.json", json.dumps(to_jsonable(summary), indent=1) + "\n")
-    if chunks is not None:
-        chunks.finish()
-    print(f"{args.method} phase diagram, {math.prod(shape)} cells in {elapsed:.2f} s: "
+    if fmt == "netcdf" and store is not None:
+        shutil.rmtree(store, ignore_errors=True)  # the progress store of a netCDF run
+    print(f"{args.method} phase diagram, {sweep.num_cells} cells in {elapsed:.2f} s: "
           + ", ".join(f"{k} {v}" for k, v in summary["regimes"].items()))
     if comparison is not None:
         print(comparison.table())
@@ -276,6 +324,8 @@ def _summary(ds, args, axes, fixed, elapsed) -> dict:
     from ..status import Status
 
     labels = ("undetermined",) + REGIMES
+    if not isinstance(ds["generator_rate"].data, np.ndarray):
+        return _lazy_summary(ds, args, axes, elapsed, labels)
     rate = ds["generator_rate"].values
     summary = {
         "method": args.method,
@@ -301,4 +351,29 @@ def _summary(ds, args, axes, fixed, elapsed) -> dict:
         summary["status"] = _counts(ds["status"].values, [s.label for s in Status])
         summary["max_truncation_bound"] = float(np.nanmax(ds["truncation_bound"].values)) \
             if np.isfinite(ds["truncation_bound"].values).any() else None
+    return summary
+
+
+def _lazy_summary(ds, args, axes, elapsed, labels) -> dict:
+    """The summary of a dataset too large for memory, by reductions over its blocks."""
+    import dask
+
+    def counts(var):
+        codes = range(-1, len(labels) - 1) if labels[0] == "undetermined" else range(len(labels))
+        found = dask.compute(*[(ds[var] == c).sum() for c in codes])
+        return {labels[c + 1] if labels[0] == "undetermined" else labels[c]: int(n)
+                for c, n in zip(codes, found, strict=True) if int(n)}
+
+    lo, hi = dask.compute(ds["generator_rate"].min(), ds["generator_rate"].max())
+    summary = {"method": args.method, "scenario": args.scenario,
+               "axes": [{"name": k, "num": len(v)} for k, v in axes.items()],
+               "fixed": {k: v for k, v in ds.attrs.items() if k not in _SETTINGS},
+               "settings": {k: v for k, v in ds.attrs.items() if k in _SETTINGS and k != "scenario_source"},
+               "cells": int(ds["generator_rate"].size), "regimes": counts("regime"),
+               "generator_rate": {"min": float(lo), "max": float(hi)}, "elapsed_s": round(elapsed, 3)}
+    if "measured_regime" in ds:
+        from ..status import Status
+
+        summary["measured_regimes"] = counts("measured_regime")
+        summary["status"] = {s.label: int((ds["status"] == s.code).sum().compute()) for s in Status}
     return summary

@@ -15,6 +15,11 @@ atomically (a temporary file moved into place), so an interrupted or failed run 
 complete files from the experiments that finished and nothing half-written. Progress
 goes to stderr. An unknown experiment name or an unwritable output directory: one line
 on stderr, exit code 2.
+
+``--scheduler tcp://HOST:PORT`` (a running ``dask scheduler``) or ``--scheduler local:N``
+(a ``LocalCluster`` of N worker processes for this run) computes the experiments as
+independent Dask tasks on that cluster; figures, data files and the report are written
+where the command runs, as each experiment's result arrives.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ def register(sub) -> None:
                    "`kernelgda list`)")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                    help=f"output directory (default {DEFAULT_OUT}/)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="compute the experiments on a Dask cluster: tcp://HOST:PORT or local:N")
     p.set_defaults(func=_reproduce)
 
     f = sub.add_parser("figure", help="run one experiment and write its figure and data",
@@ -86,8 +93,20 @@ def write_experiment(experiment, result, out: Path) -> tuple[dict, bytes]:
     return files, png
 
 
-def run_experiments(names, *, quick: bool, out: Path, progress=None):
-    """Run ``names`` in order, write each one's files; return a list of ``ReportEntry``."""
+def _compute_timed(quick, name):
+    """One experiment's result and its compute time (a task of a cluster run)."""
+    from ..experiments import get
+
+    exp = get(name)
+    start = time.perf_counter()
+    result = exp.compute(exp.config(quick))
+    return result, time.perf_counter() - start
+
+
+def run_experiments(names, *, quick: bool, out: Path, progress=None, client=None):
+    """Run ``names``, write each one's files; return a list of ``ReportEntry`` in the order of
+    ``names``. With ``client`` (a ``dask.distributed.Client``) the experiments are computed as
+    independent tasks on its cluster and drawn here as they finish."""
     from tqdm.auto import tqdm
 
     from ..experiments import config_dict, get
@@ -95,20 +114,34 @@ def run_experiments(names, *, quick: bool, out: Path, progress=None):
 
     experiments = [get(n) for n in names]  # raises before anything is run or written
     progress = progress or _progress_factory()
-    entries = []
-    bar = tqdm(experiments, desc="reproduce", file=sys.stderr, dynamic_ncols=True)
-    for exp in bar:
-        bar.set_postfix_str(exp.name)
-        start = time.perf_counter()
-        result = exp.compute(exp.config(quick), progress=progress)
+    entries = {}
+    bar = tqdm(total=len(experiments), desc="reproduce", file=sys.stderr, dynamic_ncols=True)
+
+    def finish(exp, result, seconds):
         files, png = write_experiment(exp, result, out)
-        seconds = time.perf_counter() - start
         tqdm.write(f"{exp.name}: {seconds:.1f} s -> {out / files['png']}", file=sys.stderr)
-        entries.append(ReportEntry(name=exp.name, description=exp.description, caption=result.caption,
-                                   table=result.table, summary=result.summary,
-                                   config=config_dict(result.config), files=files, png=png,
-                                   seconds=seconds))
-    return entries
+        entries[exp.name] = ReportEntry(name=exp.name, description=exp.description, caption=result.caption,
+                                        table=result.table, summary=result.summary,
+                                        config=config_dict(result.config), files=files, png=png,
+                                        seconds=seconds)
+        bar.update(1)
+
+    try:
+        if client is None:
+            for exp in experiments:
+                bar.set_postfix_str(exp.name)
+                start = time.perf_counter()
+                result = exp.compute(exp.config(quick), progress=progress)
+                finish(exp, result, time.perf_counter() - start)
+        else:
+            from ..phase.run import map_tasks
+
+            by_name = {exp.name: exp for exp in experiments}
+            map_tasks(_compute_timed, quick, list(by_name),
+                      lambda name, res: finish(by_name[name], *res), client=client, name="experiment")
+    finally:
+        bar.close()
+    return [entries[exp.name] for exp in experiments]
 
 
 def _output_dir(path: str) -> Path:
@@ -126,11 +159,19 @@ def _reproduce(args) -> int:
     names = list(dict.fromkeys(args.only)) if args.only else list(EXPERIMENTS)
     for n in names:
         get(n)
-    out = _output_dir(args.out)
-    start = time.perf_counter()
-    entries = run_experiments(names, quick=args.quick, out=out)
+    from ..phase.run import connect
+
+    client, close = connect(args.scheduler) if args.scheduler else (None, None)
+    try:
+        out = _output_dir(args.out)
+        start = time.perf_counter()
+        entries = run_experiments(names, quick=args.quick, out=out, client=client)
+    finally:
+        if close is not None:
+            close()
     command = "kernelgda reproduce" + (" --quick" if args.quick else "") + (
-        " --only " + " ".join(names) if args.only else "")
+        " --only " + " ".join(names) if args.only else "") + (
+        f" --scheduler {args.scheduler}" if args.scheduler else "")
     meta = ReportMeta(version=__version__, quick=args.quick, command=command,
                       date=time.strftime("%Y-%m-%d %H:%M:%S %Z"), seconds=time.perf_counter() - start)
     atomic_write_text(out / "report.md", render_markdown(entries, meta))

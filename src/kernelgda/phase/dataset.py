@@ -76,7 +76,7 @@ def build_dataset(coords, shape, data, values, attrs, scenario):
     dims = tuple(coords)
     variables = {}
     for name, arr in data.items():
-        arr = np.asarray(arr).reshape(shape)
+        arr = (arr if hasattr(arr, "chunks") else np.asarray(arr)).reshape(shape)  # NumPy or Dask
         if arr.dtype == np.int64:
             arr = arr.astype(np.int32)  # netCDF3 has no 64-bit integers
         variables[name] = (dims, arr)

@@ -32,28 +32,30 @@ labels, away from and near the label boundaries.
 
 from __future__ import annotations
 
-import math
-import os
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
-from .. import _validate as V
-from ..check import E0_SCALE, MEASURED_TOL
+from ..check import MEASURED_TOL
 from ..regimes import DEFAULT_TOL
 from .dataset import build_dataset
-from .grid import setup_grid
-from .predict import fixed_points, predict_isolated, predict_scenario
-from .simulate import CHUNK_SIZE, HISTORY_TOL, SimulationSetup, simulate_cells
+from .run import map_tasks
+from .simulate import HISTORY_TOL
+from .store import FILL, open_store
+from .sweep import Sweep, compute_block, plan_sweep
 
-__all__ = ["phase_diagram"]
+__all__ = ["phase_diagram", "run_sweep"]
+
+_LOG = logging.getLogger("kernelgda.phase")
 
 
 def phase_diagram(axes, fixed=None, *, method: str = "theory", scenario=None, num_steps: int = 1000,
                   tol: float = DEFAULT_TOL, measure_tol: float = MEASURED_TOL,
-                  history_tol: float | None = HISTORY_TOL, seed: int = 0, chunk_size: int = CHUNK_SIZE,
-                  completed: Mapping | None = None,
-                  on_chunk: Callable[[int, dict, int], None] | None = None, workers: int | None = None):
+                  history_tol: float | None = HISTORY_TOL, seed: int = 0, chunk_size: int | None = None,
+                  client=None, store=None, workers: int | None = None, max_memory=None,
+                  progress: Callable[[int, int], None] | None = None):
     """Regimes and rates over a grid of parameters (theory sections 5-7).
 
     Parameters
@@ -73,7 +75,8 @@ def phase_diagram(axes, fixed=None, *, method: str = "theory", scenario=None, nu
     method : {"theory", "linearize", "simulate"}
         See the module docstring.
     scenario : Scenario, optional
-        Required by ``"linearize"``; with ``"simulate"`` it replaces the isolated model.
+        Required by ``"linearize"`` (a smooth kernel); with ``"simulate"`` it replaces the
+        isolated model.
     num_steps : int
         Steps per simulated cell.
     tol : float
@@ -86,17 +89,25 @@ def phase_diagram(axes, fixed=None, *, method: str = "theory", scenario=None, nu
         ``None`` keeps the full history.
     seed : int
         Seed of the direction of ``e0`` (one unit ``(n, d)`` direction for all cells).
-    chunk_size : int
-        Simulated cells advanced together.
-    completed : dict of int to dict, optional
-        Chunks finished by an earlier, interrupted call with the same arguments, as
-        passed to ``on_chunk``; they are not recomputed.
-    on_chunk : callable, optional
-        ``on_chunk(index, arrays, num_chunks)`` after each newly simulated chunk, in
-        chunk order (to save it, or to show progress).
+    chunk_size : int, optional
+        Cells per block, the unit of work, of progress and of storage (default
+        :data:`kernelgda.phase.sweep.DEFAULT_CHUNK`: 512 simulated cells).
+    client : dask.distributed.Client, optional
+        Run the blocks on this cluster (:mod:`kernelgda.phase.run`); default: Dask's local
+        threaded scheduler in this process. The result does not depend on it.
+    store : path, optional
+        A Zarr store (:mod:`kernelgda.phase.store`) written block by block as blocks
+        finish; an existing store of the same arguments is resumed (its complete blocks
+        are not recomputed). The dataset is then returned read lazily from the store, so
+        the grid need not fit in memory (one block at a time must). Needs ``zarr``.
     workers : int, optional
-        Threads simulating chunks at the same time (default: 2, or 1 on a one-core
-        machine). The result does not depend on it.
+        Threads of the local scheduler (default: 2, or 1 on a one-core machine).
+    max_memory : int or str, optional
+        Memory limit of the estimate checked before anything is computed (default half
+        the available memory, :mod:`kernelgda.resources`).
+    progress : callable, optional
+        ``progress(cells_done, cells_total)`` at the start (cells resumed from ``store``)
+        and after each block.
 
     Returns
     -------
@@ -109,6 +120,11 @@ def phase_diagram(axes, fixed=None, *, method: str = "theory", scenario=None, nu
         skipped), ``num_taken`` and ``truncation_bound``. Attributes: the method, every
         fixed parameter (the update rule as ``mode``), the tolerances and the package
         version.
+
+    Raises
+    ------
+    ValueError
+        Bad input, or a memory estimate over ``max_memory`` (before anything is computed).
 
     Notes
     -----
@@ -125,45 +141,70 @@ def phase_diagram(axes, fixed=None, *, method: str = "theory", scenario=None, nu
     >>> ds.generator_rate.shape, str(ds.regime.sel(sigma=1.0, lam=0.0).attrs["flag_meanings"].split()[5])
     ((4, 2), 'cycling')
     """
-    tol = V.scalar(tol, "tol", positive=True)
-    measure_tol = V.scalar(measure_tol, "measure_tol", positive=True)
-    coords, values, scenario, shape, params = setup_grid(axes, fixed, method, scenario)
-    num = math.prod(shape)
+    directory = "." if store is None else str(Path(store).resolve().parent)
+    sweep = plan_sweep(axes, fixed, method=method, scenario=scenario, num_steps=num_steps, tol=tol,
+                       measure_tol=measure_tol, history_tol=history_tol, seed=seed, chunk_size=chunk_size,
+                       max_memory=max_memory, in_memory=store is None, directory=directory)
+    return run_sweep(sweep, client=client, store=store, workers=workers, progress=progress)
 
-    if scenario is None:
-        pred = predict_isolated(params, num, tol)
-        groups, group_of = [], None
-    else:
-        groups = fixed_points(scenario, params, num)
-        group_of = np.empty(num, dtype=int)
-        for g, (_, idx) in enumerate(groups):
-            group_of[idx] = g
-        pred = predict_scenario(scenario, params, num, tol, groups)
 
-    data = {"generator_rate": pred["generator_rate"], "spectral_radius": pred["spectral_radius"],
-            "regime": pred["regime"], "dominant_real": pred["dominant"].real,
-            "dominant_imag": pred["dominant"].imag, "runner_up_rate": pred["runner_up"]}
-    attrs = {"method": method, "tol": tol, "prediction": "isolated" if scenario is None else "linearize"}
-    if method == "simulate":
-        num_steps = V.integer(num_steps, "num_steps", minimum=1)
-        chunk_size = V.integer(chunk_size, "chunk_size", minimum=1)
-        seed = V.integer(seed, "seed", minimum=0)
-        if history_tol is not None:
-            history_tol = V.scalar(history_tol, "history_tol", positive=True)
-            if history_tol >= 1:
-                raise ValueError(f"history_tol must be in (0, 1), got {history_tol}")
-        if scenario is None:
-            delta = np.asarray(params["p"] - params["n"] * params["q"])
-            runnable = np.broadcast_to(((params["lam"] > 0) | (delta == 0)) & (params["p"] > 0), (num,))
+def _template(sweep: Sweep, data):
+    return build_dataset(sweep.coords, sweep.shape, data, sweep.values, sweep.attrs(), sweep.scenario)
+
+
+def run_sweep(sweep: Sweep, *, client=None, store=None, workers: int | None = None,
+              progress: Callable[[int, int], None] | None = None, resume: bool = True):
+    """Compute a planned sweep (:func:`kernelgda.phase.sweep.plan_sweep`): the scenario's
+    fixed points, then every block not already in ``store``, as Dask tasks
+    (:func:`kernelgda.phase.run.map_tasks`); arguments as :func:`phase_diagram`."""
+    saved = None
+    if store is not None:
+        import dask.array as da
+
+        lazy = {name: da.full(sweep.shape, FILL[dtype], dtype=dtype, chunks=sweep.block)
+                for name, dtype in sweep.variables.items()}
+        saved = open_store(store, sweep, _template(sweep, lazy), resume=resume)
+        if saved.corrupt:
+            _LOG.warning("%s: %d incomplete or damaged block(s) found; recomputing them", store,
+                         saved.corrupt)
+    todo = [i for i in range(sweep.num_blocks) if saved is None or i not in saved.done]
+    if sweep.scenario is not None and todo:
+        from .sweep import kernel_scenarios
+
+        kernels = {}
+        map_tasks(_fixed_point, None, kernel_scenarios(sweep),
+                  lambda item, fp: kernels.__setitem__(item[0], fp), client=client, workers=workers,
+                  name="phase-fixed-point")
+        sweep.kernels = kernels
+    data = None if saved is not None else {name: np.full(sweep.shape, FILL[dtype], dtype=dtype)
+                                           for name, dtype in sweep.variables.items()}
+    done_cells = 0 if saved is None else sum(_cells(sweep, i) for i in saved.done)
+    if progress is not None:
+        progress(done_cells, sweep.num_cells)
+
+    def on_result(index, arrays):
+        nonlocal done_cells
+        if saved is not None:
+            saved.write(index, arrays)
         else:
-            lam = np.broadcast_to(params["lam"], (num,))
-            runnable = np.array([groups[g][0].eq is not None and (lam[c] > 0 or groups[g][0].perfect_match)
-                                 for c, g in enumerate(group_of)], dtype=bool)
-        setup = SimulationSetup(params=params, num=num, num_steps=num_steps, history_tol=history_tol,
-                                measure_tol=measure_tol, seed=seed, scenario=scenario, groups=groups,
-                                group_of=group_of)
-        workers = min(2, os.cpu_count() or 1) if workers is None else V.integer(workers, "workers", minimum=1)
-        data.update(simulate_cells(setup, np.asarray(runnable), chunk_size, completed, on_chunk, workers))
-        attrs.update(num_steps=num_steps, measure_tol=measure_tol, e0_scale=E0_SCALE, seed=seed,
-                     history_tol=-1.0 if history_tol is None else history_tol, chunk_size=chunk_size)
-    return build_dataset(coords, shape, data, values, attrs, scenario)
+            sl = sweep.slices(index)
+            for name, arr in arrays.items():
+                data[name][sl] = arr
+        done_cells += _cells(sweep, index)
+        if progress is not None:
+            progress(done_cells, sweep.num_cells)
+
+    map_tasks(compute_block, sweep, todo, on_result, client=client, workers=workers, name="phase-block")
+    if saved is not None:
+        return saved.dataset()
+    return _template(sweep, data)
+
+
+def _cells(sweep, index):
+    return int(np.prod([s.stop - s.start for s in sweep.slices(index)]))
+
+
+def _fixed_point(_, item):
+    from .predict import fixed_point
+
+    return fixed_point(item[1])

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import _validate as V
 from ..game import GDA, MODES
+from ..linearize import require_smooth
 
 __all__ = ["check_grid", "setup_grid", "cell_gdas", "value_at", "METHODS", "ISOLATED_PARAMS",
            "ISOLATED_DEFAULTS", "SCENARIO_PARAMS", "RULE_OPTIONS", "OPTIONS"]
@@ -87,16 +88,6 @@ def _parse(axes, fixed, valid, defaults):
     return coords, values
 
 
-def _cell_params(coords, values):
-    """Every parameter as a flat ``(N,)`` array over the grid cells (C order) or a scalar."""
-    shape = tuple(len(v) for v in coords.values())
-    grids = np.meshgrid(*coords.values(), indexing="ij") if coords else []
-    out = dict(values)
-    for name, grid in zip(coords, grids, strict=True):
-        out[name] = grid.ravel()
-    return shape, out
-
-
 def value_at(value, idx):
     """``value[idx]`` for a per-cell array, ``value`` itself for a scalar."""
     return value[idx] if isinstance(value, np.ndarray) else value
@@ -131,7 +122,7 @@ def _check_rule_options(coords, values, given):
 
 
 def setup_grid(axes, fixed, method, scenario):
-    """Validate the grid arguments; returns ``(coords, fixed values, scenario, shape, cell params)``."""
+    """Validate the grid arguments; returns ``(coords, fixed values, scenario, shape)``."""
     V.choice(method, "method", METHODS)
     if scenario is not None and not all(hasattr(scenario, a) for a in ("with_params", "params", "gan")):
         raise ValueError(f"scenario must be a Scenario from kernelgda.scenario.load_scenario, "
@@ -149,6 +140,8 @@ def setup_grid(axes, fixed, method, scenario):
                              "fixed (the isolated model needs eta_d, eta_g, lam and sigma)")
     else:
         coords, values = _parse(axes, fixed, SCENARIO_PARAMS, {})
+        if method == "linearize":
+            require_smooth(scenario.gan.kernel)
         if "alpha" in {**coords, **values} and scenario.gan.kernel.name != "rational_quadratic":
             raise ValueError(f"alpha applies only to the rational_quadratic kernel; this scenario's "
                              f"kernel is {scenario.gan.kernel.name!r}")
@@ -161,8 +154,7 @@ def setup_grid(axes, fixed, method, scenario):
         values = {k: base[k] for k in SCENARIO_PARAMS if k in base and k not in coords}
         values.update(rule)
     _check_rule_options(coords, values, set(coords) | set(fixed or {}))
-    shape, params = _cell_params(coords, values)
-    return coords, values, scenario, shape, params
+    return coords, values, scenario, tuple(len(v) for v in coords.values())
 
 
 def check_grid(axes, fixed=None, *, method: str = "theory", scenario=None) -> tuple:

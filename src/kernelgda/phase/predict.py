@@ -2,8 +2,8 @@
 
 Isolated points model: the closed forms (:func:`kernelgda.isolated.eigenvalues`) as a
 few broadcast array expressions, one call per combination of the scalar rule options.
-Scenario: the fixed point is computed once per kernel (it does not depend on ``lam`` or
-the learning rates), the blocks of :func:`kernelgda.linearize.reduced_blocks` reused
+Scenario: the fixed point is computed once per kernel (:func:`fixed_point`; it does not
+depend on ``lam`` or the learning rates), the blocks of :func:`kernelgda.linearize.reduced_blocks` reused
 with ``H = (lam hess f*) / lam``, each rule's step matrix
 (:func:`kernelgda.rules.step_matrix`; for optimistic and momentum on the augmented
 state, the visible block being the ``e`` block of the first copy, as
@@ -25,7 +25,7 @@ from ..regimes import classify_codes, dominant_eigenvalue, runner_up
 from ..rules import step_matrix
 from .grid import OPTIONS, RULE_OPTIONS, cell_gdas, value_at
 
-__all__ = ["predict_isolated", "predict_scenario", "fixed_points", "FixedPoint"]
+__all__ = ["predict_isolated", "predict_scenario", "fixed_point", "FixedPoint"]
 
 
 def _empty(num):
@@ -72,23 +72,6 @@ def predict_isolated(params, num, tol):
     return out
 
 
-def _kernel_groups(scenario, params, num):
-    """Cells grouped by kernel parameters: ``[(scenario at lam = 1 with that kernel, index)]``."""
-    names = [k for k in ("sigma", "alpha") if k in params]
-    if not any(isinstance(params[k], np.ndarray) for k in names):
-        return [(scenario.with_params(lam=1.0, **{k: params[k] for k in names}), np.arange(num))]
-    combo = np.stack([np.broadcast_to(params[k], (num,)) for k in names], axis=1)
-    uniq, inverse = np.unique(combo, axis=0, return_inverse=True)
-    return [(scenario.with_params(lam=1.0, **dict(zip(names, row.tolist(), strict=True))),
-             np.nonzero(inverse.ravel() == g)[0]) for g, row in enumerate(uniq)]
-
-
-def fixed_points(scenario, params, num):
-    """One fixed point per kernel group: ``[(FixedPoint, flat cell indices)]``; the fixed
-    point does not depend on ``lam`` or the learning rates (theory section 3)."""
-    return [(_fixed_point(sc), idx) for sc, idx in _kernel_groups(scenario, params, num)]
-
-
 @dataclass
 class FixedPoint:
     """One kernel group's fixed point: ``Y*``, ``lam hess f*`` blocks, and whether ``lam = 0`` is allowed."""
@@ -100,7 +83,8 @@ class FixedPoint:
     message: str = ""
 
 
-def _fixed_point(sc):
+def fixed_point(sc) -> FixedPoint:
+    """The fixed point of scenario ``sc`` (taken at ``lam = 1``) and its ``lam hess f*`` blocks."""
     gan = sc.gan  # lam = 1: the fixed point does not depend on lam (theory section 3)
     eq = find_equilibrium(gan, sc.y0, sc.q)
     if not eq.converged:
@@ -114,7 +98,7 @@ def _fixed_point(sc):
 
 def predict_scenario(scenario, params, num, tol, groups):
     """Predictions of the general Jacobian (theory sections 4 and 8) for every cell; ``groups``
-    from :func:`fixed_points`."""
+    one :class:`FixedPoint` per kernel with the cells (flat indices) that use it."""
     out = _empty(num)
     base = scenario.params()
     for fp, idx in groups:

@@ -1,0 +1,143 @@
+"""Running independent tasks of a sweep as Dask tasks: embedded, or on a ``dask.distributed`` cluster.
+
+One execution path: :func:`map_tasks` runs ``fn(shared, item)`` for every item as one Dask
+task each, the shared object (a :class:`~kernelgda.phase.sweep.Sweep`) being one more key
+of the graph that the tasks depend on, and hands each result to ``on_result`` on the
+calling thread as soon as its task finishes (the caller stores it, then drops it).
+
+- ``client=None``: Dask's local threaded scheduler (``dask.threaded.get``) with
+  ``workers`` threads, in this process; nothing to start. NumPy releases the GIL in the
+  array work that takes the time, so threads use several cores. The graph is submitted in
+  waves of :data:`WAVE_PER_WORKER` tasks per thread, so the results held at once stay
+  bounded on a sweep of millions of cells.
+- ``client`` a ``dask.distributed.Client``: the tasks are submitted to its cluster, at most
+  :data:`INFLIGHT_PER_THREAD` per worker thread at a time, and collected as they complete.
+  A worker that dies takes its running tasks with it; the scheduler reruns them elsewhere
+  (they are pure: same inputs, same result), so the sweep goes on undisturbed.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterable
+
+__all__ = ["map_tasks", "default_workers", "connect", "WAVE_PER_WORKER", "INFLIGHT_PER_THREAD"]
+
+#: Embedded runs: tasks per thread in one wave of the local scheduler.
+WAVE_PER_WORKER = 16
+#: Cluster runs: tasks in flight per worker thread (enough to keep every thread busy while
+#: results travel back).
+INFLIGHT_PER_THREAD = 4
+
+
+def default_workers() -> int:
+    """Threads of an embedded run: 2, or 1 on a one-core machine."""
+    return min(2, os.cpu_count() or 1)
+
+
+def map_tasks(fn: Callable, shared, items: Iterable, on_result: Callable, *, client=None,
+              workers: int | None = None, name: str = "phase") -> None:
+    """Run ``fn(shared, item)`` for each item as a Dask task; ``on_result(item, result)`` on
+    the calling thread as each one finishes (in completion order)."""
+    items = list(items)
+    if not items:
+        return
+    if client is None:
+        _embedded(fn, shared, items, on_result, workers or default_workers(), name)
+    else:
+        _cluster(fn, shared, items, on_result, client, name)
+
+
+def _embedded(fn, shared, items, on_result, workers, name):
+    import dask.threaded
+    from dask.callbacks import Callback
+
+    shared_key = f"{name}-shared"
+    wave = WAVE_PER_WORKER * workers
+    for start in range(0, len(items), wave):
+        part = items[start:start + wave]
+        keys = [(name, j) for j in range(len(part))]
+
+        def posttask(key, result, dsk, state, worker_id, part=part):
+            if isinstance(key, tuple) and len(key) == 2 and key[0] == name:
+                on_result(part[key[1]], result)
+                state["cache"][key] = None  # stored by on_result: keep no second copy
+
+        dsk = {shared_key: shared}
+        dsk.update({key: (fn, shared_key, item) for key, item in zip(keys, part, strict=True)})
+        dask.threaded.get(dsk, keys, num_workers=workers, callbacks=[Callback(posttask=posttask)._callback])
+
+
+def _identity(x):
+    return x
+
+
+def _cluster(fn, shared, items, on_result, client, name):
+    from distributed import as_completed
+
+    token = uuid.uuid4().hex[:12]
+    shared_future = client.submit(_identity, shared, key=f"{name}-shared-{token}", pure=False)
+    threads = max(1, sum(client.nthreads().values()))
+    pending = iter(enumerate(items))
+    futures = {}
+
+    def submit():
+        nxt = next(pending, None)
+        if nxt is not None:
+            j, item = nxt
+            fut = client.submit(fn, shared_future, item, key=f"{name}-{token}-{j}", pure=False)
+            futures[fut.key] = (fut, item)
+            done.add(fut)
+
+    done = as_completed()
+    try:
+        for _ in range(INFLIGHT_PER_THREAD * threads):
+            submit()
+        for fut in done:
+            _, item = futures.pop(fut.key)
+            result = fut.result()
+            fut.release()
+            on_result(item, result)
+            submit()
+    finally:
+        if futures:
+            client.cancel([f for f, _ in futures.values()])
+        shared_future.release()
+
+
+def connect(address: str, *, timeout: float = 3.0):
+    """A ``dask.distributed.Client`` for ``address``: ``tcp://host:port`` (a running
+    scheduler) or ``local:N`` (a new ``LocalCluster`` of N single-threaded worker
+    processes, closed with the client). Returns ``(client, close)``; raises ``ValueError``
+    (one line) for a bad address, an unreachable scheduler, or without the ``cluster``
+    extra."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ValueError("--scheduler needs dask.distributed: pip install 'kernelgda[cluster]'") from None
+    if address.startswith("local:"):
+        count = address.partition(":")[2]
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"--scheduler {address!r}: expected local:N with N >= 1 worker processes")
+        most = 4 * (os.cpu_count() or 1)
+        if int(count) > most:
+            raise ValueError(f"--scheduler {address!r}: at most {most} local worker processes on this "
+                             f"machine ({os.cpu_count()} CPUs); use a cluster for more")
+        cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True,
+                               dashboard_address=":0")
+        client = Client(cluster)
+
+        def close():
+            client.close()
+            cluster.close()
+
+        return client, close
+    if "://" not in address:
+        raise ValueError(f"--scheduler {address!r}: expected tcp://HOST:PORT or local:N")
+    try:
+        client = Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(f"--scheduler {address!r}: no scheduler reachable within {timeout:g} s "
+                         f"({type(exc).__name__})") from None
+    return client, client.close

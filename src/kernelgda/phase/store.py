@@ -1,0 +1,148 @@
+"""The Zarr store of a sweep: written block by block, readable while it grows, resumable.
+
+Layout (Zarr format 2, consolidated metadata, so ``xarray.open_zarr(path)`` reads it
+without options): every variable of the phase dataset on the grid, one Zarr chunk per
+block (:mod:`kernelgda.phase.sweep`), and the attributes of the finished dataset, all
+written before the first block is computed; cells of blocks not yet finished read as the
+fill value (``nan``; ``0`` for the integer variables, so ``progress`` tells which are
+done). The subgroup ``progress`` holds ``checksum``: one
+CRC-32 per block of its stored bytes, written *after* the block's data, ``-1`` while
+missing. The root attribute ``kernelgda_sweep`` records the sweep's arguments.
+
+Resuming (:func:`open_store` on an existing store): a store of other arguments is refused;
+a block is complete when its checksum is present and equal to the CRC-32 of what is read
+back, so a block whose data file is missing, truncated or altered is recomputed (and
+counted in ``SweepStore.corrupt``).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["SweepStore", "open_store", "fingerprint", "STORE_NAME", "FILL"]
+
+STORE_NAME = "phase.zarr"
+#: Fill value of each dtype: what unfinished cells read as (Zarr's default for integers).
+FILL = {"f8": np.nan, "i1": 0, "i4": 0}
+
+
+def _require_zarr():
+    try:
+        import zarr
+    except ImportError:
+        raise ValueError("the zarr format needs zarr: pip install 'kernelgda[cluster]'") from None
+    return zarr
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+
+
+def fingerprint(sweep) -> str:
+    """The sweep's arguments as JSON (what a resumed store must match)."""
+    spec = {"coords": sweep.coords, "values": sweep.values, "block": sweep.block,
+            "scenario": None if sweep.scenario is None else sweep.scenario.source, **sweep.attrs()}
+    return json.dumps(_jsonable(spec), sort_keys=True)
+
+
+def _crc(arrays: dict) -> int:
+    crc = 0
+    for name in sorted(arrays):
+        crc = zlib.crc32(np.ascontiguousarray(arrays[name]).tobytes(), crc)
+    return crc
+
+
+class SweepStore:
+    """An open sweep store: :meth:`write` a block, ``done`` (blocks complete), ``corrupt``
+    (blocks found incomplete or damaged when it was opened)."""
+
+    def __init__(self, path: Path, sweep, group, done: set, corrupt: int):
+        self.path, self.sweep, self.group = path, sweep, group
+        self.checksum = group["progress/checksum"]
+        self.done, self.corrupt = done, corrupt
+
+    def write(self, index: int, arrays: dict) -> None:
+        """Store block ``index``: its data, then its checksum (the mark of completion)."""
+        sl = self.sweep.slices(index)
+        for name in self.sweep.variables:
+            self.group[name][sl] = arrays[name]
+        self.checksum[index] = _crc({k: arrays[k] for k in self.sweep.variables})
+        self.done.add(index)
+
+    def read(self, index: int) -> dict:
+        sl = self.sweep.slices(index)
+        return {name: self.group[name][sl] for name in self.sweep.variables}
+
+    def dataset(self):
+        """The stored dataset, read lazily (``xarray.open_zarr``)."""
+        import xarray as xr
+
+        ds = xr.open_zarr(self.path)
+        ds.attrs.pop("kernelgda_sweep", None)
+        return ds
+
+
+def _verify(store: SweepStore) -> tuple[set, int]:
+    sums = store.checksum[:]
+    done, corrupt = set(), 0
+    for index in np.nonzero(sums >= 0)[0].tolist():
+        try:
+            ok = _crc(store.read(index)) == int(sums[index])
+        except Exception:  # noqa: BLE001 - a damaged chunk fails to decode in many ways
+            ok = False
+        if ok:
+            done.add(index)
+        else:
+            corrupt += 1
+            store.checksum[index] = -1
+    return done, corrupt
+
+
+def open_store(path, sweep, template, *, resume: bool = True) -> SweepStore:
+    """Open the store at ``path`` for ``sweep`` (creating it from ``template``, a lazy
+    dataset of the right variables, chunks and attributes, when absent).
+
+    Raises ``ValueError`` when ``path`` holds a store of other arguments, or any store and
+    ``resume`` is false.
+    """
+    zarr = _require_zarr()
+    path = Path(path)
+    spec = fingerprint(sweep)
+    if path.exists():
+        if not resume:
+            raise ValueError(f"{path} holds a sweep; rerun with --resume to continue it, or delete "
+                             "it to start again")
+        try:
+            group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+            old = group.attrs.get("kernelgda_sweep")
+            group["progress/checksum"]  # noqa: B018 - present in every store this module writes
+        except Exception:  # noqa: BLE001
+            raise ValueError(f"{path} is not a kernelgda sweep store; delete it or choose another "
+                             "--out") from None
+        if old != spec:
+            raise ValueError(f"{path} was started with other arguments; rerun the same command, "
+                             "or delete it to start again")
+        store = SweepStore(path, sweep, group, set(), 0)
+        store.done, store.corrupt = _verify(store)
+        return store
+    encoding = {name: {"chunks": sweep.block} for name in sweep.variables}
+    template.attrs["kernelgda_sweep"] = spec
+    template.to_zarr(str(path), mode="w-", compute=False, zarr_format=2, consolidated=True,
+                     encoding=encoding)
+    group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+    progress = group.create_group("progress")
+    progress.create_array("checksum", shape=(sweep.num_blocks,), chunks=(1,), dtype="int64",
+                          fill_value=-1)
+    return SweepStore(path, sweep, group, set(), 0)
