@@ -102,3 +102,14 @@ def test_escape_check_for_a_kernel_that_is_not_radial():
     gan = _gan()
     assert not kg.dynamics.escaped(gan, np.array([[1e6, -3e5]]))
     assert not kg.dynamics.escaped(gan, X[:2])
+
+
+def test_generic_grad_sum_in_blocks_matches_pairwise_oracle(monkeypatch, rng):
+    # Kernel.grad_sum is the generic kernel sum; with tiny blocks (8 values: 2 centres per
+    # block) it sums 7 blocks of the 13 centres, in order.
+    import kernelgda.kernels.base as base
+    monkeypatch.setattr(base, "GRAD_BLOCK_ENTRIES", 8)
+    kernel = kg.NNGP(depth=3, bias=0.5)
+    y, z, w = rng.normal(size=(2, 2)), rng.normal(size=(13, 2)), rng.normal(size=13)
+    np.testing.assert_allclose(kernel.grad_sum(y, z, w), oracles.naive_grad_sum(kernel, y, z, w),
+                               rtol=1e-12, atol=1e-13)
