@@ -28,6 +28,7 @@ from .measure import Measurement, default_noise_floor, measure_eigenvalues
 from .resources import check_trajectory
 from .rules import StepConstants, get_rule
 from .status import Status
+from .wasserstein import wasserstein2_series
 
 __all__ = ["simulate", "Trajectory", "DIVERGENCE_FACTOR", "ESCAPE_RTOL", "escaped", "recorded_steps",
            "measure_recorded"]
@@ -135,6 +136,42 @@ class Trajectory:
         if y_star.shape != self.y.shape[1:]:
             raise ValueError(f"y_star must have shape {self.y.shape[1:]}, got {y_star.shape}")
         return np.sqrt(((self.y - y_star) ** 2).sum(axis=(1, 2)))
+
+    def wasserstein2(self, x, p, *, every: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``W2^2`` between the generated measure ``sum_j q_j delta_{y_j^k}`` and the true one.
+
+        Delegates to :func:`kernelgda.wasserstein.wasserstein2_series` on the recorded
+        configurations :attr:`y` with the run's weights :attr:`q` (both normalised to mass 1).
+
+        Parameters
+        ----------
+        x : (m, d) array
+            True points.
+        p : (m,) array or scalar
+            True weights.
+        every : int >= 1
+            Evaluate every ``every``-th *recorded* configuration and the last one. With
+            ``record_every = s`` the rows of :attr:`y` are steps ``0, s, 2 s, ...`` (and the
+            last step), so the evaluated steps are ``0, every s, 2 every s, ...`` and the last.
+
+        Returns
+        -------
+        steps : (L,) int array
+            The GDA steps ``k`` evaluated (entries of :attr:`steps`).
+        values : (L,) array
+            ``W2^2(Q^k, P)`` at those steps.
+
+        Examples
+        --------
+        >>> import kernelgda as kg
+        >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=1.0), lam=0.5)
+        >>> traj = kg.simulate(gan, kg.GDA(0.1, 0.1), [[0.5]], 1.0, num_steps=10, record_every=2)
+        >>> steps, w2 = traj.wasserstein2([[0.0]], 1.0, every=2)
+        >>> steps.tolist(), bool(np.isclose(w2[0], 0.25)), bool(w2[-1] < w2[0])
+        ([0, 4, 8, 10], True, True)
+        """
+        rows, values = wasserstein2_series(self.y, self.q, x, p, every=every)
+        return self.steps[rows], values
 
     def measure(self, y_star, *, linear_limit: float | None = None,
                 noise_floor: float | None = None) -> Measurement:
