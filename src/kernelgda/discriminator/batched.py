@@ -19,6 +19,7 @@ import numpy as np
 
 from ..kernels import Gaussian, Laplacian, RationalQuadratic
 from .history import RESCALE_BELOW
+from .threads import THREADS
 from .truncation import TruncationTracker
 
 __all__ = ["BatchedDiscriminators", "Profiles", "expansion_grad"]
@@ -116,8 +117,9 @@ def expansion_grad(prof, y, centers, weights, factor, scratch):
         out[:] = 0.0
         return out
     if prof.generic:  # any Kernel: its own blocked sum of pairwise gradients, cell by cell
-        for b in range(num):
-            out[b] = prof.kernel.grad_sum(y[b], centers[b], weights[b])
+        with THREADS.one_blas_thread():
+            for b in range(num):
+                out[b] = prof.kernel.grad_sum(y[b], centers[b], weights[b])
         out *= np.reshape(factor, (-1, 1, 1))
         return out
     step = max(1, BLOCK_ELEMENTS // (n * size * d))

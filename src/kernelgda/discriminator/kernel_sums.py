@@ -176,8 +176,9 @@ def kernel_grad_sum(kernel: Kernel, y: np.ndarray, segments, *, num_threads: int
         # Any kernel of the Kernel interface (not radial: NNGP, ...): its own blocked sum of
         # pairwise gradients, Kernel.grad_sum (memory bounded by the block size).
         g = np.zeros((rows, d))
-        for z, coef, mult in segments:
-            g += mult * kernel.grad_sum(y, z[:, :d], coef[0])
+        with THREADS.one_blas_thread():
+            for z, coef, mult in segments:
+                g += mult * kernel.grad_sum(y, z[:, :d], coef[0])
         return g
     if kind == _DIRECT or _reach(kind, kernel, y, segments) > FAR_LIMIT:
         # Explicit differences y - z (block by block to bound memory): the Laplacian kernel,

@@ -103,6 +103,9 @@ class NNGP(Kernel):
         is ``A u + B v``, so ``(n, M)`` coefficient arrays and one matrix product suffice
         (:func:`~kernelgda.kernels.arccos.nngp_grad_sum`), in blocks of centres."""
         self._check_scale(y, z)
+        # contiguous rows: a strided operand (the history's augmented rows) makes numpy's
+        # matrix product skip BLAS, ~100x slower
+        y, z = np.ascontiguousarray(y), np.ascontiguousarray(z)
         out = np.zeros(y.shape)
         step = max(1, SUM_BLOCK_ENTRIES // max(1, y.shape[0]))
         for a in range(0, z.shape[0], step):
