@@ -162,3 +162,11 @@ def test_nngp_grad_sum_matches_pairwise_oracle(depth, bias, rng, monkeypatch):
     # points (error ~1e-10 relative)
     np.testing.assert_allclose(kernel.grad_sum(y, z, w), oracles.naive_grad_sum(kernel, y, z, w),
                                rtol=0, atol=1e-8)
+
+
+def test_nngp_grad_scale_is_the_largest_pairwise_gradient(rng):
+    # oracle: the largest norm of the pair-by-pair complex-step / central-difference gradients
+    kernel = kg.NNGP(depth=2, bias=0.4)
+    pts = rng.normal(size=(5, 3))
+    norms = [np.linalg.norm(oracles.kernel_grad_u(kernel, u, v)) for u in pts for v in pts]
+    np.testing.assert_allclose(kernel.grad_scale(pts), max(norms), rtol=1e-8)

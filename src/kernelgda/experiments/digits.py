@@ -68,7 +68,7 @@ class Config:
     seed: int = 0
     nngp_depths: tuple = (1, 2, 3)
     nngp_biases: tuple = (0.0, 0.5, 1.0)
-    nngp_steps: int = 500
+    nngp_steps: int = 400
     w2_every: int = 10
 
 

@@ -37,7 +37,8 @@ import math
 
 import numpy as np
 
-__all__ = ["nngp_value", "nngp_derivatives", "nngp_grad_sum", "one_minus_j"]
+__all__ = ["nngp_value", "nngp_derivatives", "nngp_grad_coefs", "nngp_grad_sum", "nngp_grad_norms",
+           "one_minus_j"]
 
 #: Pairs whose ``R_0^2 = a b - s^2`` is below this fraction of ``a b`` (an angle below about
 #: 0.01) get ``R_0`` from the differences ``v - u`` in :func:`nngp_grad_sum`; above it the
@@ -156,15 +157,14 @@ def _r0_pairs(u, v, a, bias2):
     return np.sqrt(a * (np.einsum("pd,pd->p", w, w) / d + kappa**2 * bias2))
 
 
-def nngp_grad_sum(y: np.ndarray, z: np.ndarray, w: np.ndarray, depth: int, bias: float) -> np.ndarray:
-    """``sum_c w_c grad_u K(y_a, z_c)``, shape ``(n, d)``, without ``(n, M, d)`` arrays.
+def nngp_grad_coefs(y: np.ndarray, z: np.ndarray, depth: int, bias: float):
+    """``(A, B)``, each ``(n, M)``, with ``grad_u K(y_a, z_c) = A_ac y_a + B_ac z_c``.
 
     Every layer's gradient lies in the span of ``u`` and ``v``: ``grad_u S_l = A_l u + B_l v``
     with ``A_0 = 0``, ``B_0 = 1 / d`` and (from the recursion of :func:`nngp_derivatives`)
 
-        A_l = (R / (a d) + (pi - t) A_{l-1}) / pi,    B_l = (pi - t) B_{l-1} / pi,
+        A_l = (R / (a d) + (pi - t) A_{l-1}) / pi,    B_l = (pi - t) B_{l-1} / pi.
 
-    so the sum is ``(A w) * y + (B * w) z``: ``(n, M)`` arrays and one matrix product.
     ``R_0`` comes from ``a b - s^2`` except for nearly parallel pairs
     (:data:`NEAR_ANGLE2`), where it is recomputed from the differences; the later layers
     propagate ``R`` as :func:`nngp_value` does. Trusted float64 inputs with ``a, b > 0``.
@@ -198,4 +198,19 @@ def nngp_grad_sum(y: np.ndarray, z: np.ndarray, w: np.ndarray, depth: int, bias:
         s = r / math.pi + fs * s + bias2
         r = np.sqrt(p * p * h * (2.0 - h) + bias2 * ((ra - rb) ** 2 + 2.0 * p * h))
         a, b = a + bias2, b + bias2
+    return coef_u, coef_v
+
+
+def nngp_grad_sum(y: np.ndarray, z: np.ndarray, w: np.ndarray, depth: int, bias: float) -> np.ndarray:
+    """``sum_c w_c grad_u K(y_a, z_c)``, shape ``(n, d)``, without ``(n, M, d)`` arrays:
+    ``(A w) * y + (B * w) z`` with the coefficients of :func:`nngp_grad_coefs`."""
+    coef_u, coef_v = nngp_grad_coefs(y, z, depth, bias)
     return (coef_u @ w)[:, None] * y + (coef_v * w) @ z
+
+
+def nngp_grad_norms(y: np.ndarray, z: np.ndarray, depth: int, bias: float) -> np.ndarray:
+    """``|grad_u K(y_a, z_c)|``, shape ``(n, M)``, from ``|A u + B v|^2`` (:func:`nngp_grad_coefs`)."""
+    coef_u, coef_v = nngp_grad_coefs(y, z, depth, bias)
+    sq = (coef_u**2 * (y * y).sum(1)[:, None] + 2.0 * coef_u * coef_v * (y @ z.T)
+          + coef_v**2 * (z * z).sum(1)[None, :])
+    return np.sqrt(np.maximum(sq, 0.0))

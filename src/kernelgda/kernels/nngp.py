@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as V
-from .arccos import nngp_derivatives, nngp_grad_sum, nngp_value
+from .arccos import nngp_derivatives, nngp_grad_norms, nngp_grad_sum, nngp_value
 from .base import PARAM_MIN, Kernel, check_param
 
 __all__ = ["NNGP", "MAX_DEPTH"]
@@ -97,6 +97,13 @@ class NNGP(Kernel):
 
     def pair_mixed(self, y, z):
         return self._derivative(y, z, "mixed")
+
+    def grad_scale(self, points):
+        """The largest ``|grad_u K(a, b)|`` over pairs of ``points`` (no global bound exists),
+        from the span form ``A u + B v`` of the gradient."""
+        points = np.ascontiguousarray(points)
+        self._check_scale(points, points)
+        return float(nngp_grad_norms(points, points, self.depth, self.bias).max())
 
     def grad_sum(self, y, z, w):
         """Gradient of ``f = sum_c w_c K(., z_c)`` at the rows of ``y``: every pair's gradient
