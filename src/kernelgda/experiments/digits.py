@@ -231,12 +231,13 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         "stalls. Bottom: |z| - 1 where the prediction is divergence. "
         "Letters on top: observed outcome "
         "(C converges, S stalls, D diverges), red where the prediction was wrong. Prediction and "
-        f"outcome agree for {summary['agreement']} bandwidths. (c) Targets, starting points and the "
-        "generated images after T steps for some bandwidths. (d) W2^2 between the generated "
+        f"outcome agree for {summary['agreement']} bandwidths. (c) W2^2 between the generated "
         "points and the digits against the iteration: Gaussian bandwidths (grey) and the ReLU NNGP "
-        f"kernel (colour: depth, line style: bias; T = {config.nngp_steps}). (e) NNGP: 1 - |z| "
+        f"kernel (colour: depth, line style: bias; T = {config.nngp_steps}). (d) NNGP: 1 - |z| "
         "predicted at Y* = X (filled, colour: regime) and measured (open) per depth and bias, with "
-        f"the observed outcome on top; prediction and outcome agree for {summary['nngp_agreement']}.")
+        "the observed outcome on top; prediction and outcome agree for "
+        f"{summary['nngp_agreement']}. (e) Targets, starting points and the generated images after "
+        "T steps for some bandwidths.")
     return Result(NAME, config, data, coords, table, summary, caption)
 
 
@@ -256,7 +257,8 @@ def _image_rows(result: Result) -> list[int]:
 
 
 def plot(result: Result):
-    """(a) distance against iteration, (b) predicted and measured rates, (c) images."""
+    """(a) distance against iteration, (b) predicted and measured rates, (c) W2^2 curves,
+    (d) the NNGP scan's rates, (e) images."""
     import matplotlib.colors as mcolors
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -345,12 +347,12 @@ def plot(result: Result):
                     side.set_visible(True)
                     side.set_linewidth(0.3)
             grid[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=6.5)
-        panel_label(grid[0, 0], "c")
+        panel_label(grid[0, 0], "e")
     return fig
 
 
 def _plot_nngp(result: Result, axes) -> None:
-    """(d) W2^2 curves, Gaussian and NNGP; (e) NNGP predicted and measured rates per kernel."""
+    """(c) W2^2 curves, Gaussian and NNGP; (d) NNGP predicted and measured rates per kernel."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
@@ -375,7 +377,7 @@ def _plot_nngp(result: Result, axes) -> None:
     handles += [Line2D([], [], color="k", ls=styles[k % len(styles)], label=f"bias {b:g}")
                 for k, b in enumerate(biases)]
     dx.legend(handles=handles, fontsize=5.5, frameon=False, loc="lower left", ncol=2)
-    panel_label(dx, "d")
+    panel_label(dx, "c")
     rate = np.abs(result["nngp_predicted"])
     measured = result["nngp_measured_rate"]
     code = result["nngp_predicted_regime"]
@@ -395,4 +397,4 @@ def _plot_nngp(result: Result, axes) -> None:
     for i in idx:
         ex.text(i, 1.01, "CSD"[obs[i]], transform=ex.get_xaxis_transform(), ha="center", va="bottom",
                 fontsize=6.5, fontweight="bold", color="red" if obs[i] != pred[i] else "k")
-    panel_label(ex, "e")
+    panel_label(ex, "d")
