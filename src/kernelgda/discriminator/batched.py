@@ -31,7 +31,9 @@ BLOCK_ELEMENTS = 1 << 15
 
 
 class Profiles:
-    """``phi'(s)`` of one radial kernel kind with per-cell parameters (shape ``(W,)``)."""
+    """``phi'(s)`` of one radial kernel kind with per-cell parameters (shape ``(W,)``), or, for a
+    kernel that is not radial (``generic``), that one kernel in every cell (summed with its own
+    ``Kernel.grad_sum``; truncation scale from ``grad_scale``)."""
 
     def __init__(self, kernels):
         first = kernels[0]
