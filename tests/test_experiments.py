@@ -302,7 +302,7 @@ def test_digits_perfect_fit_spectrum_equals_the_general_jacobian():
 
 @pytest.mark.slow
 def test_digits_small_bandwidth_rate_is_the_isolated_closed_form():
-    cfg = dg.Config(sigmas=(0.3, 2.0), num_steps=60)
+    cfg = dg.Config(sigmas=(0.3, 2.0), num_steps=60, nngp_depths=(2,), nngp_biases=(0.5,), nngp_steps=20)
     r = dg.compute(cfg)
     # At sigma = 0.3 the closest digits are 6.5 sigma apart: couplings exp(-21) ~ 1e-9.
     expected = isolated.eigenvalues(p=1.0, q=1.0, n=1, eta_d=cfg.eta_d, eta_g=cfg.eta_g, lam=cfg.lam,
@@ -316,6 +316,47 @@ def test_digits_small_bandwidth_rate_is_the_isolated_closed_form():
         taken = r["steps_taken"][i]
         want = dg.observed_outcome(dist[i, 0], dist[i, taken], taken < cfg.num_steps, cfg)
         assert dg.OUTCOMES[r["observed_outcome"][i]] == want
+
+
+def test_digits_nngp_scan_w2_curves_and_verdict():
+    from scipy.optimize import linear_sum_assignment
+
+    cfg = dg.Config(sigmas=(1.6,), num_steps=20, nngp_depths=(1, 2), nngp_biases=(0.5,),
+                    nngp_steps=20, w2_every=5)
+    r = dg.compute(cfg)
+    np.testing.assert_array_equal(r["nngp_depth"], [1, 2])
+    np.testing.assert_array_equal(r["nngp_w2_step"], [0, 5, 10, 15, 20])
+    np.testing.assert_array_equal(r["w2_step"], [0, 5, 10, 15, 20])
+    # W2^2 at step 0 and at the end: the optimal assignment of ten points to ten digits
+    for y, w2 in [(r["initial"], r["nngp_w2"][0, 0]), (r["nngp_final"][1], r["nngp_w2"][1, -1]),
+                  (r["initial"], r["w2"][0, 0])]:
+        cost = ((y[:, None] - r["targets"][None]) ** 2).sum(-1)
+        rows, cols = linear_sum_assignment(cost)
+        np.testing.assert_allclose(w2, cost[rows, cols].mean(), rtol=1e-12,
+                                   err_msg="W2^2 vs optimal assignment (scipy)")
+    np.testing.assert_allclose(r["nngp_distance"][:, 0], np.linalg.norm(r["initial"] - r["targets"]),
+                               rtol=1e-12)
+    # the verdict is the one the predicted rate gives (|z| < 1 for the NNGP at the perfect fit)
+    rate = np.abs(r["nngp_predicted"])
+    assert np.all(rate < 1)
+    for i in range(2):
+        want = dg.predicted_outcome(rate[i], cfg.nngp_steps, cfg.converge_ratio)
+        assert dg.OUTCOMES[r["nngp_predicted_outcome"][i]] == want
+    assert [row["kernel"] for row in r.table][1:] == ["nngp depth 1, bias 0.5", "nngp depth 2, bias 0.5"]
+    assert np.all(r["nngp_w2"][:, -1] < r["nngp_w2"][:, 0])  # the NNGP runs approach the digits
+
+
+@pytest.mark.slow
+def test_digits_nngp_perfect_fit_spectrum_equals_the_general_jacobian():
+    import kernelgda as kg
+
+    x, _ = dg.load_targets()
+    gan = kg.KernelGAN(x, 1.0, kg.NNGP(depth=2, bias=0.5), lam=0.1)
+    gda = kg.GDA(1.0, 1.0)
+    lin = kg.linearize(gan, kg.find_equilibrium(gan, x, 1.0), gda)
+    # not translation invariant, but H = 0 at the perfect fit: only C = mixed derivatives enters
+    np.testing.assert_allclose(dg.perfect_fit_dominant(gan, gda, q=1.0), lin.dominant, rtol=1e-10,
+                               err_msg="C-spectrum reduction vs general Jacobian (theory section 4)")
 
 
 # -- data files ---------------------------------------------------------------------------------

@@ -72,3 +72,22 @@ def test_series_bad_input():
         kg.wasserstein2_series(np.zeros((2, 1, 1)), 1.0, [[0.0]], 1.0, every=0)
     with pytest.raises(ValueError, match=r"y must be a non-empty \(K \+ 1, n, d\) array"):
         kg.wasserstein2_series(np.zeros((2, 1)), 1.0, [[0.0]], 1.0)
+
+
+def test_trajectory_series_with_record_every_names_the_gda_steps():
+    # Trajectory.wasserstein2: every 2nd recorded row of a run recorded every 3 steps, so GDA
+    # steps 0, 6, 12, ... and the last (20); each value against the optimal assignment of the
+    # recorded configuration (uniform weights, 3 points each).
+    x = np.array([[0.0, 0.0], [1.0, 0.3], [-0.5, 0.8]])
+    gan = kg.KernelGAN(x, 1.0, kg.Gaussian(sigma=1.0), lam=0.3)
+    y0 = x + np.array([[0.4, -0.2], [0.1, 0.3], [-0.3, -0.1]])
+    traj = kg.simulate(gan, kg.GDA(0.5, 0.5), y0, 1.0, num_steps=20, record_every=3)
+    steps, values = traj.wasserstein2(x, 1.0, every=2)
+    np.testing.assert_array_equal(steps, [0, 6, 12, 18, 20])
+    recorded = dict(zip(traj.steps.tolist(), traj.y, strict=True))
+    for k, v in zip(steps, values, strict=True):
+        cost = ((recorded[k][:, None] - x[None]) ** 2).sum(-1)
+        rows, cols = linear_sum_assignment(cost)
+        np.testing.assert_allclose(v, cost[rows, cols].mean(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(v, kg.wasserstein2(recorded[k], 1.0, x, 1.0), rtol=1e-12)
+    assert values[-1] < values[0]

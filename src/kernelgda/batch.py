@@ -32,6 +32,7 @@ from .discriminator.batched import BatchedDiscriminators, Profiles
 from .dynamics import DIVERGENCE_FACTOR, Trajectory, escaped, measure_recorded, recorded_steps
 from .game import GDA, KernelGAN
 from .measure import default_noise_floor
+from .resources import check_trajectory
 from .rules import RULES, StepConstants, get_rule, num_delays
 from .status import Status
 
@@ -264,7 +265,7 @@ def _broadcast(items, num, name):
 
 def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
                    history_tol: float | None = None, divergence_bound=None,
-                   record_every: int = 1) -> BatchTrajectory:
+                   record_every: int = 1, max_memory=None) -> BatchTrajectory:
     """Run the exact GDA dynamics of many kernel GANs together, one array operation per step.
 
     Cell ``b`` is the run ``kg.simulate(gans[b], gdas[b], y0[b], q[b], num_steps,
@@ -296,10 +297,20 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     record_every : int >= 1
         Keep every ``record_every``-th configuration and each cell's last one, as
         :func:`~kernelgda.simulate` does.
+    max_memory : int or str, optional
+        Limit on the bytes of the stored trajectories of all cells, checked before anything
+        is allocated (:func:`kernelgda.resources.check_trajectory`); ``None`` is the default
+        limit.
 
     Returns
     -------
     BatchTrajectory
+
+    Raises
+    ------
+    ValueError
+        When the stored trajectories would exceed ``max_memory`` (the message names the
+        ``record_every`` that fits).
 
     Notes
     -----
@@ -345,6 +356,8 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     q_all = np.stack(qs)
     num_steps = V.integer(num_steps, "num_steps", minimum=0)
     record_every = V.integer(record_every, "record_every", minimum=1)
+    check_trajectory(num_steps, num * y.shape[1], y.shape[2], record_every,
+                     what=f"trajectories of {num} cells", limit=max_memory)
     if history_tol is not None:
         history_tol = V.scalar(history_tol, "history_tol", positive=True)
         if history_tol >= 1:
@@ -398,12 +411,14 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
         out[idx], taken[idx], status[idx], msg, bound[idx], slices[idx] = res
         for j, i in enumerate(idx):
             messages[i] = msg[j]
-    # Escape needs a generated point at least 4 sigma from every true point (every kernel of
-    # kernelgda.kernels is above eps K(0) closer in: exp(-8) for the Gaussian), so only those
-    # cells are checked one by one.
+    # Escape needs a generated point at least 4 sigma from every true point (every radial kernel
+    # of kernelgda.kernels is above eps K(0) closer in: exp(-8) for the Gaussian), so only those
+    # cells are checked one by one; with a kernel that is not radial every completed cell is.
     last = out[:, -1]
     gap = ((last[:, :, None, :] - x[:, None, :, :]) ** 2).sum(axis=-1).min(axis=2).max(axis=1)
-    candidates = (status == Status.COMPLETED) & (gap >= 16.0 * prof.sigma**2)
+    candidates = status == Status.COMPLETED
+    if not prof.generic:
+        candidates &= gap >= 16.0 * prof.sigma**2
     for b in np.nonzero(candidates)[0]:
         if escaped(gans[b], out[b, -1]):
             status[b] = Status.ESCAPED

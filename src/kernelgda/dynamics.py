@@ -25,21 +25,26 @@ from .features import RandomFeatures
 from .game import GDA, KernelGAN
 from .kernels import sqdist
 from .measure import Measurement, default_noise_floor, measure_eigenvalues
+from .resources import check_trajectory
 from .rules import StepConstants, get_rule
 from .status import Status
+from .wasserstein import wasserstein2_series
 
 __all__ = ["simulate", "Trajectory", "DIVERGENCE_FACTOR", "ESCAPE_RTOL", "escaped", "recorded_steps",
            "measure_recorded"]
 
 #: A run is "diverged" when a coordinate moves further than
 #: ``DIVERGENCE_FACTOR * max(sigma, extent)`` from the mean of the true points, where
-#: ``extent`` is the largest distance of a true or initial generated coordinate from it.
+#: ``extent`` is the largest distance of a true or initial generated coordinate from it and
+#: ``sigma`` the kernel's ``length_scale`` (its bandwidth for a radial kernel).
 DIVERGENCE_FACTOR = 1e6
 #: A run that ends with a generated point ``y_j`` whose kernel values to the true points are
 #: all below rounding, ``sum_i p_i K(y_j, x_i) <= ESCAPE_RTOL K(0) sum_i p_i``, has *escaped*:
 #: the true points no longer act on it (its discriminator gradient, of order ``K / sigma``,
 #: is below rounding as well), so it has stalled far away, not converged (theory section 10).
 #: Kernel values, not gradients, are compared: a gradient also vanishes *at* a true point.
+#: A kernel that is not radial has no ``K(0)``: there ``sum_i p_i |K(y_j, x_i)|`` is compared
+#: with its Cauchy-Schwarz bound ``sqrt(K(y_j, y_j)) sum_i p_i sqrt(K(x_i, x_i))``.
 ESCAPE_RTOL = float(np.finfo(float).eps)
 
 
@@ -54,6 +59,13 @@ def escaped(gan: KernelGAN, y: np.ndarray) -> bool:
     (True, False)
     """
     kernel = gan.kernel
+    if not kernel.radial:
+        # Any kernel: |K(y, x)| <= sqrt(K(y, y) K(x, x)) (Cauchy-Schwarz); for a radial kernel
+        # this is the test below, whose K(0) is the diagonal.
+        reach = np.abs(kernel.pair_value(y, gan.x_true)) @ gan.p_true
+        diag_x = np.sqrt(np.abs(np.diagonal(kernel.pair_value(gan.x_true, gan.x_true))))
+        diag_y = np.sqrt(np.abs(np.array([kernel.pair_value(row[None], row[None])[0, 0] for row in y])))
+        return bool(np.any(reach <= ESCAPE_RTOL * diag_y * float(diag_x @ gan.p_true)))
     origin = gan.x_true.mean(axis=0)  # the matrix-product distances keep their digits near it
     reach = kernel.profile(sqdist(y - origin, gan.x_true - origin)) @ gan.p_true  # O(n m) memory
     top = float(kernel.profile(0.0)) * float(gan.p_true.sum())
@@ -124,6 +136,42 @@ class Trajectory:
         if y_star.shape != self.y.shape[1:]:
             raise ValueError(f"y_star must have shape {self.y.shape[1:]}, got {y_star.shape}")
         return np.sqrt(((self.y - y_star) ** 2).sum(axis=(1, 2)))
+
+    def wasserstein2(self, x, p, *, every: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``W2^2`` between the generated measure ``sum_j q_j delta_{y_j^k}`` and the true one.
+
+        Delegates to :func:`kernelgda.wasserstein.wasserstein2_series` on the recorded
+        configurations :attr:`y` with the run's weights :attr:`q` (both normalised to mass 1).
+
+        Parameters
+        ----------
+        x : (m, d) array
+            True points.
+        p : (m,) array or scalar
+            True weights.
+        every : int >= 1
+            Evaluate every ``every``-th *recorded* configuration and the last one. With
+            ``record_every = s`` the rows of :attr:`y` are steps ``0, s, 2 s, ...`` (and the
+            last step), so the evaluated steps are ``0, every s, 2 every s, ...`` and the last.
+
+        Returns
+        -------
+        steps : (L,) int array
+            The GDA steps ``k`` evaluated (entries of :attr:`steps`).
+        values : (L,) array
+            ``W2^2(Q^k, P)`` at those steps.
+
+        Examples
+        --------
+        >>> import kernelgda as kg
+        >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=1.0), lam=0.5)
+        >>> traj = kg.simulate(gan, kg.GDA(0.1, 0.1), [[0.5]], 1.0, num_steps=10, record_every=2)
+        >>> steps, w2 = traj.wasserstein2([[0.0]], 1.0, every=2)
+        >>> steps.tolist(), bool(np.isclose(w2[0], 0.25)), bool(w2[-1] < w2[0])
+        ([0, 4, 8, 10], True, True)
+        """
+        rows, values = wasserstein2_series(self.y, self.q, x, p, every=every)
+        return self.steps[rows], values
 
     def measure(self, y_star, *, linear_limit: float | None = None,
                 noise_floor: float | None = None) -> Measurement:
@@ -214,7 +262,8 @@ def _quiet(func):
 @_quiet
 def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=None,
              history_tol: float | None = None, discriminator: RandomFeatures | None = None,
-             divergence_bound: float | None = None, record_every: int = 1) -> Trajectory:
+             divergence_bound: float | None = None, record_every: int = 1,
+             max_memory=None) -> Trajectory:
     """Run the exact nonlinear GDA dynamics of a kernel GAN.
 
     Parameters
@@ -247,10 +296,20 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         Keep every ``record_every``-th configuration and the last one
         (:func:`recorded_steps`), so that long or large runs do not store every
         step; see :meth:`Trajectory.measure` for the resolution a rate needs.
+    max_memory : int or str, optional
+        Limit on the bytes of the stored trajectory (``"2G"``, see
+        :func:`kernelgda.resources.parse_size`), checked before anything is allocated;
+        ``None`` is :func:`kernelgda.resources.default_limit`.
 
     Returns
     -------
     Trajectory
+
+    Raises
+    ------
+    ValueError
+        When the stored trajectory would exceed ``max_memory`` (the message names the
+        ``record_every`` that fits).
 
     Notes
     -----
@@ -287,11 +346,12 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     center = gan.x_true.mean(axis=0)
     if divergence_bound is None:
         extent = max(np.abs(gan.x_true - center).max(), np.abs(y - center).max())
-        divergence_bound = DIVERGENCE_FACTOR * max(gan.kernel.sigma, extent)
+        divergence_bound = DIVERGENCE_FACTOR * max(gan.kernel.length_scale, extent)
     else:
         divergence_bound = V.scalar(divergence_bound, "divergence_bound", positive=True)
 
     record_every = V.integer(record_every, "record_every", minimum=1)
+    check_trajectory(num_steps, y.shape[0], y.shape[1], record_every, limit=max_memory)
 
     n = y.shape[0]
     rule = get_rule(gda.mode)
@@ -330,6 +390,6 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         message = (f"escaped: completed {num_steps} steps with a generated point so far from every "
                    "true point that the gradient it feels is below rounding")
     return Trajectory(y=out[:rows], status=status,
-                      message=message, q=q, sigma=gan.kernel.sigma, truncation_bound=bound,
+                      message=message, q=q, sigma=gan.kernel.length_scale, truncation_bound=bound,
                       num_slices=disc.num_slices, delays=rule.num_delays,
                       record_every=record_every, num_taken=k)

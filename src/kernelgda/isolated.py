@@ -213,22 +213,12 @@ def mass_mismatch(*, p, q, n):
 
 
 def _rule_options(mode, beta, d_steps):
-    from .rules import RULES
+    # None: not given (the rule's default); the checks are the rules registry's.
+    from .rules import check_options
 
-    if mode not in RULES:
-        raise ValueError(f"mode must be one of {', '.join(map(repr, RULES))}; got {mode!r}")
-    if beta is not None and mode != "momentum":
-        raise ValueError(f"beta applies to mode='momentum' only, not {mode!r}")
-    if d_steps is not None and mode != "alternating":
-        raise ValueError(f"d_steps applies to mode='alternating' only, not {mode!r}")
-    beta = 0.0 if beta is None else float(beta)
-    if not -1 < beta < 1:
-        raise ValueError(f"beta must be in (-1, 1), got {beta}")
-    if d_steps is None:
-        d_steps = 1
-    if isinstance(d_steps, bool) or not float(d_steps).is_integer() or d_steps < 1:
-        raise ValueError(f"d_steps must be an integer >= 1, got {d_steps!r}")
-    return beta, int(d_steps)
+    d_steps, beta = check_options(mode, 1 if d_steps is None else d_steps,
+                                  0.0 if beta is None else beta)
+    return beta, d_steps
 
 
 def model_parameters(*, p, q, n, eta_d, eta_g, lam, sigma):

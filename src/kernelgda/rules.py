@@ -134,9 +134,7 @@ class Rule:
     def check_options(self, d_steps=1, beta=0.0) -> tuple[int, float]:
         """Validated ``(d_steps, beta)``; ``ValueError`` naming the option that does not apply."""
         d_steps = V.integer(d_steps, "d_steps", minimum=1)
-        beta = V.scalar(beta, "beta")
-        if not -1 < beta < 1:
-            raise ValueError(f"beta must be in (-1, 1), got {beta}")
+        beta = check_beta(beta)
         if d_steps != 1 and not self.uses_d_steps:
             raise ValueError(f"d_steps applies to mode='alternating' only, not {self.name!r}")
         if beta != 0 and not self.uses_beta:
@@ -316,15 +314,31 @@ def get_rule(mode: str) -> Rule:
     return rule
 
 
+#: The rule each rule option applies to (``beta``: momentum, ``d_steps``: alternating).
+OPTION_RULES = {"beta": next(name for name, r in REGISTRY.items() if r.uses_beta),
+                "d_steps": next(name for name, r in REGISTRY.items() if r.uses_d_steps)}
+
+
+def check_beta(beta, name: str = "beta") -> float:
+    """The momentum ``beta`` as a float in ``(-1, 1)`` (``ValueError`` naming ``name`` otherwise)."""
+    beta = V.scalar(beta, name)
+    if not -1 < beta < 1:
+        raise ValueError(f"{name} must be in (-1, 1), got {beta}")
+    return beta
+
+
 def check_options(mode: str, d_steps=1, beta=0.0) -> tuple[int, float]:
-    """Validate a rule and its options: ``(d_steps, beta)`` as int and float."""
+    """Validate a rule and its options: ``(d_steps, beta)`` as int and float.
+
+    The one place where ``beta`` and ``d_steps`` are checked (:meth:`Rule.check_options`);
+    ``ValueError`` naming the option that is out of range or does not apply to ``mode``.
+    """
     return get_rule(mode).check_options(d_steps, beta)
 
 
 def _check_rule(mode, beta):
     get_rule(mode)
-    if not -1 < beta < 1:
-        raise ValueError(f"beta must be in (-1, 1), got {beta}")
+    check_beta(beta)
 
 
 def num_delays(mode: str) -> int:

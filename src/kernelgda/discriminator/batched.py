@@ -6,7 +6,9 @@ columns for optimistic and momentum GDA), with the same truncation tracker as th
 :class:`~kernelgda.discriminator.Expansion`. The history window ``[min_b start_b, k)`` is
 evaluated with the slices a cell has dropped set to zero. Gradients are evaluated in blocks
 of cells that fit in cache, as ``grad f(y) = 2 sum_c w_c phi'(|y - z_c|^2) (y - z_c)``
-(``phi`` the radial profile of the kernel, :mod:`kernelgda.kernels`).
+(``phi`` the radial profile of the kernel, :mod:`kernelgda.kernels`); a kernel that is not
+radial (NNGP, or any other :class:`~kernelgda.kernels.Kernel`) is summed cell by cell with
+its own blocked pairwise gradient, ``Kernel.grad_sum``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from ..kernels import Gaussian, Laplacian, RationalQuadratic
 from .history import RESCALE_BELOW
+from .threads import THREADS
 from .truncation import TruncationTracker
 
 __all__ = ["BatchedDiscriminators", "Profiles", "expansion_grad"]
@@ -28,7 +31,9 @@ BLOCK_ELEMENTS = 1 << 15
 
 
 class Profiles:
-    """``phi'(s)`` of one radial kernel kind with per-cell parameters (shape ``(W,)``)."""
+    """``phi'(s)`` of one radial kernel kind with per-cell parameters (shape ``(W,)``), or, for a
+    kernel that is not radial (``generic``), that one kernel in every cell (summed with its own
+    ``Kernel.grad_sum``; truncation scale from ``grad_scale``)."""
 
     def __init__(self, kernels):
         first = kernels[0]
@@ -40,7 +45,18 @@ class Profiles:
                              "(gaussian, rational_quadratic, multiscale); use kg.simulate for the "
                              "laplacian kernel")
         self.kind = kind
-        self.sigma = np.array([k.sigma for k in kernels])
+        #: The kernels' length scales (``sigma`` of a radial kernel), ``(W,)``.
+        self.sigma = np.array([k.length_scale for k in kernels])
+        #: Not radial: every cell's gradient is the kernel's own blocked sum (``Kernel.grad_sum``).
+        self.generic = not first.radial
+        if self.generic:
+            if any(k != first for k in kernels):
+                raise ValueError(f"simulate_batch needs the same {first.name} kernel in every cell; "
+                                 "the kernels differ (run groups of equal kernels)")
+            self.kernel = first
+            self.grad_bound = None  # no global bound: BatchedDiscriminators.bound uses grad_scale
+            self.params = {}
+            return
         self.grad_bound = np.array([k.grad_bound for k in kernels])
         if kind is Gaussian:
             self.params = {"k1": -0.5 / self.sigma**2}
@@ -58,7 +74,8 @@ class Profiles:
     def take(self, idx):
         out = object.__new__(Profiles)
         out.__dict__.update(self.__dict__)
-        out.sigma, out.grad_bound = self.sigma[idx], self.grad_bound[idx]
+        out.sigma = self.sigma[idx]
+        out.grad_bound = None if self.grad_bound is None else self.grad_bound[idx]
         out.params = {key: val[idx] for key, val in self.params.items()}
         return out
 
@@ -100,6 +117,12 @@ def expansion_grad(prof, y, centers, weights, factor, scratch):
     size = centers.shape[1]
     if size == 0:
         out[:] = 0.0
+        return out
+    if prof.generic:  # any Kernel: its own blocked sum of pairwise gradients, cell by cell
+        with THREADS.one_blas_thread():
+            for b in range(num):
+                out[b] = prof.kernel.grad_sum(y[b], centers[b], weights[b])
+        out *= np.reshape(factor, (-1, 1, 1))
         return out
     step = max(1, BLOCK_ELEMENTS // (n * size * d))
     need = min(step, num) * n * size
@@ -177,7 +200,17 @@ class BatchedDiscriminators:
     @property
     def bound(self) -> np.ndarray:
         """Certified bound on each cell's gradient error from truncation, ``(B,)``."""
-        return self.prof.grad_bound * self.tracker.dropped(self.cell["scale"])
+        dropped = self.tracker.dropped(self.cell["scale"])
+        if self.prof.grad_bound is not None:
+            return self.prof.grad_bound * dropped
+        # No global gradient bound (NNGP): kernel.grad_scale among each cell's true points and
+        # newest slice, an estimate of the error's size (Expansion.grad_scale), where D_k > 0.
+        out = np.zeros_like(dropped)
+        cell = self.cell
+        for b in np.nonzero(dropped > 0)[0]:
+            points = np.concatenate([cell["x"][b], cell["buf"][b, self.stop - 1]])
+            out[b] = self.prof.kernel.grad_scale(points) * dropped[b]
+        return out
 
     def grad(self, y):
         """``grad f(y)`` per cell, ``(B, n, d)``."""

@@ -30,6 +30,11 @@ slices kept is about ``log(eps lam) / log(1 - eta_d lam)``: a run becomes linear
 in ``T`` when ``eta_d lam`` is not tiny, and the history buffer stays bounded by
 about twice that window. With ``lam = 0`` nothing ever decays and nothing is
 dropped.
+
+A kernel without a global gradient bound (the NNGP kernel: ``|grad_u K(u, v)|`` grows
+with ``|v|``) reports ``bound = kernel.grad_scale(points) D_k`` with the points the true
+points and the newest generated slice: an estimate of the error's size, not a
+certificate (the dropped centres may lie further out).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import numpy as np
 
 from ..kernels import Kernel
 from .history import RESCALE_BELOW, History
-from .kernel_sums import augment_centres, coef_columns, kernel_grad_sum
+from .kernel_sums import augment_centres, coef_columns, expansion_origin, kernel_grad_sum
 from .truncation import TruncationTracker
 
 __all__ = ["Expansion", "MultiExpansion"]
@@ -51,12 +56,24 @@ class _ExactBase:
         self.kernel = kernel
         self.n = n
         self.d = x.shape[1]
-        self.origin = x.mean(axis=0)  # coordinates from the true points' mean keep digits
+        self.origin = expansion_origin(kernel, x)  # the true points' mean (radial kernels) or 0
         self._x, self._p = x, p
         xc = x - self.origin
         self._x_aug = augment_centres(kernel, xc)
         self._x_coef = coef_columns(xc, p)
         self.psum = float(p.sum())
+
+    def grad_scale(self) -> float:
+        """``kernel.grad_scale`` among the true points and the newest slice: the global
+        ``grad_bound`` of a radial kernel; for a kernel without one (NNGP) the largest
+        ``|grad_u K|`` among those points, a scale of the truncation error rather than a
+        certified bound (module docstring)."""
+        h = self._hist
+        points = self._x
+        if h.num_slices:
+            newest = h.zaug[(h.stop - 1) * self.n:h.stop * self.n, :self.d] + self.origin
+            points = np.concatenate([points, newest])
+        return self.kernel.grad_scale(points)
 
     def field_grad(self, y: np.ndarray, z: np.ndarray, q: np.ndarray) -> np.ndarray:
         """Gradient at ``y`` of the field term ``K(., X) p - K(., z) q`` (not stored)."""
@@ -174,7 +191,7 @@ class Expansion(_ExactBase):
     def bound(self) -> float:
         """Rigorous bound on ``|grad f_truncated - grad f_exact|`` at any point."""
         dropped = self.dropped
-        return self.kernel.grad_bound * dropped if dropped else 0.0
+        return self.grad_scale() * dropped if dropped else 0.0
 
     def grad(self, y: np.ndarray) -> np.ndarray:
         """``grad f(y)`` at the rows of ``y (n', d)``."""
@@ -278,7 +295,7 @@ class MultiExpansion(_ExactBase):
     def bound(self) -> float:
         """Bound on the gradient error of any ``sum_i b_i f_i`` with ``|b_i| <= 1``."""
         dropped = self.dropped
-        return self.kernel.grad_bound * dropped if dropped else 0.0
+        return self.grad_scale() * dropped if dropped else 0.0
 
     def grad(self, y: np.ndarray, combo=None) -> np.ndarray:
         """Gradient of ``sum_i combo[i] f_i`` (default: of ``f_0``) at the rows of ``y``."""

@@ -14,6 +14,13 @@ among the cores by :data:`~kernelgda.discriminator.threads.THREADS` and partial 
 in a fixed order. Each kernel value is correct to about ``1e-16 (|y|^2 + |z|^2) / sigma^2``
 relative (coordinates from the true points' mean); beyond :data:`FAR_LIMIT` and for kernels
 not differentiable at coincident points (the Laplacian) explicit differences are used.
+
+A kernel that is not radial (the NNGP kernel, or any other implementing the
+:class:`~kernelgda.kernels.Kernel` interface) takes the generic path: blocks of its public
+pairwise gradient, :meth:`Kernel.grad_sum <kernelgda.kernels.Kernel.grad_sum>`, summed with
+the coefficients ``w`` (the ``[z, ...]`` rows keep the centres, the rest is unused). Such a
+kernel need not be translation invariant, so its expansions keep absolute coordinates
+(:func:`expansion_origin`).
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ import numpy as np
 from ..kernels import Gaussian, Kernel
 from .threads import CHUNKS_PER_WORKER, THREADS
 
-__all__ = ["kernel_grad_sum", "augment_centres", "coef_columns", "BLOCK_ENTRIES", "FAR_LIMIT"]
+__all__ = ["kernel_grad_sum", "augment_centres", "coef_columns", "expansion_origin", "BLOCK_ENTRIES",
+           "FAR_LIMIT"]
 
 #: Entries of one block of the pair matrix (``rows x block`` float64 values, 1 MiB: a core's
 #: L2 cache here). Measured on idle cores (2-core EPYC, d = 2): 0.75 ns/pair against 0.81 for
@@ -39,14 +47,23 @@ GEMV_MAX_WIDTH = 4
 #: use explicit differences: the matrix-product form loses about 1e-16 of it per kernel value.
 FAR_LIMIT = 1e6
 
-_GAUSS, _PROFILE, _DIRECT = "gaussian", "profile", "direct"
+_GAUSS, _PROFILE, _DIRECT, _GENERIC = "gaussian", "profile", "direct", "generic"
 _TINY = np.finfo(float).tiny
 
 
 def _kind(kernel: Kernel) -> str:
+    if not kernel.radial:
+        return _GENERIC
     if isinstance(kernel, Gaussian):
         return _GAUSS
     return _PROFILE if kernel.smooth else _DIRECT
+
+
+def expansion_origin(kernel: Kernel, x: np.ndarray) -> np.ndarray:
+    """The origin of an expansion's coordinates: the true points' mean for a radial kernel
+    (its matrix-product distances keep their digits near it), ``0`` for any other kernel
+    (which need not be translation invariant)."""
+    return x.mean(axis=0) if kernel.radial else np.zeros(x.shape[1])
 
 
 def augment_centres(kernel: Kernel, z: np.ndarray) -> np.ndarray:
@@ -155,6 +172,14 @@ def kernel_grad_sum(kernel: Kernel, y: np.ndarray, segments, *, num_threads: int
     segments = [s for s in segments if s[0].shape[0] and s[2] != 0.0]
     if not segments:
         return np.zeros((rows, d))
+    if kind == _GENERIC:
+        # Any kernel of the Kernel interface (not radial: NNGP, ...): its own blocked sum of
+        # pairwise gradients, Kernel.grad_sum (memory bounded by the block size).
+        g = np.zeros((rows, d))
+        with THREADS.one_blas_thread():
+            for z, coef, mult in segments:
+                g += mult * kernel.grad_sum(y, z[:, :d], coef[0])
+        return g
     if kind == _DIRECT or _reach(kind, kernel, y, segments) > FAR_LIMIT:
         # Explicit differences y - z (block by block to bound memory): the Laplacian kernel,
         # and points so far from the true points' mean that |y|^2 + |z|^2 - 2 y.z would

@@ -15,6 +15,12 @@ generator-visible rate ``|z|`` and a regime, and from it an outcome after ``T``
 steps: *diverges* when ``|z| > 1``, *converges* when ``|z|^T < converge_ratio``
 (the distance falls by that factor within the run), *stalls* otherwise.
 
+NNGP. The authors' MNIST notebook used a depth-2 NNGP kernel on ten images with free points;
+the same is done here for the ReLU NNGP kernel (theory section 10) at every depth and bias of
+a scan (:mod:`kernelgda.experiments._digits_nngp`), from the same start, with the same
+linearization at the perfect fit and the same outcome rules. Both halves report the
+``W2^2`` curve (theory section 10) between the generated points and the digits.
+
 Observation. The run *diverges* when it leaves the divergence ball or ends more than
 ``escape_ratio`` times further from the data than it started, *converges* when it ends
 within ``converge_ratio`` of its starting distance, and *stalls* otherwise. The
@@ -35,7 +41,9 @@ from ..game import GDA, KernelGAN
 from ..kernels import Gaussian
 from ..regimes import DEFAULT_TOL, REGIMES, classify
 from ..status import Status
+from ..wasserstein import wasserstein2_series
 from ._base import Result, no_progress, regime_code
+from ._digits_nngp import scan as nngp_scan
 
 NAME = "digits"
 DESCRIPTION = ("Ten handwritten digits (scikit-learn load_digits, d = 64): which bandwidths "
@@ -58,9 +66,14 @@ class Config:
     escape_ratio: float = 2.0
     history_tol: float = 1e-12
     seed: int = 0
+    nngp_depths: tuple = (1, 2, 3)
+    nngp_biases: tuple = (0.0, 0.5, 1.0)
+    nngp_steps: int = 400
+    w2_every: int = 10
 
 
-QUICK = Config(sigmas=(0.3, 0.8, 1.6, 20.0), num_steps=200)
+QUICK = Config(sigmas=(0.3, 0.8, 1.6, 20.0), num_steps=200, nngp_depths=(1, 2), nngp_biases=(0.5,),
+               nngp_steps=100)
 
 
 def load_targets() -> tuple[np.ndarray, np.ndarray]:
@@ -162,6 +175,14 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     predicted = [predicted_outcome(r, config.num_steps, config.converge_ratio) for r in rate]
     observed = [observed_outcome(dist[i, 0], dist[i, runs.num_taken[i]], runs.status[i] == Status.DIVERGED,
                                  config) for i in range(sigmas.size)]
+    w2_steps = np.arange(0, config.num_steps + 1, config.w2_every)
+    if w2_steps[-1] != config.num_steps:
+        w2_steps = np.append(w2_steps, config.num_steps)
+    w2 = np.full((sigmas.size, w2_steps.size), np.nan)
+    for i in range(sigmas.size):  # up to the last finite configuration
+        at, values = wasserstein2_series(runs.y[i, :runs.num_taken[i] + 1], 1.0, x, 1.0,
+                                         every=config.w2_every)
+        w2[i, np.searchsorted(w2_steps, at)] = values
     dims = ("sigma",)
     data = {
         "distance": (("sigma", "step"), dist), "final": (("sigma", "point", "pixel"), final),
@@ -172,20 +193,32 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         "predicted_outcome": (dims, np.array([OUTCOMES.index(o) for o in predicted], dtype=np.int8)),
         "observed_outcome": (dims, np.array([OUTCOMES.index(o) for o in observed], dtype=np.int8)),
         "steps_taken": (dims, runs.num_taken), "truncation_bound": (dims, runs.truncation_bound),
+        "w2": (("sigma", "w2_step"), w2),
     }
     coords = {"sigma": sigmas, "step": np.arange(config.num_steps + 1), "point": np.arange(10),
-              "pixel": np.arange(x.shape[1])}
+              "pixel": np.arange(x.shape[1]), "w2_step": w2_steps}
     table = [{
-        "sigma": float(s), "predicted regime": REGIMES[code[i]], "predicted rate": float(rate[i]),
+        "kernel": f"gaussian sigma {s:g}", "predicted regime": REGIMES[code[i]],
+        "predicted rate": float(rate[i]),
         "measured rate": float(measured[i]), "predicted outcome": predicted[i],
         "observed outcome": observed[i], "agree": "yes" if predicted[i] == observed[i] else "NO",
         "final distance / initial": float(dist[i, runs.num_taken[i]] / dist[i, 0]),
+        "final W2^2 / initial": float(w2[i, np.flatnonzero(np.isfinite(w2[i]))[-1]] / w2[i, 0]),
     } for i, s in enumerate(sigmas)]
     agree = np.array([p == o for p, o in zip(predicted, observed, strict=True)])
     summary = {"agreement": f"{int(agree.sum())}/{agree.size}",
                "mispredicted_sigmas": ", ".join(f"{s:g}" for s in sigmas[~agree]) or "none",
                "initial_distance": float(dist[0, 0]),
-               "max_truncation_bound": float(runs.truncation_bound.max())}
+               "max_truncation_bound": float(runs.truncation_bound.max()),
+               "initial_w2": float(w2[0, 0])}
+    nngp_data, nngp_coords, nngp_table, nngp_summary = nngp_scan(
+        x, y0, config, gda, outcomes=OUTCOMES, predicted_outcome=predicted_outcome,
+        observed_outcome=observed_outcome, dominant_of=perfect_fit_dominant, decay_rate=decay_rate,
+        regime_code=regime_code, progress=progress)
+    data |= nngp_data
+    coords |= nngp_coords
+    table += nngp_table
+    summary |= nngp_summary
     caption = (
         "Ten handwritten digits (d = 64, p = q = 1 each, alternating GDA, eta_d = "
         f"{config.eta_d:g}, eta_g = {config.eta_g:g}, lam = {config.lam:g}, T = {config.num_steps}, "
@@ -198,8 +231,13 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         "stalls. Bottom: |z| - 1 where the prediction is divergence. "
         "Letters on top: observed outcome "
         "(C converges, S stalls, D diverges), red where the prediction was wrong. Prediction and "
-        f"outcome agree for {summary['agreement']} bandwidths. (c) Targets, starting points and the "
-        "generated images after T steps for some bandwidths.")
+        f"outcome agree for {summary['agreement']} bandwidths. (c) W2^2 between the generated "
+        "points and the digits against the iteration: Gaussian bandwidths (grey) and the ReLU NNGP "
+        f"kernel (colour: depth, line style: bias; T = {config.nngp_steps}). (d) NNGP: 1 - |z| "
+        "predicted at Y* = X (filled, colour: regime) and measured (open) per depth and bias, with "
+        "the observed outcome on top; prediction and outcome agree for "
+        f"{summary['nngp_agreement']}. (e) Targets, starting points and the generated images after "
+        "T steps for some bandwidths.")
     return Result(NAME, config, data, coords, table, summary, caption)
 
 
@@ -219,7 +257,8 @@ def _image_rows(result: Result) -> list[int]:
 
 
 def plot(result: Result):
-    """(a) distance against iteration, (b) predicted and measured rates, (c) images."""
+    """(a) distance against iteration, (b) predicted and measured rates, (c) W2^2 curves,
+    (d) the NNGP scan's rates, (e) images."""
     import matplotlib.colors as mcolors
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -236,8 +275,9 @@ def plot(result: Result):
     norm = mcolors.LogNorm(sigmas.min(), sigmas.max())
     cmap = plt.get_cmap("cividis")
     with style():
-        fig = plt.figure(figsize=(6.8, 3.0 + 0.62 * (len(rows) + 2)), layout="constrained")
-        top, bottom = fig.subfigures(2, 1, height_ratios=[3.0, 0.62 * (len(rows) + 2)])
+        fig = plt.figure(figsize=(6.8, 5.4 + 0.62 * (len(rows) + 2)), layout="constrained")
+        top, middle, bottom = fig.subfigures(3, 1, height_ratios=[3.0, 2.4, 0.62 * (len(rows) + 2)])
+        _plot_nngp(result, middle.subplots(1, 2, width_ratios=[1.1, 1.0]))
         left, right = top.subfigures(1, 2, width_ratios=[1.1, 1.0])
         ax = left.subplots()
         bx, cx = right.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
@@ -307,5 +347,54 @@ def plot(result: Result):
                     side.set_visible(True)
                     side.set_linewidth(0.3)
             grid[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=6.5)
-        panel_label(grid[0, 0], "c")
+        panel_label(grid[0, 0], "e")
     return fig
+
+
+def _plot_nngp(result: Result, axes) -> None:
+    """(c) W2^2 curves, Gaussian and NNGP; (d) NNGP predicted and measured rates per kernel."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from ..plotting import REGIME_COLORS, panel_label
+
+    cfg = result.config
+    dx, ex = axes
+    for row in result["w2"]:
+        dx.plot(result["w2_step"], row, color="0.7", lw=0.7)
+    depth, bias = result["nngp_depth"], result["nngp_bias"]
+    depths, biases = sorted(set(depth.tolist())), sorted(set(bias.tolist()))
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, max(len(depths), 2)))
+    styles = ["-", "--", ":", "-."]
+    for i, row in enumerate(result["nngp_w2"]):
+        dx.plot(result["nngp_w2_step"], row, lw=1.1, color=colors[depths.index(depth[i])],
+                ls=styles[biases.index(bias[i]) % len(styles)])
+    dx.set_yscale("log")
+    dx.set_xlabel("iteration $k$")
+    dx.set_ylabel(r"$W_2^2$ (generated, digits)")
+    handles = [Line2D([], [], color="0.7", lw=0.7, label="gaussian")]
+    handles += [Line2D([], [], color=colors[k], label=f"depth {L}") for k, L in enumerate(depths)]
+    handles += [Line2D([], [], color="k", ls=styles[k % len(styles)], label=f"bias {b:g}")
+                for k, b in enumerate(biases)]
+    dx.legend(handles=handles, fontsize=5.5, frameon=False, loc="lower left", ncol=2)
+    panel_label(dx, "c")
+    rate = np.abs(result["nngp_predicted"])
+    measured = result["nngp_measured_rate"]
+    code = result["nngp_predicted_regime"]
+    idx = np.arange(rate.size)
+    for i in idx:
+        ex.plot(i, max(1 - rate[i], 1e-12), ls="", marker="o", ms=5, mec="k", mew=0.3,
+                mfc=REGIME_COLORS[REGIMES[code[i]]])
+    ok = np.isfinite(measured) & (measured < 1)
+    ex.plot(idx[ok], 1 - measured[ok], ls="", marker="o", ms=8, mfc="none", mec="k", mew=0.7)
+    ex.axhline(1.0 - cfg.converge_ratio ** (1.0 / cfg.nngp_steps), color="k", lw=0.8, ls="--")
+    ex.set_yscale("log")
+    ex.set_xticks(idx, [f"{L},{b:g}" for L, b in zip(depth, bias, strict=True)], fontsize=5.5,
+                  rotation=45)
+    ex.set_xlabel("NNGP depth, bias")
+    ex.set_ylabel(r"$1 - |z|$")
+    obs, pred = result["nngp_observed_outcome"], result["nngp_predicted_outcome"]
+    for i in idx:
+        ex.text(i, 1.01, "CSD"[obs[i]], transform=ex.get_xaxis_transform(), ha="center", va="bottom",
+                fontsize=6.5, fontweight="bold", color="red" if obs[i] != pred[i] else "k")
+    panel_label(ex, "d")

@@ -37,8 +37,13 @@ import math
 
 import numpy as np
 
-__all__ = ["nngp_value", "nngp_derivatives", "one_minus_j"]
+__all__ = ["nngp_value", "nngp_derivatives", "nngp_grad_coefs", "nngp_grad_sum", "nngp_grad_norms",
+           "one_minus_j"]
 
+#: Pairs whose ``R_0^2 = a b - s^2`` is below this fraction of ``a b`` (an angle below about
+#: 0.01) get ``R_0`` from the differences ``v - u`` in :func:`nngp_grad_sum`; above it the
+#: product form loses at most ``eps / NEAR_ANGLE2 ~ 2e-12`` of ``R_0^2``.
+NEAR_ANGLE2 = 1e-4
 #: Below this angle ``t cos t - sin t`` is summed as its Taylor series (7 terms: the
 #: first omitted one, ``16 t^17 / 17!``, is below 1e-18 at t = 0.5); above it the closed
 #: form loses at most ~1e-15 of ``h`` to cancellation.
@@ -140,3 +145,72 @@ def nngp_derivatives(y: np.ndarray, z: np.ndarray, depth: int, bias: float, orde
         r = np.sqrt(p * p * h * (2.0 - h) + bias2 * ((ra - rb) ** 2 + 2.0 * p * h))
         a, b, s = a_new, b_new, s_new
     return out
+
+
+def _r0_pairs(u, v, a, bias2):
+    """Layer-0 ``R_0`` of the pairs ``(u_k, v_k)`` (rows of ``(P, d)`` arrays) from the
+    differences ``v - u`` (module docstring); ``a`` is ``S_0(u, u)``, shape ``(P,)``."""
+    d = u.shape[1]
+    delta = v - u
+    kappa = np.einsum("pd,pd->p", u, delta) / (d * a)
+    w = delta - kappa[:, None] * u
+    return np.sqrt(a * (np.einsum("pd,pd->p", w, w) / d + kappa**2 * bias2))
+
+
+def nngp_grad_coefs(y: np.ndarray, z: np.ndarray, depth: int, bias: float):
+    """``(A, B)``, each ``(n, M)``, with ``grad_u K(y_a, z_c) = A_ac y_a + B_ac z_c``.
+
+    Every layer's gradient lies in the span of ``u`` and ``v``: ``grad_u S_l = A_l u + B_l v``
+    with ``A_0 = 0``, ``B_0 = 1 / d`` and (from the recursion of :func:`nngp_derivatives`)
+
+        A_l = (R / (a d) + (pi - t) A_{l-1}) / pi,    B_l = (pi - t) B_{l-1} / pi.
+
+    ``R_0`` comes from ``a b - s^2`` except for nearly parallel pairs
+    (:data:`NEAR_ANGLE2`), where it is recomputed from the differences; the later layers
+    propagate ``R`` as :func:`nngp_value` does. Trusted float64 inputs with ``a, b > 0``.
+    """
+    bias2 = bias * bias
+    d = y.shape[1]
+    a = (y * y).sum(1)[:, None] / d + bias2
+    b = (z * z).sum(1)[None, :] / d + bias2
+    s = y @ z.T / d + bias2
+    ab = a * b
+    r2 = ab - s * s
+    near = r2 < NEAR_ANGLE2 * ab
+    if near.any():
+        i, j = np.nonzero(near)
+        r = np.sqrt(np.maximum(r2, 0.0))
+        r[i, j] = _r0_pairs(y[i], z[j], a[i, 0], bias2)
+    else:
+        r = np.sqrt(r2)
+    coef_u = np.zeros_like(s)
+    coef_v = np.full_like(s, 1.0 / d)
+    for layer in range(depth):
+        t = np.arctan2(r, s)
+        fs = (math.pi - t) / math.pi
+        coef_u = r / (math.pi * a * d) + fs * coef_u
+        coef_v *= fs
+        if layer == depth - 1:  # the last layer's S and R are not needed
+            break
+        h = one_minus_j(t)
+        p = np.sqrt(a * b)
+        ra, rb = np.sqrt(a), np.sqrt(b)
+        s = r / math.pi + fs * s + bias2
+        r = np.sqrt(p * p * h * (2.0 - h) + bias2 * ((ra - rb) ** 2 + 2.0 * p * h))
+        a, b = a + bias2, b + bias2
+    return coef_u, coef_v
+
+
+def nngp_grad_sum(y: np.ndarray, z: np.ndarray, w: np.ndarray, depth: int, bias: float) -> np.ndarray:
+    """``sum_c w_c grad_u K(y_a, z_c)``, shape ``(n, d)``, without ``(n, M, d)`` arrays:
+    ``(A w) * y + (B * w) z`` with the coefficients of :func:`nngp_grad_coefs`."""
+    coef_u, coef_v = nngp_grad_coefs(y, z, depth, bias)
+    return (coef_u @ w)[:, None] * y + (coef_v * w) @ z
+
+
+def nngp_grad_norms(y: np.ndarray, z: np.ndarray, depth: int, bias: float) -> np.ndarray:
+    """``|grad_u K(y_a, z_c)|``, shape ``(n, M)``, from ``|A u + B v|^2`` (:func:`nngp_grad_coefs`)."""
+    coef_u, coef_v = nngp_grad_coefs(y, z, depth, bias)
+    sq = (coef_u**2 * (y * y).sum(1)[:, None] + 2.0 * coef_u * coef_v * (y @ z.T)
+          + coef_v**2 * (z * z).sum(1)[None, :])
+    return np.sqrt(np.maximum(sq, 0.0))

@@ -41,6 +41,10 @@ __all__ = ["Kernel", "RadialKernel", "PARAM_MIN", "PARAM_MAX", "check_param", "c
 PARAM_MIN, PARAM_MAX = 1e-50, 1e50
 #: Deepest NNGP recursion accepted (each layer is a pass over all pairs).
 MAX_DEPTH = 1000
+#: Values of one ``(n, block, d)`` block of :meth:`Kernel.pair_grad` in the generic kernel
+#: sum :meth:`Kernel.grad_sum` (2 MiB of float64; a kernel's recursion keeps a few such
+#: temporaries alive).
+GRAD_BLOCK_ENTRIES = 1 << 18
 
 
 def check_param(value, name: str) -> float:
@@ -161,8 +165,18 @@ class Kernel:
 
     # -- kernel expansions (trusted inputs) ----------------------------------------------
     def grad_sum(self, y: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """Gradient of the expansion ``f = sum_c w_c K(., z_c)`` at the rows of ``y``, ``(n, d)``."""
-        return np.einsum("nmd,m->nd", self.pair_grad(y, z), w)
+        """Gradient of the expansion ``f = sum_c w_c K(., z_c)`` at the rows of ``y``, ``(n, d)``.
+
+        The generic path of any kernel: :meth:`pair_grad` on blocks of centres of about
+        :data:`GRAD_BLOCK_ENTRIES` ``(n, block, d)`` values, so memory stays bounded however
+        many centres there are; the blocks are summed in order.
+        """
+        n, d = y.shape
+        out = np.zeros((n, d))
+        step = max(1, GRAD_BLOCK_ENTRIES // max(1, n * d))
+        for a in range(0, z.shape[0], step):
+            out += np.einsum("nmd,m->nd", self.pair_grad(y, z[a:a + step]), w[a:a + step])
+        return out
 
     def value_sum(self, y: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Value of the expansion ``sum_c w_c K(y, z_c)`` at the rows of ``y``, shape ``(n,)``."""

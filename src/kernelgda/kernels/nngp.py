@@ -10,13 +10,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as V
-from .arccos import nngp_derivatives, nngp_value
+from .arccos import nngp_derivatives, nngp_grad_norms, nngp_grad_sum, nngp_value
 from .base import PARAM_MIN, Kernel, check_param
 
 __all__ = ["NNGP", "MAX_DEPTH"]
 
 #: Deepest NNGP recursion accepted (each layer is a pass over all pairs).
 MAX_DEPTH = 1000
+#: Pairs in one block of :meth:`NNGP.grad_sum` (a few ``(n, block)`` float64 arrays of 2 MiB).
+SUM_BLOCK_ENTRIES = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -95,3 +97,24 @@ class NNGP(Kernel):
 
     def pair_mixed(self, y, z):
         return self._derivative(y, z, "mixed")
+
+    def grad_scale(self, points):
+        """The largest ``|grad_u K(a, b)|`` over pairs of ``points`` (no global bound exists),
+        from the span form ``A u + B v`` of the gradient."""
+        points = np.ascontiguousarray(points)
+        self._check_scale(points, points)
+        return float(nngp_grad_norms(points, points, self.depth, self.bias).max())
+
+    def grad_sum(self, y, z, w):
+        """Gradient of ``f = sum_c w_c K(., z_c)`` at the rows of ``y``: every pair's gradient
+        is ``A u + B v``, so ``(n, M)`` coefficient arrays and one matrix product suffice
+        (:func:`~kernelgda.kernels.arccos.nngp_grad_sum`), in blocks of centres."""
+        self._check_scale(y, z)
+        # contiguous rows: a strided operand (the history's augmented rows) makes numpy's
+        # matrix product skip BLAS, ~100x slower
+        y, z = np.ascontiguousarray(y), np.ascontiguousarray(z)
+        out = np.zeros(y.shape)
+        step = max(1, SUM_BLOCK_ENTRIES // max(1, y.shape[0]))
+        for a in range(0, z.shape[0], step):
+            out += nngp_grad_sum(y, z[a:a + step], w[a:a + step], self.depth, self.bias)
+        return out

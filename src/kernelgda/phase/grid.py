@@ -17,6 +17,7 @@ import numpy as np
 from .. import _validate as V
 from ..game import GDA, MODES
 from ..linearize import require_smooth
+from ..rules import OPTION_RULES, check_beta
 
 __all__ = ["check_grid", "setup_grid", "cell_gdas", "value_at", "METHODS", "ISOLATED_PARAMS",
            "ISOLATED_DEFAULTS", "SCENARIO_PARAMS", "RULE_OPTIONS", "OPTIONS"]
@@ -29,7 +30,7 @@ ISOLATED_DEFAULTS = {"p": 1.0, "q": 1.0, "n": 1, "mode": "alternating"}
 SCENARIO_PARAMS = ("sigma", "alpha", "lam", "eta_d", "eta_g", "mode", "d_steps", "beta")
 #: Rule options and the update rule each applies to (theory section 8): in a grid whose
 #: ``mode`` varies, ``beta`` acts on the momentum cells and ``d_steps`` on the alternating ones.
-RULE_OPTIONS = {"beta": "momentum", "d_steps": "alternating"}
+RULE_OPTIONS = OPTION_RULES
 #: Scalar options of :func:`kernelgda.isolated.eigenvalues`: cells are grouped by them.
 OPTIONS = ("mode", "beta", "d_steps")
 
@@ -46,10 +47,9 @@ def _check_value(name, value, where):
         return str(value)
     if name in _INTEGER:
         return V.integer(value, where, minimum=1)
-    out = V.scalar(value, where, positive=name in _POSITIVE, nonnegative=name in _NONNEGATIVE)
-    if name == "beta" and not -1 < out < 1:
-        raise ValueError(f"{where} must be in (-1, 1), got {out}")
-    return out
+    if name == "beta":
+        return check_beta(value, where)
+    return V.scalar(value, where, positive=name in _POSITIVE, nonnegative=name in _NONNEGATIVE)
 
 
 def _axis_values(name, values):
