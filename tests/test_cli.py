@@ -176,8 +176,9 @@ def test_rates_missing_required_option(capsys):
 
 
 def test_no_command_and_unknown_command(capsys):
-    code, out, _ = _run(capsys, [])
-    assert code == 2 and "rates" in out and "analyze" in out
+    code, out, err = _run(capsys, [])
+    _assert_one_line_error(code, err, "COMMAND", "rates", "analyze")
+    assert out == ""
     code, _, err = _run(capsys, ["frobnicate"])
     _assert_one_line_error(code, err, "frobnicate")
 

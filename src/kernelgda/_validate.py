@@ -21,6 +21,8 @@ def scalar(value, name: str, *, positive: bool = False, nonnegative: bool = Fals
     """Return ``value`` as a finite Python float, checking its sign (booleans are refused)."""
     if isinstance(value, bool | np.bool_):
         raise ValueError(f"{name} must be a real number, got {value!r}")
+    if isinstance(value, str | bytes):  # float("0.1") would parse it: a string is a slip
+        raise ValueError(f"{name} must be a real number, not a string: {value!r}")
     if not isinstance(value, Real | np.floating | np.integer):
         try:
             value = float(value)
@@ -41,11 +43,17 @@ def array(value, name: str, *, positive: bool = False, nonnegative: bool = False
     """Coerce a real scalar or array (any shape) to float64: no NaN, finite unless ``allow_inf``,
     and the sign checked; a ``ValueError`` naming ``name`` otherwise."""
     try:
-        arr = np.asarray(value, dtype=float)
+        raw = np.asarray(value)
+    except ValueError:  # a ragged nesting
+        raise ValueError(f"{name} must be a number or a rectangular array of numbers") from None
+    if raw.dtype.kind not in "biufO":  # strings, complex numbers, dates: not real parameters
+        raise ValueError(f"{name} must be real numbers, got {raw.dtype} values")
+    try:
+        arr = np.asarray(raw, dtype=float)
     except OverflowError:  # a Python int beyond the float64 range
         raise ValueError(f"{name} must be finite (within the float64 range)") from None
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number or an array of numbers, got {value!r}") from None
+    except (TypeError, ValueError):  # objects that are not numbers
+        raise ValueError(f"{name} must be real numbers, got {raw.dtype} values") from None
     if allow_inf:
         if np.any(np.isnan(arr)):
             raise ValueError(f"{name} must not contain NaN")
@@ -122,3 +130,22 @@ def choice(value, name: str, options) -> str:
     if value not in options:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")
     return value
+
+
+def broadcast_cells(what: str, per_cell: int, **params) -> tuple:
+    """The broadcast shape of ``params``; a one-line ``ValueError`` when they do not broadcast
+    together, broadcast to nothing, or ``per_cell`` float64 arrays of that shape would not fit
+    in memory (:func:`kernelgda.resources.check_bytes`)."""
+    from .resources import check_bytes, format_count, grid_bytes
+
+    try:
+        shape = np.broadcast_shapes(*(np.shape(v) for v in params.values()))
+    except ValueError:
+        shapes = ", ".join(f"{k} {np.shape(v)}" for k, v in params.items() if np.ndim(v))
+        raise ValueError(f"the parameters do not broadcast together: {shapes}") from None
+    size = math.prod(shape)
+    if size == 0:
+        raise ValueError(f"the parameters broadcast to an empty shape {shape}; give at least one value")
+    check_bytes(grid_bytes(size, per_cell), what, hint="use fewer values",
+                detail=f"{format_count(size)} cells x {per_cell} float64 arrays")
+    return shape

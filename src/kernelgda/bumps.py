@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .resources import check_history
+
 __all__ = ["bump_moments", "moment_terms", "inv_logdet", "BumpDiscriminator"]
 
 
@@ -187,6 +189,8 @@ class BumpDiscriminator:
         self.c_true, self.c_start = c_start.copy(), c_start.copy()
         self.tol = tol
         cap = max(2, capacity if tol is None else min(capacity, 256))
+        check_history(cap, num_clusters, d * d + d + 1, num_runs=num_cells,
+                      what="Gaussian-closure history")  # refuse before allocating (one line)
         self.h_mean = np.zeros((num_cells, cap, num_clusters, d))
         self.h_cov = np.zeros((num_cells, cap, num_clusters, d, d))
         self.h_coef = np.zeros((num_cells, cap, num_clusters))

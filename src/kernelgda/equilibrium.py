@@ -22,6 +22,7 @@ import numpy as np
 
 from . import _validate as V
 from .game import KernelGAN
+from .resources import check_bytes, format_count, pairwise_bytes
 from .status import Status
 
 __all__ = ["Equilibrium", "find_equilibrium", "stationarity", "fstar_hessians", "data_pull"]
@@ -225,6 +226,9 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
     y_start = y
     tol = V.scalar(tol, "tol", positive=True)
     max_iter = V.integer(max_iter, "max_iter", minimum=1)
+    (n, d), m = y.shape, gan.x_true.shape[0]  # Newton's dense pairwise blocks, refused before allocating
+    check_bytes(pairwise_bytes(n, n + m, d * d), "fixed point", hint="use fewer generated points",
+                detail=f"{format_count(n)} x {format_count(n + m)} x {d} x {d} float64 kernel Hessians")
     scale = (gan.p_true.sum() + q.sum()) * gan.kernel.grad_scale(np.concatenate([gan.x_true, y]))
     g = stationarity(gan, y, q)
     res = float(np.abs(g).max())

@@ -52,6 +52,8 @@ def writable_dir(path, name: str = "output directory") -> Path:
 
     Raises ``ValueError`` naming ``name`` when it cannot be created or written.
     """
+    if not str(path).strip():  # Path("") is the current directory: an empty option is a slip
+        raise ValueError(f"{name} must name a directory, got an empty string")
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)

@@ -221,6 +221,11 @@ def _rule_options(mode, beta, d_steps):
     return beta, d_steps
 
 
+#: float64 arrays of the broadcast shape that :func:`eigenvalues` holds at once (a generous
+#: count: complex pairs, candidates, moduli, codes), for the memory check.
+ARRAYS_PER_CELL = 48
+
+
 def model_parameters(*, p, q, n, eta_d, eta_g, lam, sigma):
     """Validate and broadcast the model's parameters; return ``(n, a, kappa, c)`` (section 5).
 
@@ -237,6 +242,8 @@ def model_parameters(*, p, q, n, eta_d, eta_g, lam, sigma):
     eta_g = _check("eta_g", eta_g, positive=True)
     lam = _check("lam", lam, nonnegative=True)
     sigma = _check("sigma", sigma, positive=True)
+    V.broadcast_cells("isolated eigenvalues", ARRAYS_PER_CELL,
+                      p=p, q=q, n=n, eta_d=eta_d, eta_g=eta_g, lam=lam, sigma=sigma)
     if _ordinary(p, q, n, eta_d, eta_g, lam, sigma):  # every product stays within 2^+-700
         # On the arguments as given (broadcasting happens in the arithmetic, not before it).
         gamma = 1.0 / sigma**2
@@ -315,6 +322,7 @@ def eigenvalues(*, p=1.0, q=1.0, n=1, eta_d, eta_g, lam, sigma, mode="alternatin
     from .rules import z_of_mu
 
     beta, d_steps = _rule_options(mode, beta, d_steps)
+    tol = float(_check("tol", tol, positive=True)) if np.ndim(tol) == 0 else _check("tol", tol, positive=True)
     n, a, kappa, c = model_parameters(p=p, q=q, n=n, eta_d=eta_d, eta_g=eta_g, lam=lam, sigma=sigma)
 
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
@@ -409,6 +417,7 @@ def regime_boundaries_c(a):
 
 def _base_sigma(q, n, eta_d, eta_g):
     """``q sqrt(n eta_d eta_g)`` in scaled form."""
+    q, n, eta_d, eta_g = (_arr(v, k) for k, v in (("q", q), ("n", n), ("eta_d", eta_d), ("eta_g", eta_g)))
     return _value(_scaled((q, 1), (np.sqrt(n), 1), (np.sqrt(eta_d), 1), (np.sqrt(eta_g), 1)))
 
 

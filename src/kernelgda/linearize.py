@@ -239,14 +239,23 @@ def linearize(gan: KernelGAN, eq: Equilibrium, gda: GDA, *, tol: float = DEFAULT
     y, q = gan.check_generated(eq.y, eq.q)
     require_smooth(gan.kernel)
     locs, index, blocks = reduced_blocks(gan, y, q)
-    J = step_matrix(gan.lam, gda.eta_d, gda.eta_g, blocks, gda.mode, beta=gda.beta,
-                    d_steps=gda.d_steps)
+    with np.errstate(over="ignore", invalid="ignore"):
+        J = step_matrix(gan.lam, gda.eta_d, gda.eta_g, blocks, gda.mode, beta=gda.beta,
+                        d_steps=gda.d_steps)
+    overflow = (f"the linearized GDA step overflows float64 at eta_d = {gda.eta_d:g}, eta_g = "
+                f"{gda.eta_g:g}, d_steps = {gda.d_steps}: use smaller learning rates (or fewer "
+                "discriminator steps)")
+    if not np.isfinite(J).all():
+        raise ValueError(overflow)
     ev, vecs = np.linalg.eig(J)
     size_b = locs.shape[0] * gan.d
     size = size_b + y.size
     visible = np.linalg.norm(vecs[size_b:size], axis=0) > VISIBLE_TOL
     dom = dominant_eigenvalue(ev, visible)
-    spectral_radius = float(max(np.abs(ev).max(), discriminator_mode(gan.lam, gda)))
+    with np.errstate(over="ignore", invalid="ignore"):  # a mode beyond float64: inf, divergent
+        spectral_radius = float(max(np.abs(ev).max(), discriminator_mode(gan.lam, gda)))
+    if not np.isfinite(spectral_radius):
+        raise ValueError(overflow)
     return Linearization(
         matrix=J, eigenvalues=ev, visible=visible, spectral_radius=spectral_radius,
         generator_rate=float(abs(dom)), dominant=dom, regime=classify(dom, tol),

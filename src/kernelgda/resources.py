@@ -33,9 +33,11 @@ import os
 import re
 import shutil
 
-__all__ = ["DEFAULT_FRACTION", "FALLBACK_AVAILABLE", "ITEMSIZE", "available_memory", "default_limit",
+__all__ = ["DEFAULT_FRACTION", "FALLBACK_AVAILABLE", "ITEMSIZE", "address_space_left", "available_memory",
+           "default_limit",
            "parse_size", "format_size", "check_bytes", "grid_bytes", "points_bytes", "trajectory_bytes",
-           "pairwise_bytes", "check_grid", "check_trajectory", "disk_free", "format_count"]
+           "pairwise_bytes", "check_grid", "check_trajectory", "check_history", "disk_free",
+           "format_count"]
 
 #: Share of the available memory one request may take by default.
 DEFAULT_FRACTION = 0.5
@@ -49,12 +51,46 @@ _UNITS = {"": 1, "B": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
           "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
 
+def address_space_left(status: str = "/proc/self/status") -> int | None:
+    """Bytes this process may still map under its address-space limit (``ulimit -v``,
+    ``RLIMIT_AS``): the soft limit less the current ``VmSize``; ``None`` without a limit.
+
+    A process started under ``ulimit -v`` cannot allocate past it whatever the machine has
+    free, so :func:`available_memory` takes the smaller of the two.
+    """
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, AttributeError, OSError, ValueError):
+        return None
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return None
+    used = 0
+    try:
+        with open(status, encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    used = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    return max(int(soft) - used, 0)
+
+
 def available_memory(meminfo: str = "/proc/meminfo") -> int:
     """Bytes of memory available to a new allocation now.
 
     ``MemAvailable`` from ``/proc/meminfo`` (Linux), else ``SC_AVPHYS_PAGES x SC_PAGE_SIZE``
-    from ``os.sysconf``, else :data:`FALLBACK_AVAILABLE`.
+    from ``os.sysconf``, else :data:`FALLBACK_AVAILABLE`; never more than the address space
+    left under ``ulimit -v`` (:func:`address_space_left`).
     """
+    free = _machine_available(meminfo)
+    left = address_space_left()
+    return free if left is None else min(free, left)
+
+
+def _machine_available(meminfo: str) -> int:
     try:
         with open(meminfo, encoding="ascii") as fh:
             for line in fh:
@@ -220,3 +256,18 @@ def check_trajectory(num_steps, n, d, record_every=1, *, what: str = "trajectory
     num_frames = int(num_steps) // int(record_every) + 1
     detail = f"{format_count(num_frames)} frames x {format_count(n)} points x {d} float64"
     return check_bytes(nbytes, what, limit=limit, hint=hint, detail=detail)
+
+
+def check_history(num_slices, n, per_centre, *, num_runs=1, what: str = "discriminator history",
+                  limit=None) -> int:
+    """:func:`check_bytes` for a discriminator history: ``num_runs x num_slices`` slices of ``n``
+    centres with ``per_centre`` float64 values each (coordinates and coefficients).
+
+    The history grows by a slice per discriminator step, so its size is what a long run
+    needs however few frames it records; the hint says what shrinks it.
+    """
+    slices = _count(num_slices, "num_slices") * _count(num_runs, "num_runs")
+    nbytes = slices * points_bytes(n, per_centre)
+    detail = f"{format_count(slices)} slices x {format_count(n)} centres x {per_centre} float64"
+    return check_bytes(nbytes, what, limit=limit, detail=detail,
+                       hint="use fewer steps or fewer points")

@@ -403,7 +403,12 @@ def _generated(tab: dict, x: np.ndarray, p: np.ndarray):
         if off.shape not in ((), (x.shape[1],), y.shape):
             raise ValueError(f"generated.offset must be a number, a list of d = {x.shape[1]} numbers "
                              f"or an {y.shape} array, got shape {off.shape}")
+        if not np.isfinite(off).all():
+            raise ValueError("generated.offset must contain only finite numbers (no NaN or inf)")
         y = y + off
+        if np.abs(y).max() > V.COORD_MAX:
+            raise ValueError(f"generated.offset moves a generated point to {np.abs(y).max():g}, beyond "
+                             f"the coordinate bound {V.COORD_MAX:g}")
     return y, q
 
 

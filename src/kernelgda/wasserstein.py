@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as V
+from .resources import check_bytes, format_count, pairwise_bytes
 
 __all__ = ["wasserstein2", "wasserstein2_series"]
 
@@ -34,6 +35,9 @@ def _unit(w: np.ndarray, name: str) -> np.ndarray:
 def _emd2(y, q, x, p):
     import ot
 
+    (n, d), m = y.shape, x.shape[0]  # the (n, m, d) differences and the solver's (n, m) plan
+    check_bytes(pairwise_bytes(n, m, d + 3), "wasserstein2 cost matrix", hint="use fewer points",
+                detail=f"{format_count(n)} x {format_count(m)} pairs x ({d} + 3) float64")
     # Differences, not the |y|^2 + |x|^2 - 2 y.x form: no cancellation for nearby points.
     cost = ((y[:, None, :] - x[None, :, :]) ** 2).sum(axis=2)
     value, log = ot.emd2(q, p, cost, numItermax=MAX_ITER, log=True)

@@ -46,8 +46,8 @@ def main(argv=None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            parser.print_help()
-            return 2
+            raise UsageError("a COMMAND is required (one of list, figure, "
+                             f"{', '.join(COMMANDS)}; see kernelgda --help)")
         return int(args.func(args) or 0)
     except (ValueError, OSError) as exc:
         print(f"kernelgda: error: {exc}", file=sys.stderr)

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from ..kernels import Gaussian, Laplacian, RationalQuadratic
+from ..resources import check_history
 from .history import RESCALE_BELOW
 from .threads import THREADS
 from .truncation import TruncationTracker
@@ -165,6 +166,7 @@ class BatchedDiscriminators:
 
     def __init__(self, prof, x, p, n, capacity, num_funcs, history_tol):
         num, _, d = x.shape
+        check_history(capacity, n, d + num_funcs, num_runs=num)  # refuse before allocating
         self.prof = prof
         self.num_funcs = num_funcs
         self.tol = history_tol

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..resources import check_history
 from .kernel_sums import augment_centres
 
 __all__ = ["History", "RESCALE_BELOW"]
@@ -22,6 +23,7 @@ class History:
         self.origin = origin
         self.n = n
         d = origin.shape[0]
+        check_history(capacity, n, d + 2 + width)  # refuse before allocating (one line)
         self.zaug = np.empty((capacity * n, d + 2))
         self.coef = np.empty((width, capacity * n))  # coefficient columns, one per centre
         self.mass = np.empty(capacity)  # per-slice absolute coefficient mass, if the owner keeps it

@@ -25,12 +25,14 @@ cell and step, memory ``O(d^2)`` per cell).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import _validate as V
 from ..game import GDA, KernelGAN
+from ..resources import check_bytes, format_count, trajectory_bytes
 from ..status import Status
 from ._model import STARTS, Model, as_array, check_moments, check_params, initial, mismatch, step
 from .cells import fall_steps
@@ -107,6 +109,14 @@ class DiagonalResult:
 
 # -- front doors -----------------------------------------------------------------------------
 
+def _check_history(num_steps, num_cells, per_cell):
+    """Refuse, in one line, a run whose stored steps (``per_cell`` float64 per cell and step)
+    would not fit in memory."""
+    check_bytes(trajectory_bytes(num_steps, num_cells, per_cell), "second-moment model history",
+                detail=f"{format_count(num_steps + 1)} steps x {format_count(num_cells)} cells x "
+                f"{per_cell} float64", hint="use fewer steps or fewer cells")
+
+
 def run(kernel, *, p, q, n, lam, gda, e0, cov0, num_steps, start="equilibrium") -> SMMResult:
     """Run the second-moment model (theory section 9) and its linear counterpart.
 
@@ -154,6 +164,9 @@ def run(kernel, *, p, q, n, lam, gda, e0, cov0, num_steps, start="equilibrium") 
     batch = np.broadcast_shapes(e0.shape[:-1], cov0.shape[:-2])
     m = Model(kernel, p, q, n, lam, gda, batch, start)
     shape = m.shape
+    # e, b, linear_e (d each), cov, curvature, linear_cov (d x d each) per cell and step, kept
+    # twice while the lists are stacked: refuse before the loop fills them
+    _check_history(num_steps, math.prod(shape), 2 * (3 * d + 3 * d * d))
     names = ("e", "cov", "b", "curvature", "linear_e", "linear_cov")
     hist = {name: [] for name in names}
     smm = initial(m, e0, cov0)
@@ -217,6 +230,7 @@ def run_diagonal(kernel, *, p, q, n, lam, gda, variances0, num_steps, start="equ
     num_steps = V.integer(num_steps, "num_steps", minimum=0)
     m = Model(kernel, p, q, n, lam, gda, r0.shape[:-1], start)
     d = r0.shape[-1]
+    _check_history(num_steps, math.prod(m.shape), 2 * d)
     r = np.broadcast_to(r0, m.shape + (d,)).copy()
     c = np.broadcast_to(m.c0[..., None], m.shape + (d,)).copy()
     var = np.empty(m.shape + (num_steps + 1, d))
