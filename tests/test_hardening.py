@@ -227,3 +227,16 @@ def test_scenario_bad_offset_is_named(offset):
     with pytest.raises(ValueError) as info:
         parse_scenario(_scenario(offset))
     _one_line(info, "generated.offset")
+
+
+def test_max_memory_governs_the_history_check_too():
+    """simulate's max_memory is the limit of every refusal it makes, the history's included."""
+    gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=1.0), lam=0.5)
+    gda = kg.GDA(0.1, 0.1)
+    # 2000 steps x 1 point: the trajectory needs 16 kB, the history about 2000 x 5 x 8 = 80 kB.
+    with pytest.raises(ValueError, match="discriminator history"):
+        kg.simulate(gan, gda, [[0.1]], 1.0, 2000, record_every=100, max_memory="40K")
+    traj = kg.simulate(gan, gda, [[0.1]], 1.0, 2000, record_every=100, max_memory="1M")
+    assert traj.y.shape[0] == 21
+    with pytest.raises(ValueError, match="discriminator history"):
+        kg.simulate_batch([gan, gan], gda, [[0.1]], 1.0, 2000, record_every=100, max_memory="40K")

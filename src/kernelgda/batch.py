@@ -159,7 +159,7 @@ class BatchTrajectory:
 # -- the batched run ---------------------------------------------------------------------------
 
 def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode, d_steps,
-         num_steps, history_tol, radius, record_every):
+         num_steps, history_tol, radius, record_every, max_memory=None):
     """Advance one group of cells with the same update rule; every array has a leading ``B``.
 
     ``has_f`` marks the cells that start at ``f*`` of the fixed point ``(y_star, q_star)`` (with
@@ -177,7 +177,7 @@ def _run(prof, x, p, q, y0, y_star, q_star, has_f, lam, eta_d, eta_g, beta, mode
     slices_out = np.zeros(num, dtype=int)
 
     disc = BatchedDiscriminators(prof, x, p, n, rule.slices_per_step(d_steps) * num_steps + 3,
-                           rule.state_copies, history_tol)
+                           rule.state_copies, history_tol, max_memory=max_memory)
     disc.start_at(has_f, y_star, q_star, lam)
     cell = disc.cell
     cell.update(y=y0.copy(), cells=np.arange(num), radius=radius, center=x.mean(axis=1),
@@ -298,9 +298,10 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
         Keep every ``record_every``-th configuration and each cell's last one, as
         :func:`~kernelgda.simulate` does.
     max_memory : int or str, optional
-        Limit on the bytes of the stored trajectories of all cells, checked before anything
-        is allocated (:func:`kernelgda.resources.check_trajectory`); ``None`` is the default
-        limit.
+        Limit on the bytes of the stored trajectories of all cells, and separately of the
+        discriminators' histories, checked before anything is allocated
+        (:func:`kernelgda.resources.check_trajectory`, ``check_history``); ``None`` is the
+        default limit.
 
     Returns
     -------
@@ -407,7 +408,7 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
         idx = np.array([b for b, g in enumerate(gdas) if (g.mode, g.d_steps) == (mode, d_steps)])
         res = _run(prof.take(idx), x[idx], p[idx], q_all[idx], y[idx], y_star[idx], q_star[idx],
                    has_f[idx], lam[idx], eta_d[idx], eta_g[idx], beta[idx], mode, d_steps,
-                   num_steps, history_tol, radius[idx], record_every)
+                   num_steps, history_tol, radius[idx], record_every, max_memory)
         out[idx], taken[idx], status[idx], msg, bound[idx], slices[idx] = res
         for j, i in enumerate(idx):
             messages[i] = msg[j]

@@ -227,14 +227,16 @@ def measure_recorded(y, y_star, *, linear_limit: float, noise_floor: float, dela
                        (meas.window[0] * s, meas.window[1] * s))
 
 
-def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, features=None):
+def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, features=None,
+                       max_memory=None):
     if features is not None:  # random features: f = w.phi, no history (kernelgda.features)
         disc = features.build(gan.kernel, gan.x_true, gan.p_true, num_funcs)
     elif num_funcs is None:
-        disc = Expansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, history_tol)
+        disc = Expansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, history_tol,
+                         max_memory=max_memory)
     else:  # function 0 is f; the others start at 0 and are set up by the rule's stepper
         disc = MultiExpansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, num_funcs,
-                              history_tol)
+                              history_tol, max_memory=max_memory)
     first = 1.0 if num_funcs is None else np.eye(num_funcs)[0]
     if start is not None:
         ys = getattr(start, "y", None)
@@ -297,7 +299,8 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         (:func:`recorded_steps`), so that long or large runs do not store every
         step; see :meth:`Trajectory.measure` for the resolution a rate needs.
     max_memory : int or str, optional
-        Limit on the bytes of the stored trajectory (``"2G"``, see
+        Limit on the bytes of the stored trajectory and, separately, of the discriminator's
+        history (``"2G"``, see
         :func:`kernelgda.resources.parse_size`), checked before anything is allocated;
         ``None`` is :func:`kernelgda.resources.default_limit`.
 
@@ -357,7 +360,8 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     rule = get_rule(gda.mode)
     num_funcs = None if rule.state_copies == 1 else rule.state_copies
     capacity = rule.slices_per_step(gda.d_steps) * num_steps + 2
-    disc = _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs, discriminator)
+    disc = _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs, discriminator,
+                              max_memory)
     consts = rule.constants(StepConstants.make(gan.lam, gda.eta_d, gda.eta_g, gda.beta, q,
                                                gda.d_steps))
     state = rule.init(consts, disc, y)

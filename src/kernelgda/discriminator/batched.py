@@ -164,9 +164,9 @@ class BatchedDiscriminators:
     Slot 0 of the history holds the ``f*`` slice; cells without one start at slot 1.
     """
 
-    def __init__(self, prof, x, p, n, capacity, num_funcs, history_tol):
+    def __init__(self, prof, x, p, n, capacity, num_funcs, history_tol, *, max_memory=None):
         num, _, d = x.shape
-        check_history(capacity, n, d + num_funcs, num_runs=num)  # refuse before allocating
+        check_history(capacity, n, d + num_funcs, num_runs=num, limit=max_memory)  # before allocating
         self.prof = prof
         self.num_funcs = num_funcs
         self.tol = history_tol

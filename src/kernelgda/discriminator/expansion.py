@@ -106,7 +106,7 @@ class Expansion(_ExactBase):
     """
 
     def __init__(self, kernel: Kernel, x: np.ndarray, p: np.ndarray, n: int, capacity: int,
-                 history_tol: float | None = None, *, num_threads: int | None = None):
+                 history_tol: float | None = None, *, num_threads: int | None = None, max_memory=None):
         self._init_true(kernel, x, p, n)
         self.c = 0.0
         self.scale = 1.0
@@ -115,7 +115,7 @@ class Expansion(_ExactBase):
         capacity = max(1, int(capacity))
         if history_tol is not None:
             capacity = min(capacity, 256)
-        self._hist = History(kernel, self.origin, n, capacity, self.d + 1)
+        self._hist = History(kernel, self.origin, n, capacity, self.d + 1, max_memory=max_memory)
         self._tracker = TruncationTracker(history_tol, 1, 1)
 
     @property
@@ -231,7 +231,8 @@ class MultiExpansion(_ExactBase):
     """
 
     def __init__(self, kernel: Kernel, x: np.ndarray, p: np.ndarray, n: int, capacity: int,
-                 num_funcs: int, history_tol: float | None = None, *, num_threads: int | None = None):
+                 num_funcs: int, history_tol: float | None = None, *, num_threads: int | None = None,
+                 max_memory=None):
         self._init_true(kernel, x, p, n)
         self.num_funcs = num_funcs
         self.c = np.zeros(num_funcs)
@@ -240,7 +241,7 @@ class MultiExpansion(_ExactBase):
         capacity = max(1, int(capacity))
         if history_tol is not None:
             capacity = min(capacity, 256)
-        self._hist = History(kernel, self.origin, n, capacity, num_funcs)
+        self._hist = History(kernel, self.origin, n, capacity, num_funcs, max_memory=max_memory)
         self._tracker = TruncationTracker(history_tol, 1, num_funcs)
         self._first = np.eye(num_funcs)[0]  # the combination that picks f_0
 

@@ -18,12 +18,12 @@ RESCALE_BELOW = 1e-100
 class History:
     """Slices of ``n`` centres in preallocated, growable row buffers with a live window."""
 
-    def __init__(self, kernel, origin, n, capacity, width):
+    def __init__(self, kernel, origin, n, capacity, width, *, max_memory=None):
         self.kernel = kernel
         self.origin = origin
         self.n = n
         d = origin.shape[0]
-        check_history(capacity, n, d + 2 + width)  # refuse before allocating (one line)
+        check_history(capacity, n, d + 2 + width, limit=max_memory)  # refuse before allocating
         self.zaug = np.empty((capacity * n, d + 2))
         self.coef = np.empty((width, capacity * n))  # coefficient columns, one per centre
         self.mass = np.empty(capacity)  # per-slice absolute coefficient mass, if the owner keeps it
