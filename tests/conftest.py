@@ -1,9 +1,19 @@
-"""Shared fixtures: a seeded random generator and strict floating-point error handling."""
+"""Shared fixtures: a seeded random generator, strict floating-point error handling, and
+deterministic property tests."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run and every machine (a suite that passes here
+# passes in CI); `KERNELGDA_HYPOTHESIS=explore pytest` draws fresh ones to hunt for new failures.
+settings.register_profile("deterministic", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("KERNELGDA_HYPOTHESIS", "deterministic"))
 
 
 @pytest.fixture

@@ -87,7 +87,7 @@ def test_analyze_one_point_scenario_never_tracebacks(kernel, x, offset, d):
         assert len(lines) == (code == 1)
     if not _in_range(kind, params):  # refused (for the parameter, or first for the points)
         assert code == 2 and any(word in lines[0] for word in ("sigma", "alpha", "depth", "bias",
-                                                               "coordinates")), lines
+                                                               "coordinate")), lines
 
 
 @settings(max_examples=200, deadline=None)
