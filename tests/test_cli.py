@@ -327,3 +327,18 @@ def test_analyze_check_every_rule(capsys, tmp_path, mode, extra):
     # Oracle: the exact simulation under the same rule (theory section 8); 1e-3 as in the brief.
     np.testing.assert_allclose(chk["measured_rate"], chk["predicted_rate"], rtol=0, atol=1e-3,
                                err_msg=f"measured vs predicted rate, mode {mode}")
+
+
+def test_a_cluster_failure_is_one_line_and_exit_1(monkeypatch, capsys):
+    """A block lost with its workers (distributed's KilledWorker) is not bad input: exit 1, one line."""
+    from kernelgda.cli import phase as cli_phase
+    from kernelgda.phase.run import ClusterError
+
+    def lost(args):
+        raise ClusterError("a block was lost with every worker that ran it")
+
+    monkeypatch.setattr(cli_phase, "run", lost)
+    code = main(["phase", "--axis", "sigma=0.1:1:3", "--set", "lam=0.5", "--set", "eta_d=0.1",
+                 "--set", "eta_g=0.1", "--out", "unused"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and err[0].startswith("kernelgda: cluster error: "), err

@@ -136,3 +136,26 @@ def test_worker_killed_mid_sweep_does_not_change_the_result(client):
     assert killed and ds.identical(full), "the sweep lost or changed cells when a worker died"
     client.wait_for_workers(2, timeout=30)
     assert killed[0] not in set(client.scheduler_info()["workers"]), "the worker did not die"
+
+
+def _die(shared, item):
+    os._exit(1)  # the worker process dies in the task, every time
+
+
+def test_a_block_that_kills_its_workers_is_a_cluster_error():
+    """distributed gives up on a task after allowed-failures worker deaths (KilledWorker); the
+    sweep reports that as a ClusterError (the CLI: one line, exit 1), not a traceback."""
+    import dask
+
+    from kernelgda.phase.run import ClusterError, map_tasks
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                           dashboard_address=":0")
+        client = distributed.Client(cluster)
+        try:
+            with pytest.raises(ClusterError, match="--resume"):
+                map_tasks(_die, None, [0], lambda item, result: None, client=client)
+        finally:
+            client.close()
+            cluster.close()

@@ -13,6 +13,8 @@ import argparse
 import importlib
 import sys
 
+from ..phase.run import ClusterError
+
 __all__ = ["main", "build_parser", "UsageError"]
 
 #: Subcommand modules, in help order.
@@ -55,6 +57,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("kernelgda: interrupted", file=sys.stderr)
         return 2
+    except ClusterError as exc:  # not bad input: the cluster failed; the sweep can resume
+        print(f"kernelgda: cluster error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,7 +22,8 @@ import os
 import uuid
 from collections.abc import Callable, Iterable
 
-__all__ = ["map_tasks", "default_workers", "connect", "WAVE_PER_WORKER", "INFLIGHT_PER_THREAD"]
+__all__ = ["ClusterError", "map_tasks", "default_workers", "connect",
+           "WAVE_PER_WORKER", "INFLIGHT_PER_THREAD"]
 
 #: Embedded runs: tasks per thread in one wave of the local scheduler.
 WAVE_PER_WORKER = 16
@@ -73,8 +74,12 @@ def _identity(x):
     return x
 
 
+class ClusterError(RuntimeError):
+    """A sweep block failed on the cluster itself (its workers kept dying), not in its inputs."""
+
+
 def _cluster(fn, shared, items, on_result, client, name):
-    from distributed import as_completed
+    from distributed import KilledWorker, as_completed
 
     token = uuid.uuid4().hex[:12]
     shared_future = client.submit(_identity, shared, key=f"{name}-shared-{token}", pure=False)
@@ -96,7 +101,12 @@ def _cluster(fn, shared, items, on_result, client, name):
             submit()
         for fut in done:
             _, item = futures.pop(fut.key)
-            result = fut.result()
+            try:
+                result = fut.result()
+            except KilledWorker as exc:  # distributed gave up on the block after repeated worker deaths
+                raise ClusterError(f"a block was lost with every worker that ran it ({exc}); the "
+                                   "store keeps the finished blocks: rerun the same command with "
+                                   "--resume once the cluster is healthy") from None
             fut.release()
             on_result(item, result)
             submit()
