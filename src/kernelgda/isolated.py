@@ -209,7 +209,15 @@ def mass_mismatch(*, p, q, n):
     """
     p, q, n = np.broadcast_arrays(_check("p", p, nonnegative=True), _check("q", q, positive=True),
                                   _check("n", n, positive=True))
+    if _ordinary(p, q, n):  # n q cannot overflow: the plain difference is exact to rounding
+        return _plain_mismatch(p, n * q)
     return _value(_mismatch_pair(p, q, n))
+
+
+def _plain_mismatch(p, nq):
+    """``p - nq``, exactly 0 within :data:`MISMATCH_TOL` ``(p + nq)`` (ordinary magnitudes)."""
+    delta = p - nq
+    return np.where(np.abs(delta) <= MISMATCH_TOL * (p + nq), 0.0, delta)
 
 
 def _rule_options(mode, beta, d_steps):
@@ -248,8 +256,7 @@ def model_parameters(*, p, q, n, eta_d, eta_g, lam, sigma):
         # On the arguments as given (broadcasting happens in the arithmetic, not before it).
         gamma = 1.0 / sigma**2
         nq = n * q
-        delta = p - nq
-        delta = np.where(np.abs(delta) <= MISMATCH_TOL * (p + nq), 0.0, delta)
+        delta = _plain_mismatch(p, nq)
         with np.errstate(divide="ignore", invalid="ignore"):
             kappa = np.where(lam > 0, eta_g * q * gamma * delta / np.where(lam > 0, lam, 1.0),
                              np.where(delta == 0, 0.0, np.nan))

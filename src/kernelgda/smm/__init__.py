@@ -32,9 +32,10 @@ import numpy as np
 
 from .. import _validate as V
 from ..game import GDA, KernelGAN
+from ..isolated import mass_mismatch
 from ..resources import check_bytes, format_count, trajectory_bytes
 from ..status import Status
-from ._model import STARTS, Model, as_array, check_moments, check_params, initial, mismatch, step
+from ._model import STARTS, Model, as_array, check_moments, check_params, initial, step
 from .cells import fall_steps
 
 __all__ = ["SMMResult", "DiagonalResult", "run", "run_diagonal", "from_points", "fall_steps",
@@ -329,7 +330,7 @@ def stationary_spread(kernel, *, p, q, n, d):
     """
     g, g2, p, q, n, _ = check_params(kernel, p, q, n, 0.0, GDA(1.0, 1.0))
     d = as_array(d, "d", positive=True)
-    delta = mismatch(p, q, n)
+    delta = mass_mismatch(p=p, q=q, n=n)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(delta < 0, -d * g * delta / (g2 * n * q * (1 + d / 2)), np.nan)
     return out[()] if out.ndim == 0 else out
@@ -358,7 +359,7 @@ def half_life(kernel, *, p, q, n, d, lam, eta_g, spread0):
     d = as_array(d, "d", positive=True)
     eta_g = as_array(eta_g, "eta_g", positive=True)
     spread0 = as_array(spread0, "spread0", positive=True)
-    delta = mismatch(p, q, n)
+    delta = mass_mismatch(p=p, q=q, n=n)
     r0 = spread0 / d
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where((delta == 0) & (lam > 0), lam / (2 * eta_g * q * g2 * n * q * (1 + d / 2) * r0),

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _validate as V
 from ..game import GDA
-from ..isolated import MISMATCH_TOL
+from ..isolated import mass_mismatch
 from ..kernels import Kernel
 
 #: Discriminator starts: the isolated fixed point's ``f*`` or ``f0 = 0``.
@@ -47,12 +47,6 @@ def as_array(x, name, *, positive=False, nonnegative=False):
     return V.array(x, name, positive=positive, nonnegative=nonnegative)
 
 
-def mismatch(p, q, n):
-    """``delta = p - n q``, exactly 0 within ``MISMATCH_TOL (p + n q)`` (as the isolated model)."""
-    delta = p - n * q
-    return np.where(np.abs(delta) <= MISMATCH_TOL * (p + n * q), 0.0, delta)
-
-
 def check_moments(e0, cov0):
     """Validate ``e0 (..., d)`` and a symmetric PSD ``cov0 (..., d, d)``; return them and ``d``."""
     e0 = as_array(e0, "e0")
@@ -86,7 +80,7 @@ class Model:
 
     def __init__(self, kernel, p, q, n, lam, gda, batch_shape, start):
         g, g2, p, q, n, lam = check_params(kernel, p, q, n, lam, gda)
-        delta = mismatch(p, q, n)
+        delta = mass_mismatch(p=p, q=q, n=n)
         c0 = start_curvature(start, g, delta, lam)
         shape = np.broadcast_shapes(batch_shape, p.shape, q.shape, n.shape, lam.shape)
         big_q = n * q
