@@ -7,7 +7,9 @@ symbols in mathtext (:data:`SYMBOLS`).
 
 from __future__ import annotations
 
-__all__ = ["REGIME_COLORS", "SYMBOLS", "style", "new_figure", "phase_figure"]
+import numpy as np
+
+__all__ = ["REGIME_COLORS", "SYMBOLS", "style", "new_figure", "phase_figure", "w2_panel"]
 
 #: One colour per regime label (theory section 6), shared by every figure.
 REGIME_COLORS = {
@@ -113,6 +115,23 @@ def panel_label(ax, letter: str) -> None:
 
 
 # -- phase diagrams (kernelgda.phase) ---------------------------------------------------
+
+def w2_panel(ax, steps, curves, sigmas, title: str, letter: str, *, colors, lw: float = 1.2) -> None:
+    """W2^2 against the iteration on a log axis, one colour per kernel width.
+
+    ``curves[i]`` holds the curve(s) of width ``sigmas[i]``: shape ``(K,)`` or ``(trials, K)``
+    (every trial drawn, the width labelled once). Zeros are left out of the log axis.
+    """
+    for i, s in enumerate(sigmas):
+        for t, w in enumerate(np.atleast_2d(curves[i])):
+            ax.plot(steps, np.where(w > 0, w, np.nan), color=colors[i % len(colors)], lw=lw,
+                    label=rf"$\sigma = {s:g}$" if t == 0 else None)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration $k$")
+    ax.set_ylabel(r"$W_2^2$")
+    ax.set_title(title)
+    panel_label(ax, letter)
+
 
 def _phase_coord(ax, ds, dim, which):
     """Numeric positions of coordinate ``dim`` and the axis scale/label on ``ax`` (``which``: x or y)."""

@@ -417,22 +417,13 @@ def plot(result: Result):
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.patches import Patch
 
-    from ..plotting import new_figure, panel_label
+    from ..plotting import new_figure, panel_label, w2_panel
 
     fig, axes = new_figure(2, 2, width=6.8, height=5.4, squeeze=False)
     steps = result["curve_step"]
     colors = ("#08306b", "#2171b5", "#4292c6", "#6baed6", "#9ecae1", "#c6dbef")
     for k, title in enumerate(("Gaussian", "Laplacian (simulation only)")):
-        ax = axes[0, k]
-        for j, s in enumerate(result["curve_sigma"]):
-            w = result["w2"][k, j]
-            ax.plot(steps, np.where(w > 0, w, np.nan), color=colors[j % len(colors)], lw=1.2,
-                    label=rf"$\sigma = {s:g}$")
-        ax.set_yscale("log")
-        ax.set_xlabel("iteration $k$")
-        ax.set_ylabel(r"$W_2^2$")
-        ax.set_title(title)
-        panel_label(ax, "ab"[k])
+        w2_panel(axes[0, k], steps, result["w2"][k], result["curve_sigma"], title, "ab"[k], colors=colors)
     axes[0, 0].legend(fontsize=6, frameon=False)
     ax = axes[1, 0]
     sig = result["table_sigma"]

@@ -227,23 +227,13 @@ def _range(values: np.ndarray) -> str:
 
 def plot(result: Result):
     """W2^2 curves of both kernels and, for the Gaussian, predicted against measured rates."""
-    from ..plotting import new_figure, panel_label
+    from ..plotting import new_figure, panel_label, w2_panel
 
     fig, axes = new_figure(2, 2, width=6.8, height=5.0, squeeze=False)
     steps, sigmas = result["step"], result["sigma"]
     colors = ("#08306b", "#2171b5", "#6baed6", "#9ecae1")
     for k, title in enumerate(("Gaussian", "Laplacian (simulation only)")):
-        ax = axes[0, k]
-        for i, s in enumerate(sigmas):
-            for t in range(result["w2"].shape[2]):
-                w = result["w2"][k, i, t]
-                ax.plot(steps, np.where(w > 0, w, np.nan), color=colors[i % len(colors)], lw=0.9,
-                        label=rf"$\sigma = {s:g}$" if t == 0 else None)
-        ax.set_yscale("log")
-        ax.set_xlabel("iteration $k$")
-        ax.set_ylabel(r"$W_2^2$")
-        ax.set_title(title)
-        panel_label(ax, "ab"[k])
+        w2_panel(axes[0, k], steps, result["w2"][k], sigmas, title, "ab"[k], colors=colors, lw=0.9)
     axes[0, 0].legend(fontsize=6, frameon=False)
     ax = axes[1, 0]
     for key, marker, label in (("mean_mode_rate", "^", "linearization, pair-mean modes"),
