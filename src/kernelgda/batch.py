@@ -423,8 +423,7 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     for b in np.nonzero(candidates)[0]:
         if escaped(gans[b], out[b, -1]):
             status[b] = Status.ESCAPED
-            messages[b] = (f"escaped: completed {num_steps} steps with a generated point so far from "
-                           "every true point that the gradient it feels is below rounding")
+            messages[b] = f"escaped: completed {num_steps} steps, but {Status.ESCAPED.description}"
     return BatchTrajectory(y=out, num_taken=taken, status=status, messages=tuple(messages),
                            q=q_all, sigma=prof.sigma.copy(), truncation_bound=bound,
                            num_slices=slices, delays=np.array([num_delays(g.mode) for g in gdas]),

@@ -391,8 +391,7 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         rows += 1
     if status == Status.COMPLETED and escaped(gan, last):
         status = Status.ESCAPED
-        message = (f"escaped: completed {num_steps} steps with a generated point so far from every "
-                   "true point that the gradient it feels is below rounding")
+        message = f"escaped: completed {num_steps} steps, but {Status.ESCAPED.description}"
     return Trajectory(y=out[:rows], status=status,
                       message=message, q=q, sigma=gan.kernel.length_scale, truncation_bound=bound,
                       num_slices=disc.num_slices, delays=rule.num_delays,
