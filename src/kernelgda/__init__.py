@@ -5,7 +5,7 @@ the closed forms of the isolated points model (Becker, Pandit, Rangan and
 Fletcher, 2023). The mathematics is written out in ``docs/theory.md``.
 """
 
-from . import isolated, moments, smm
+from . import generator_rates, generators, isolated, moments, smm
 from .batch import simulate_batch
 from .check import RateCheck, check_rate
 from .compare import compare
@@ -28,5 +28,6 @@ __all__ = [
     "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "moments",
     "simulate", "smm",
     "simulate_batch", "RandomFeatures", "phase_diagram", "compare", "check_rate", "RateCheck",
-    "stability_region", "wasserstein2", "wasserstein2_series", "__version__",
+    "stability_region", "wasserstein2", "wasserstein2_series", "generators", "generator_rates",
+    "__version__",
 ]

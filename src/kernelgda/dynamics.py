@@ -23,9 +23,10 @@ from . import _validate as V
 from .discriminator.expansion import Expansion, MultiExpansion
 from .features import RandomFeatures
 from .game import GDA, KernelGAN
+from .generators import POINTS, Generator, Points
 from .kernels import sqdist
 from .measure import Measurement, default_noise_floor, measure_eigenvalues
-from .resources import check_trajectory
+from .resources import check_bytes, check_trajectory, format_size
 from .rules import StepConstants, get_rule
 from .status import Status
 from .wasserstein import wasserstein2_series
@@ -103,6 +104,9 @@ class Trajectory:
         History slices held at the end of the run.
     record_every : int
         Stride ``s`` of the recorded steps (:func:`recorded_steps`).
+    theta : (R, P) array or None
+        A parametric generator's parameters at the recorded steps (theory section 12);
+        ``None`` for the point model.
     """
 
     y: np.ndarray
@@ -115,6 +119,7 @@ class Trajectory:
     delays: int = field(default=2, repr=False)
     record_every: int = 1
     num_taken: int | None = field(default=None, repr=False)
+    theta: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if self.num_taken is None:
@@ -272,8 +277,11 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     ----------
     gan : KernelGAN
     gda : GDA
-    y0 : (n, d) array
-        Initial generated points.
+    y0 : (n, d) array or Generator
+        Initial generated points, or a parametric generator
+        (:mod:`kernelgda.generators`) started from its ``theta``: the generator step is then
+        ``theta <- theta + eta_g J^T (q grad f(Y))`` for GDA, and every other rule acts on
+        ``theta`` the same way (theory section 12); the discriminator is unchanged.
     q : (n,) array or scalar
         Generated weights ``q_j > 0``.
     num_steps : int
@@ -333,7 +341,15 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         raise ValueError(f"gan must be a KernelGAN, got {type(gan).__name__}")
     if not isinstance(gda, GDA):
         raise ValueError(f"gda must be a GDA, got {type(gda).__name__}")
+    gen, s = POINTS, None
+    if isinstance(y0, Generator):
+        gen = y0
+        s = gen.theta.copy()
+        y0 = gen.points(s)
+        if isinstance(gen, Points):  # the point model given as a generator: run it on its points
+            gen, s = POINTS, None
     y, q = gan.check_generated(y0, q)
+    s = y if s is None else s
     num_steps = V.integer(num_steps, "num_steps", minimum=0)
     if history_tol is not None:
         history_tol = V.scalar(history_tol, "history_tol", positive=True)
@@ -355,6 +371,11 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
 
     record_every = V.integer(record_every, "record_every", minimum=1)
     check_trajectory(num_steps, y.shape[0], y.shape[1], record_every, limit=max_memory)
+    num_rows = len(recorded_steps(num_steps, record_every))
+    if gen is not POINTS:
+        check_bytes(8 * num_rows * s.size, "recorded generator parameters", limit=max_memory,
+                    detail=f"{num_rows} rows x {s.size} parameters ({format_size(8 * num_rows * s.size)})",
+                    hint="record fewer steps (record_every)")
 
     n = y.shape[0]
     rule = get_rule(gda.mode)
@@ -364,30 +385,38 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
                               max_memory)
     consts = rule.constants(StepConstants.make(gan.lam, gda.eta_d, gda.eta_g, gda.beta, q,
                                                gda.d_steps))
-    state = rule.init(consts, disc, y)
+    state = rule.init(consts, disc, s, gen)
 
-    out = np.empty((len(recorded_steps(num_steps, record_every)), n, y.shape[1]))
+    out = np.empty((num_rows, n, y.shape[1]))
     out[0] = y
-    rows, last = 1, y
+    thetas = None if gen is POINTS else np.empty((num_rows, s.size))
+    if thetas is not None:
+        thetas[0] = s
+    rows, last, last_s = 1, y, s
     bound = 0.0
     status, message, k = Status.COMPLETED, f"completed {num_steps} steps", num_steps
     for k in range(num_steps):
-        y, state = rule.step(consts, state, disc, y)
+        s, state = rule.step(consts, state, disc, s, gen)
+        y = gen.points(s)
         bound = max(bound, disc.bound)
-        if not np.isfinite(y).all() or np.abs(y - center).max() > divergence_bound:
+        if not (np.isfinite(y).all() and np.isfinite(s).all()) or np.abs(y - center).max() > divergence_bound:
             status = Status.DIVERGED
             message = (f"diverged at step {k + 1}: a generated point left the ball of radius "
                        f"{divergence_bound:.3g} around the true points' mean"
                        if np.isfinite(y).all() else f"diverged at step {k + 1}: non-finite values")
             break
-        last = y
+        last, last_s = y, s
         if (k + 1) % record_every == 0:
             out[rows] = y
+            if thetas is not None:
+                thetas[rows] = s
             rows += 1
     else:
         k = num_steps
     if k % record_every:  # the last configuration, off the stride
         out[rows] = last
+        if thetas is not None:
+            thetas[rows] = last_s
         rows += 1
     if status == Status.COMPLETED and escaped(gan, last):
         status = Status.ESCAPED
@@ -395,4 +424,5 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     return Trajectory(y=out[:rows], status=status,
                       message=message, q=q, sigma=gan.kernel.length_scale, truncation_bound=bound,
                       num_slices=disc.num_slices, delays=rule.num_delays,
-                      record_every=record_every, num_taken=k)
+                      record_every=record_every, num_taken=k,
+                      theta=None if thetas is None else thetas[:rows])

@@ -12,6 +12,13 @@ with ``lam hess f*(y_j) = sum_i p_i hess_u K(y_j, x_i) - sum_l q_l hess_u K(y_j,
 (the ``l = j`` term of ``G_j``, ``grad_u K(y_j, y_j)``, moves with ``y_j`` through both
 arguments). For a radial kernel ``d_u d_v^T K = -hess_u K`` and the ``l = j`` terms
 cancel; the code uses the kernel's two second derivatives and holds for any kernel.
+
+With a parametric generator ``Y = G(theta, Z)`` (theory section 12) the fixed points are the
+``theta*`` with ``R(theta) = J^T Q G(Y(theta)) = 0``: the stationary points of
+``MMD^2(theta)``, whose gradient is ``-2 J^T Q G``. :func:`find_equilibrium` minimizes
+``MMD^2(theta)`` (L-BFGS), then takes least-squares Newton steps on ``R`` with
+``dR/dtheta = J^T Q (dG/dY) J + d/dtheta [J^T v]`` at ``v = Q G`` (least squares, since
+reparametrizations of the generator make it singular).
 """
 
 from __future__ import annotations
@@ -19,13 +26,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import minimize
 
 from . import _validate as V
 from .game import KernelGAN
+from .generators import Generator, Points, check_smooth
 from .resources import check_bytes, format_count, pairwise_bytes
 from .status import Status
 
-__all__ = ["Equilibrium", "find_equilibrium", "stationarity", "fstar_hessians", "data_pull"]
+__all__ = ["Equilibrium", "find_equilibrium", "stationarity", "stationarity_jacobian", "fstar_hessians",
+           "data_pull"]
 
 #: Newton stops when ``max_j |G_j| <= TOL * (sum p + sum q) * kernel.grad_scale(X, Y0)``
 #: (``grad_bound`` for a radial kernel): relative to the largest gradient any term of ``G``
@@ -54,6 +64,14 @@ STALL_MARGIN = 1e3
 WALK_LIMIT = 10.0
 #: With ``lam = 0`` a fixed point needs ``MMD^2 <= MMD_TOL * (sum p)^2`` (a perfect match).
 MMD_TOL = 1e-10
+#: A generator's fixed point is *perfect-gradient* when every ``|G_j| = lam |grad f*(y_j*)|``
+#: is below ``GRADIENT_TOL`` times the scale of ``G`` (:data:`TOL`'s scale), *parametric*
+#: otherwise (only ``J^T Q G`` vanishes; theory section 12). Newton leaves ``G`` at ~1e-12 of
+#: that scale at a perfect-gradient point; at a parametric one it is of order one.
+GRADIENT_TOL = 1e-7
+#: Parametric generators with more parameters than this skip the Newton polish (its dense
+#: ``P x P`` Jacobian) and end with the quasi-Newton minimization of ``MMD^2``.
+NEWTON_MAX_PARAMS = 2000
 
 
 @dataclass(frozen=True, eq=False, init=False)
@@ -76,6 +94,14 @@ class Equilibrium:
     message : str
     residuals : tuple of float
         ``max_j |G_j|`` after each Newton iteration (quadratic convergence shows here).
+    theta : (P,) array or None
+        A parametric generator's parameters ``theta*`` (``y = G(theta*, Z)``); ``None`` for
+        the point model. ``residual`` is then ``max |J^T Q grad f*|``.
+    generator : Generator or None
+        The generator whose fixed point this is.
+    gradient_kind : str or None
+        For a generator: ``"perfect-gradient"`` (every ``grad f*(y_j*) = 0``) or
+        ``"parametric"`` (only ``J^T Q grad f*`` vanishes; theory section 12).
 
     ``Equilibrium(..., converged=True, ...)`` is accepted in place of ``status``
     (``CONVERGED`` or ``NOT_CONVERGED``).
@@ -88,9 +114,12 @@ class Equilibrium:
     status: Status
     message: str
     residuals: tuple = ()
+    theta: np.ndarray | None = None
+    generator: Generator | None = None
+    gradient_kind: str | None = None
 
     def __init__(self, y, q, residual, iterations, status=None, message="", residuals=(), *,
-                 converged=None):
+                 converged=None, theta=None, generator=None, gradient_kind=None):
         if isinstance(status, bool):  # the former positional ``converged``
             status, converged = None, status
         if status is None:
@@ -101,7 +130,8 @@ class Equilibrium:
             raise ValueError(f"status must be a kernelgda.status.Status, got {status!r}")
         for name, value in (("y", y), ("q", q), ("residual", residual), ("iterations", iterations),
                             ("status", status), ("message", message),
-                            ("residuals", tuple(residuals))):
+                            ("residuals", tuple(residuals)), ("theta", theta),
+                            ("generator", generator), ("gradient_kind", gradient_kind)):
             object.__setattr__(self, name, value)
 
     @property
@@ -123,6 +153,12 @@ def fstar_hessians(gan: KernelGAN, y: np.ndarray, q: np.ndarray) -> np.ndarray:
     hx = np.einsum("nmab,m->nab", k.pair_hessian(y, gan.x_true), gan.p_true)
     hy = np.einsum("nlab,l->nab", k.pair_hessian(y, y), q)
     return hx - hy
+
+
+def stationarity_jacobian(gan: KernelGAN, y: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``dG/dY``, shape ``(n d, n d)`` with rows and columns ordered (point, coordinate)
+    (module docstring; trusted inputs)."""
+    return _jacobian(gan, y, q)
 
 
 def _jacobian(gan, y, q):
@@ -169,8 +205,10 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
     Parameters
     ----------
     gan : KernelGAN
-    y0 : (n, d) array
-        Starting locations.
+    y0 : (n, d) array or Generator
+        Starting locations, or a parametric generator (:mod:`kernelgda.generators`) started
+        from its ``theta``: then ``theta*`` with ``J^T Q grad f* = 0`` is sought (module
+        docstring) and the result carries ``theta``, ``generator`` and ``gradient_kind``.
     q : (n,) array or scalar
         Generated weights ``q_j > 0``.
     tol : float
@@ -222,6 +260,10 @@ def find_equilibrium(gan: KernelGAN, y0, q, *, tol: float = TOL, max_iter: int =
     """
     if not isinstance(gan, KernelGAN):
         raise ValueError(f"gan must be a KernelGAN, got {type(gan).__name__}")
+    if isinstance(y0, Points):
+        y0 = y0.points(y0.theta)
+    elif isinstance(y0, Generator):
+        return _find_parametric(gan, y0, q, tol=tol, max_iter=max_iter)
     y, q = gan.check_generated(y0, q)
     y_start = y
     tol = V.scalar(tol, "tol", positive=True)
@@ -329,3 +371,89 @@ def _classify(gan, y0, y, converged, it, res, limit):
             f"(max |lam grad f*| = {res:.2e} > {limit:.2e}); grad f* vanishes only at infinity")
     return Status.NOT_CONVERGED, (f"Newton did not converge after {it} iterations: "
                                   f"max |lam grad f*| = {res:.2e} > {limit:.2e}")
+
+
+def _parametric_residual(gan, gen, theta, q):
+    """``(Y, G, J, R = J^T Q G)`` at ``theta``."""
+    y = gen.points(theta)
+    g = stationarity(gan, y, q)
+    jac = gen.jacobian(theta)
+    return y, g, jac, jac.T @ (np.repeat(q, gan.d) * g.ravel())
+
+
+def _find_parametric(gan, gen, q, *, tol, max_iter):
+    """Fixed point of a parametric generator (module docstring; theory section 12)."""
+    tol = V.scalar(tol, "tol", positive=True)
+    max_iter = V.integer(max_iter, "max_iter", minimum=1)
+    if gen.d != gan.d:
+        raise ValueError(f"the generator makes points of dimension {gen.d}, the true points have {gan.d}")
+    q = V.weights(q, "q", gen.n)
+    check_smooth(gen, "a generator's fixed point (Newton on J^T Q grad f* = 0)")
+    n, d, m = gen.n, gen.d, gan.m
+    check_bytes(pairwise_bytes(n, n + m, d * d), "fixed point", hint="use fewer generated points",
+                detail=f"{format_count(n)} x {format_count(n + m)} x {d} x {d} float64 kernel Hessians")
+    k, x, p = gan.kernel, gan.x_true, gan.p_true
+    pkp = float(p @ k(x, x) @ p)
+    qrep = np.repeat(q, d)
+
+    def mmd2_and_grad(th):
+        y = gen.points(th)
+        value = pkp - 2.0 * float(p @ k(x, y) @ q) + float(q @ k(y, y) @ q)
+        return value, -2.0 * gen.vjp(th, q[:, None] * stationarity(gan, y, q))
+
+    theta = gen.theta.copy()
+    y_start = gen.points(theta)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        found = minimize(mmd2_and_grad, theta, jac=True, method="L-BFGS-B",
+                         options={"maxiter": 50 * max_iter, "ftol": 0.0, "gtol": 0.0})
+    if np.all(np.isfinite(found.x)):
+        theta = np.asarray(found.x, dtype=float)
+    y, g, jac, r = _parametric_residual(gan, gen, theta, q)
+    scale_g = (p.sum() + q.sum()) * k.grad_scale(np.concatenate([x, y]))
+    limit = tol * scale_g * q.max() * max(np.linalg.norm(jac), 1.0)  # |R| <= |J| |Q G|
+    res = float(np.abs(r).max())
+    history, it = [res], 0
+    newton = gen.num_params <= NEWTON_MAX_PARAMS
+    # Least-squares Newton on R = J^T Q G (singular along reparametrizations), the point motion
+    # |J step| capped at MAX_STEP length scales, with backtracking on max |R|; then a polish.
+    polish = POLISH_STEPS
+    while newton and it < max_iter and (res > limit or polish > 0):
+        if res <= limit:
+            polish -= 1
+        a = jac.T @ (qrep[:, None] * stationarity_jacobian(gan, y, q)) @ jac \
+            + gen.contraction(theta, q[:, None] * g)
+        step = np.linalg.lstsq(a, -r, rcond=None)[0]
+        moved = float(np.linalg.norm((jac @ step).reshape(n, d), axis=1).max())
+        if moved > MAX_STEP * k.length_scale:
+            step *= MAX_STEP * k.length_scale / moved
+        t = 1.0
+        while True:
+            new = _parametric_residual(gan, gen, theta + t * step, q)
+            res_new = float(np.abs(new[3]).max())
+            if res_new < res or t < 1e-6:
+                break
+            t *= 0.5
+        if not np.isfinite(res_new) or res_new >= res:
+            break
+        theta = theta + t * step
+        y, g, jac, r = new
+        res = res_new
+        history.append(res)
+        it += 1
+    converged = bool(res <= limit)
+    g_limit = tol * scale_g
+    status, message = _classify(gan, y_start, y, converged, it, float(np.abs(g).max()), g_limit)
+    if status is Status.CONVERGED:
+        message = (f"converged in {it} Newton iterations after the MMD^2 minimization "
+                   f"(max |J^T Q lam grad f*| = {res:.2e})")
+    elif status is Status.NOT_CONVERGED:
+        message = (f"no fixed point of the generator: after the MMD^2 minimization and {it} Newton "
+                   f"iterations max |J^T Q lam grad f*| = {res:.2e} > {limit:.2e}")
+    kind = "perfect-gradient" if float(np.abs(g).max()) <= GRADIENT_TOL * scale_g else "parametric"
+    if gan.lam == 0 and status is Status.CONVERGED and gan.mmd2(y, q) > MMD_TOL * p.sum() ** 2:
+        raise ValueError(f"lam = 0: the generator's stationary point has MMD^2 = {gan.mmd2(y, q):.3g} > 0, "
+                         "so f* does not exist; a fixed point with lam = 0 needs a perfect match")
+    residual = res if gan.lam == 0 else res / gan.lam
+    return Equilibrium(y=y, q=q, residual=residual, iterations=it, status=status, message=message,
+                       residuals=tuple(history), theta=theta, generator=gen.with_theta(theta),
+                       gradient_kind=kind)

@@ -19,13 +19,23 @@ spectral radius, whether it is a local minimum.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import _validate as V
-from .equilibrium import Equilibrium, fstar_hessians
+from .equilibrium import Equilibrium, fstar_hessians, stationarity
 from .game import GDA, KernelGAN
+from .generators import check_smooth
+from .kinds import (
+    ASSIGN_RADIUS,
+    FIT_TOL,
+    KINDS,
+    MERGE_TOL,
+    FixedPointKind,
+    distinct_locations,
+    fixed_point_kind,
+)
 from .regimes import DEFAULT_TOL, classify, dominant_eigenvalue
 from .rules import field_matrix, step_matrix, z_of_mu
 
@@ -36,39 +46,6 @@ __all__ = ["Linearization", "linearize", "require_smooth", "distinct_locations",
 #: An eigenvector "reaches the e block" when its e part has norm above this (eigenvectors
 #: have unit norm; a mode the generator cannot see has an e part at rounding level).
 VISIBLE_TOL = 1e-8
-#: Generated points closer than ``MERGE_TOL * sigma`` share one location ``u_l``.
-#: Newton places coincident points to ~1e-12 sigma of each other.
-MERGE_TOL = 1e-8
-#: A generated point belongs to the nearest true point within ``ASSIGN_RADIUS`` length
-#: scales. One length scale is where a Gaussian section ``K(., x_i)`` stops being concave
-#: (``hess_u K = K (r r^T / sigma^2 - I) / sigma^2`` is negative definite exactly for
-#: ``|r| < sigma``): inside it the true point's own pull holds the point, beyond it the pull
-#: fades. The straddling collapse of theory section 10 sits ~0.7 sigma from its true point.
-ASSIGN_RADIUS = 1.0
-#: A perfect fit has every generated point within ``FIT_TOL`` length scales of its true
-#: point and, per true point, generated mass equal to the true mass to ``FIT_TOL`` of
-#: ``sum p`` (Newton places points to ~1e-12 length scales).
-FIT_TOL = 1e-6
-#: The kinds :func:`fixed_point_kind` reports, in the order in which they are tested.
-KINDS = ("collapse", "spurious", "partial fit", "perfect fit", "fit")
-
-
-def distinct_locations(y: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Merge coincident points.
-
-    Returns the locations ``(L, d)`` and the index ``(n,)`` of each point's location.
-    """
-    locs: list[np.ndarray] = []
-    index = np.empty(y.shape[0], dtype=int)
-    for j, yj in enumerate(y):
-        for l, u in enumerate(locs):
-            if np.linalg.norm(yj - u) <= MERGE_TOL * scale:
-                index[j] = l
-                break
-        else:
-            index[j] = len(locs)
-            locs.append(yj)
-    return np.array(locs), index
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,6 +82,13 @@ class Linearization:
         ``C (Ld, nd)``, ``H (nd, nd)``, ``Q (nd, nd)``, ``Pb (nd, Ld)``.
     kind : FixedPointKind
         What the fixed point is (:func:`fixed_point_kind`), with its stability.
+    jacobian : (n d, P) array or None
+        At a parametric generator's fixed point (theory section 12): the generator Jacobian
+        ``J``; ``matrix`` then acts on ``(B, t)`` with ``t = theta - theta*`` and the points'
+        error is ``e = J t``. ``None`` for the point model.
+    neutral : bool array or None
+        Eigenvalues whose eigenvector moves ``theta`` but no point (``J t = 0``: a
+        reparametrization, eigenvalue 1); they are left out of ``spectral_radius``.
     """
 
     matrix: np.ndarray
@@ -122,6 +106,8 @@ class Linearization:
     mode: str = "alternating"
 
     kind: FixedPointKind | None = None
+    jacobian: np.ndarray | None = field(default=None, repr=False)
+    neutral: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def num_locations(self) -> int:
@@ -135,7 +121,8 @@ class Linearization:
     def iterate(self, e0, num_steps: int) -> np.ndarray:
         """Iterate ``J`` from ``(B, e) = (0, e0)``; returns ``e^0..e^T`` of shape ``(T + 1, n, d)``.
 
-        This is the linear prediction of a run started at ``(f*, Y* + e0)``.
+        This is the linear prediction of a run started at ``(f*, Y* + e0)``. At a generator's
+        fixed point ``e0`` is pulled back to ``t0 = J^+ e0`` (least squares) and ``e = J t``.
         """
         n = self.assignment.size
         d = self.locations.shape[1]
@@ -144,18 +131,20 @@ class Linearization:
             raise ValueError(f"e0 must have shape ({n}, {d}), got {e0.shape}")
         num_steps = V.integer(num_steps, "num_steps", minimum=0)
         size_b = self.num_locations * d
-        size = size_b + n * d
-        z0 = np.concatenate([np.zeros(size_b), e0.ravel()])
+        jac = np.eye(n * d) if self.jacobian is None else self.jacobian
+        t0 = e0.ravel() if self.jacobian is None else np.linalg.lstsq(jac, e0.ravel(), rcond=None)[0]
+        size = size_b + t0.size
+        z0 = np.concatenate([np.zeros(size_b), t0])
         copies = self.matrix.shape[0] // size
         # Optimistic starts from (z0, z_-1 = z0) (F(z_-1) = F(z_0)); momentum from (z0, w0 = 0).
         z = np.concatenate([z0, z0 if self.mode == "optimistic" else np.zeros(size)]) \
             if copies == 2 else z0
         out = np.empty((num_steps + 1, n * d))
-        out[0] = e0.ravel()
+        out[0] = e0.ravel() if self.jacobian is None else jac @ t0
         with np.errstate(over="ignore", invalid="ignore"):  # a divergent map may overflow
             for k in range(num_steps):
                 z = self.matrix @ z
-                out[k + 1] = z[size_b:size]
+                out[k + 1] = z[size_b:size] if self.jacobian is None else jac @ z[size_b:size]
         return out.reshape(num_steps + 1, n, d)
 
 
@@ -239,6 +228,11 @@ def linearize(gan: KernelGAN, eq: Equilibrium, gda: GDA, *, tol: float = DEFAULT
     y, q = gan.check_generated(eq.y, eq.q)
     require_smooth(gan.kernel)
     locs, index, blocks = reduced_blocks(gan, y, q)
+    jac = None
+    if eq.theta is not None:  # a parametric generator: the map on (B, t) (theory section 12)
+        check_smooth(eq.generator)
+        jac = eq.generator.jacobian(eq.theta)
+        blocks = generator_blocks(gan, eq, blocks, jac)
     with np.errstate(over="ignore", invalid="ignore"):
         J = step_matrix(gan.lam, gda.eta_d, gda.eta_g, blocks, gda.mode, beta=gda.beta,
                         d_steps=gda.d_steps)
@@ -249,11 +243,18 @@ def linearize(gan: KernelGAN, eq: Equilibrium, gda: GDA, *, tol: float = DEFAULT
         raise ValueError(overflow)
     ev, vecs = np.linalg.eig(J)
     size_b = locs.shape[0] * gan.d
-    size = size_b + y.size
-    visible = np.linalg.norm(vecs[size_b:size], axis=0) > VISIBLE_TOL
+    size = size_b + (y.size if jac is None else jac.shape[1])
+    neutral = np.zeros(ev.shape, dtype=bool)
+    if jac is None:
+        visible = np.linalg.norm(vecs[size_b:size], axis=0) > VISIBLE_TOL
+    else:  # e = J t: directions with J t = 0 (reparametrizations) move no point
+        seen = np.linalg.norm(jac @ vecs[size_b:size], axis=0)
+        visible = seen > VISIBLE_TOL * max(np.linalg.norm(jac, 2), 1.0)
+        neutral = ~visible & (np.linalg.norm(vecs[size_b:size], axis=0) > VISIBLE_TOL)
     dom = dominant_eigenvalue(ev, visible)
     with np.errstate(over="ignore", invalid="ignore"):  # a mode beyond float64: inf, divergent
-        spectral_radius = float(max(np.abs(ev).max(), discriminator_mode(gan.lam, gda)))
+        moduli = np.abs(ev[~neutral])
+        spectral_radius = float(max(moduli.max() if moduli.size else 0.0, discriminator_mode(gan.lam, gda)))
     if not np.isfinite(spectral_radius):
         raise ValueError(overflow)
     return Linearization(
@@ -261,7 +262,23 @@ def linearize(gan: KernelGAN, eq: Equilibrium, gda: GDA, *, tol: float = DEFAULT
         generator_rate=float(abs(dom)), dominant=dom, regime=classify(dom, tol),
         continuous=continuous_matrix(gan, gda.mu, blocks), locations=locs, assignment=index,
         blocks=blocks, tol=tol, mode=gda.mode,
-        kind=fixed_point_kind(gan, y, q, spectral_radius=spectral_radius))
+        kind=fixed_point_kind(gan, y, q, spectral_radius=spectral_radius),
+        jacobian=jac, neutral=neutral)
+
+
+def generator_blocks(gan: KernelGAN, eq: Equilibrium, blocks: dict, jac: np.ndarray) -> dict:
+    """The blocks of theory section 12's map on ``(B, t)`` at a generator's fixed point.
+
+    Adds ``CQJ = C Q J``, ``JQPb = J^T Q Pb``, ``JQHJ = J^T Q H J + M`` (with
+    ``M = d/dtheta [J^T v]`` at ``v = Q grad f*``, zero at a perfect-gradient fixed point and for
+    an affine generator), ``J`` and ``M`` to the point model's ``blocks``
+    (:func:`reduced_blocks`); :func:`kernelgda.rules.field_matrix` then acts on ``(B, t)``.
+    """
+    C, H, Q, Pb = blocks["C"], blocks["H"], blocks["Q"], blocks["Pb"]
+    grad_fstar = stationarity(gan, eq.y, eq.q) / gan.lam if gan.lam > 0 else np.zeros(eq.y.shape)
+    m_term = eq.generator.contraction(eq.theta, eq.q[:, None] * grad_fstar)
+    qj = Q @ jac
+    return dict(blocks, CQJ=C @ qj, JQPb=qj.T @ Pb, JQHJ=qj.T @ H @ jac + m_term, J=jac, M=m_term)
 
 
 def discriminator_mode(lam: float, gda: GDA) -> float:
@@ -306,139 +323,6 @@ def field_eigenvalues(gan: KernelGAN, eq: Equilibrium, gda: GDA) -> np.ndarray:
                          f"got {type(gan).__name__}, {type(eq).__name__}, {type(gda).__name__}")
     _, _, blocks = reduced_blocks(gan, *gan.check_generated(eq.y, eq.q))
     return np.linalg.eigvals(field_matrix(gan.lam, gda.eta_d, gda.eta_g, blocks))
-
-
-@dataclass(frozen=True, eq=False)
-class FixedPointKind:
-    """What a fixed point is: which true point each generated point fits, and its stability.
-
-    Attributes
-    ----------
-    kind : str
-        One of :data:`KINDS`: ``"collapse"`` (several generated points share a true point
-        and some true point has no generated mass: mode collapse, theory section 10),
-        ``"spurious"`` (some generated point is near no true point, e.g. halfway between
-        two: theory section 3), ``"partial fit"`` (a true point has no generated mass, none
-        is shared), ``"perfect fit"`` (``Y* = X`` with matching masses, so ``f* = 0``) or
-        ``"fit"`` (every true point has generated mass nearby, with a mass mismatch or a
-        spread).
-    owner : (n,) int array
-        The true point each generated point is assigned to (the nearest within
-        :data:`ASSIGN_RADIUS` length scales; coincident true points count as one, the
-        first of them), or ``-1``.
-    empty : tuple of int
-        True points with no generated point assigned (no generated mass).
-    shared : tuple of (int, tuple of int)
-        ``(i, (j, ...))`` for every true point ``i`` that two or more generated points share.
-    unassigned : tuple of int
-        Generated points near no true point.
-    stable : bool or None
-        ``spectral_radius < 1`` (None when no spectral radius was given).
-    """
-
-    kind: str
-    owner: np.ndarray
-    empty: tuple
-    shared: tuple
-    unassigned: tuple
-    stable: bool | None = None
-
-    @property
-    def local_minimum(self) -> bool:
-        """A stable fixed point: GDA started close enough stays there (theory section 10)."""
-        return bool(self.stable)
-
-    @property
-    def description(self) -> str:
-        """One sentence, e.g. ``collapse fixed point: 2 generated points (0, 1) share true
-        point 1; true point 0 has no generated mass; stable: a local minimum``."""
-        parts = []
-        for i, js in self.shared:
-            parts.append(f"{len(js)} generated points ({', '.join(map(str, js))}) share true point {i}")
-        if self.empty:
-            which = ", ".join(map(str, self.empty))
-            parts.append(f"true point{'s' if len(self.empty) > 1 else ''} {which} "
-                         f"{'have' if len(self.empty) > 1 else 'has'} no generated mass")
-        if self.unassigned:
-            which = ", ".join(map(str, self.unassigned))
-            parts.append(f"generated point{'s' if len(self.unassigned) > 1 else ''} {which} "
-                         f"{'are' if len(self.unassigned) > 1 else 'is'} near no true point")
-        if self.stable is not None:
-            if self.kind == "perfect fit":
-                parts.append("stable: the global minimum" if self.stable
-                             else "not stable (spectral radius >= 1)")
-            else:
-                parts.append("stable: a local minimum" if self.stable
-                             else "not stable (spectral radius >= 1): not a local minimum")
-        return f"{self.kind} fixed point" + (": " + "; ".join(parts) if parts else "")
-
-
-def fixed_point_kind(gan: KernelGAN, y, q, *, spectral_radius: float | None = None) -> FixedPointKind:
-    """Name a fixed point ``(Y*, q)`` for what it is (theory sections 3 and 10).
-
-    Each generated point is assigned to the nearest true point within
-    :data:`ASSIGN_RADIUS` times the kernel's ``length_scale``; a true point with no
-    generated point assigned has no generated mass. Mode collapse (theory section 10)
-    is a fixed point where several generated points share one true point and another
-    true point has no generated mass; when it is stable (``spectral_radius < 1``) it is
-    a local minimum of GDA.
-
-    Parameters
-    ----------
-    gan : KernelGAN
-    y : (n, d) array
-        The fixed point ``Y*`` (e.g. ``Equilibrium.y``).
-    q : (n,) array or scalar
-        Generated weights.
-    spectral_radius : float, optional
-        From :func:`linearize`; sets ``stable``.
-
-    Returns
-    -------
-    FixedPointKind
-
-    Examples
-    --------
-    >>> import kernelgda as kg
-    >>> gan = kg.KernelGAN([[-1.0], [1.0]], 0.5, kg.Gaussian(sigma=0.4), lam=1.0)
-    >>> k = fixed_point_kind(gan, [[0.73], [1.27]], 0.5, spectral_radius=0.99)
-    >>> k.kind, k.empty, k.shared, k.local_minimum
-    ('collapse', (0,), ((1, (0, 1)),), True)
-    >>> fixed_point_kind(gan, [[-1.0], [1.0]], 0.5).kind
-    'perfect fit'
-    """
-    if not isinstance(gan, KernelGAN):
-        raise ValueError(f"gan must be a KernelGAN, got {type(gan).__name__}")
-    y, q = gan.check_generated(y, q)
-    if spectral_radius is not None:
-        spectral_radius = V.scalar(spectral_radius, "spectral_radius", nonnegative=True)
-    scale = gan.kernel.length_scale
-    x, p = gan.x_true, gan.p_true
-    sites, site_of = distinct_locations(x, scale)  # coincident true points are one site
-    first = np.array([int(np.flatnonzero(site_of == s)[0]) for s in range(sites.shape[0])])
-    diff = y[:, None, :] - sites[None, :, :]
-    dist = np.sqrt((diff * diff).sum(-1)) / scale
-    nearest = dist.argmin(axis=1)
-    near = dist[np.arange(y.shape[0]), nearest] <= ASSIGN_RADIUS
-    site = np.where(near, nearest, -1)
-    owner = np.where(near, first[nearest], -1)
-    members = [np.flatnonzero(site == s) for s in range(sites.shape[0])]
-    empty = tuple(int(i) for s, js in enumerate(members) if js.size == 0
-                  for i in np.flatnonzero(site_of == s))
-    shared = tuple((int(first[s]), tuple(int(j) for j in js)) for s, js in enumerate(members) if js.size > 1)
-    unassigned = tuple(int(j) for j in np.flatnonzero(~near))
-    if shared and empty:
-        kind = "collapse"
-    elif unassigned:
-        kind = "spurious"
-    elif empty:
-        kind = "partial fit"
-    else:
-        on_site = bool(np.all(dist[np.arange(y.shape[0]), nearest] <= FIT_TOL))
-        mass = np.array([q[js].sum() - p[site_of == s].sum() for s, js in enumerate(members)])
-        kind = "perfect fit" if on_site and np.abs(mass).max() <= FIT_TOL * p.sum() else "fit"
-    return FixedPointKind(kind=kind, owner=owner, empty=empty, shared=shared, unassigned=unassigned,
-                          stable=None if spectral_radius is None else bool(spectral_radius < 1))
 
 
 def require_smooth(kernel) -> None:

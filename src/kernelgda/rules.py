@@ -38,6 +38,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import _validate as V
+from .generators.base import POINTS
 
 __all__ = ["Rule", "REGISTRY", "RULES", "MU_RULES", "StepConstants", "get_rule", "check_options",
            "z_of_mu", "stability_region", "in_stability_region", "step_matrix", "field_matrix",
@@ -60,6 +61,12 @@ __all__ = ["Rule", "REGISTRY", "RULES", "MU_RULES", "StepConstants", "get_rule",
 # Every array carries the same optional leading cell axis: a single run passes scalars and
 # ``(n,)`` weights, a batch ``(B, 1)`` per-cell scalars and ``(B, n)`` weights, and the same
 # arithmetic serves both.
+#
+# The generator's state ``s`` is the points themselves for the point model (``gen = POINTS``,
+# the identity) or the parameters ``theta`` of a parametric generator (theory section 12).
+# A step asks the generator for its points, ``gen.points(s)``, and moves the state by the
+# pull-back of the step the rule gives the points, ``s + gen.vjp(s, delta)`` (``J^T delta``;
+# ``delta`` itself for the point model, so the point model's arithmetic is unchanged).
 
 
 @dataclass(frozen=True)
@@ -153,12 +160,13 @@ class Rule:
         """The step's fixed coefficients (computed once per run or group)."""
         raise NotImplementedError
 
-    def init(self, k: SimpleNamespace, disc, y):
+    def init(self, k: SimpleNamespace, disc, s, gen=POINTS):
         """The step state before the first step."""
         return None
 
-    def step(self, k: SimpleNamespace, state, disc, y):
-        """One step: returns ``(y_new, state_new)`` and updates ``disc`` in place."""
+    def step(self, k: SimpleNamespace, state, disc, s, gen=POINTS):
+        """One step from the generator state ``s`` (the points, or ``theta`` with a parametric
+        ``gen``): returns ``(s_new, state_new)`` and updates ``disc`` in place."""
         raise NotImplementedError
 
 
@@ -171,12 +179,13 @@ class Simultaneous(Rule):
         return SimpleNamespace(decay=1.0 - c.eta_d * c.lam, true=c.eta_d, w=-c.eta_d * c.q,
                                move=_last(c.eta_g * c.q), d_steps=c.d_steps)
 
-    def step(self, k, state, disc, y):
+    def step(self, k, state, disc, s, gen=POINTS):
+        y = gen.points(s)
         g = disc.grad(y)
         disc.decay(k.decay)
         disc.add_true(k.true)
         disc.add_slice(y, k.w)
-        return y + k.move * g, state
+        return s + gen.vjp(s, k.move * g), state
 
 
 class Alternating(Simultaneous):
@@ -189,12 +198,13 @@ class Alternating(Simultaneous):
     def slices_per_step(self, d_steps=1):
         return d_steps
 
-    def step(self, k, state, disc, y):
+    def step(self, k, state, disc, s, gen=POINTS):
+        y = gen.points(s)
         for _ in range(k.d_steps):
             disc.decay(k.decay)
             disc.add_true(k.true)
             disc.add_slice(y, k.w)
-        return y + k.move * disc.grad(y), state
+        return s + gen.vjp(s, k.move * disc.grad(y)), state
 
 
 class Extragradient(Rule):
@@ -216,14 +226,16 @@ class Extragradient(Rule):
                                decay=1 - a + a * a, true=c.eta_d * (1 - a), w_y=a * c.eta_d * c.q,
                                w_half=-c.eta_d * c.q, move=_last(c.eta_g * c.q))
 
-    def step(self, k, state, disc, y):
-        y_half = y + k.move * disc.grad(y)
+    def step(self, k, state, disc, s, gen=POINTS):
+        y = gen.points(s)
+        s_half = s + gen.vjp(s, k.move * disc.grad(y))
+        y_half = gen.points(s_half)
         g_half = k.keep * disc.grad(y_half) + k.eta_d * disc.field_grad(y_half, y, k.q)
         disc.decay(k.decay)
         disc.add_true(k.true)
         disc.add_slice(y, k.w_y)
         disc.add_slice(y_half, k.w_half)
-        return y + k.move * g_half, state
+        return s + gen.vjp(s_half, k.move * g_half), state
 
 
 class Optimistic(Rule):
@@ -232,7 +244,8 @@ class Optimistic(Rule):
     Functions ``(f, phi)`` with ``phi = F_D(z_{k-1})``, ``F_D(z) = K(., X) p - K(., Y) q - lam f``:
     ``f' = (1 - 2a) f - eta_d phi + 2 eta_d K(., X) p - 2 eta_d K(., Y^k) q`` and
     ``phi' = -lam f + K(., X) p - K(., Y^k) q``; the state ``psi = q grad f^{k-1}(Y^{k-1})``
-    is the generator's previous direction (``None`` before the first step, which sets
+    (pulled back to ``theta`` by a parametric generator) is the generator's previous direction
+    (``None`` before the first step, which sets
     ``phi_0 = F_D(z_0)`` and ``psi_0 = q grad f^0(Y^0)``).
     """
 
@@ -248,8 +261,9 @@ class Optimistic(Rule):
             mixing=_pair(1 - 2 * a, -c.eta_d, -c.lam, zero), true=_funcs(2 * c.eta_d, one),
             w=_funcs(-2 * c.eta_d * c.q, -c.q))
 
-    def step(self, k, psi, disc, y):
-        g = k.q * disc.grad(y)
+    def step(self, k, psi, disc, s, gen=POINTS):
+        y = gen.points(s)
+        g = gen.vjp(s, k.q * disc.grad(y))
         if psi is None:
             disc.mix(k.first)
             disc.add_true(k.first_true)
@@ -258,7 +272,7 @@ class Optimistic(Rule):
         disc.mix(k.mixing)
         disc.add_true(k.true)
         disc.add_slice(y, k.w)
-        return y + k.eta_g * (2 * g - psi), g
+        return s + k.eta_g * (2 * g - psi), g
 
 
 class Momentum(Rule):
@@ -279,15 +293,16 @@ class Momentum(Rule):
                                mixing=_pair(1 - a, c.eta_d * c.beta, -c.lam, c.beta),
                                true=_funcs(c.eta_d, one), w=_funcs(-c.eta_d * c.q, -c.q))
 
-    def init(self, k, disc, y):
-        return np.zeros_like(y)
+    def init(self, k, disc, s, gen=POINTS):
+        return np.zeros_like(s)
 
-    def step(self, k, v, disc, y):
-        v = k.beta * v + k.q * disc.grad(y)
+    def step(self, k, v, disc, s, gen=POINTS):
+        y = gen.points(s)
+        v = k.beta * v + gen.vjp(s, k.q * disc.grad(y))
         disc.mix(k.mixing)
         disc.add_true(k.true)
         disc.add_slice(y, k.w)
-        return y + k.eta_g * v, v
+        return s + k.eta_g * v, v
 
 
 #: The one registry of update rules (``GDA.mode``), in their canonical order.
@@ -427,11 +442,20 @@ def stability_region(mode: str, beta: float = 0.0, num: int = 2001) -> list[np.n
 
 
 def field_matrix(lam: float, eta_d: float, eta_g: float, blocks: dict) -> np.ndarray:
-    """``M = D A`` on the reduced state (theory section 8)."""
-    C, H, Q, Pb = blocks["C"], blocks["H"], blocks["Q"], blocks["Pb"]
-    ld = C.shape[0]
-    A = np.vstack([np.hstack([-lam * np.eye(ld), -C @ Q]), np.hstack([Q @ Pb, Q @ H])])
-    d = np.concatenate([np.full(ld, eta_d), np.full(Q.shape[0], eta_g)])
+    """``M = D A`` on the reduced state (theory section 8).
+
+    ``A = [[-lam I, -C Q], [Q Pb, Q H]]`` on ``(B, e)``; with a parametric generator the
+    blocks carry ``CQJ = C Q J``, ``JQPb = J^T Q Pb`` and ``JQHJ = J^T Q H J + M`` and ``A``
+    acts on ``(B, t)`` (theory section 12).
+    """
+    ld = blocks["C"].shape[0]
+    if "CQJ" in blocks:
+        cq, qp, qh = blocks["CQJ"], blocks["JQPb"], blocks["JQHJ"]
+    else:
+        C, H, Q, Pb = blocks["C"], blocks["H"], blocks["Q"], blocks["Pb"]
+        cq, qp, qh = C @ Q, Q @ Pb, Q @ H
+    A = np.vstack([np.hstack([-lam * np.eye(ld), -cq]), np.hstack([qp, qh])])
+    d = np.concatenate([np.full(ld, eta_d), np.full(qh.shape[0], eta_g)])
     return d[:, None] * A
 
 
