@@ -262,8 +262,19 @@ def naive_simulate(kernel, x, p, lam, eta_d, eta_g, mode, y0, q, num_steps, fsta
     return np.array(history)
 
 
+def complex_step_jacobian(fun, theta, h: float = 1e-30) -> np.ndarray:
+    """``d fun / d theta`` (rows: the raveled output) by the complex step, one column per parameter."""
+    theta = np.asarray(theta, dtype=float)
+    cols = []
+    for k in range(theta.size):
+        t = theta.astype(complex)
+        t[k] += 1j * h
+        cols.append(np.imag(np.asarray(fun(t))).ravel() / h)
+    return np.stack(cols, axis=1)
+
+
 def naive_rule_simulate(kernel, x, p, lam, eta_d, eta_g, mode, y0, q, num_steps, *, beta=0.0,
-                        d_steps=1, fstar_y=None) -> np.ndarray:
+                        d_steps=1, fstar_y=None, points_fn=None) -> np.ndarray:
     """Every update rule of theory section 8, written as the table there reads.
 
     The state is ``z = (f, Y)`` with the field
@@ -284,6 +295,11 @@ def naive_rule_simulate(kernel, x, p, lam, eta_d, eta_g, mode, y0, q, num_steps,
     vector, combined linearly key by key; gradients are evaluated centre set by centre set
     with :func:`grad_expansion`. Nothing is unrolled, rescaled or truncated. ``f^0 = 0``,
     or ``f*`` of the fixed point ``fstar_y`` (``lam > 0``). Returns ``Y^0..Y^T``.
+
+    With ``points_fn`` (a parametric generator ``Y = points_fn(theta)``, theory section 12),
+    ``y0`` is ``theta^0``, the generator's field is pulled back, ``F_G = J(theta)^T vec(q grad f(Y))``
+    with ``J`` by the complex step of ``points_fn`` (:func:`complex_step_jacobian`), and every
+    rule acts on ``theta``; the returned rows are still the points ``Y^k``.
     """
     centres = {"X": np.asarray(x, dtype=float)}
     q = np.asarray(q, dtype=float)
@@ -306,8 +322,15 @@ def naive_rule_simulate(kernel, x, p, lam, eta_d, eta_g, mode, y0, q, num_steps,
         centres[key] = np.array(y, dtype=float)
         return key
 
-    def field(g, y):  # (F_D, F_G) at z = (g, y)
-        return combine((1.0, {"X": p}), (1.0, {at(y): -q}), (-lam, g)), q[:, None] * grad(g, y)
+    def pts(s):  # the points of the generator state
+        return s if points_fn is None else np.asarray(points_fn(s))
+
+    def field(g, s):  # (F_D, F_G) at z = (g, s)
+        y = pts(s)
+        fg = q[:, None] * grad(g, y)
+        if points_fn is not None:
+            fg = complex_step_jacobian(points_fn, s).T @ fg.ravel()
+        return combine((1.0, {"X": p}), (1.0, {at(y): -q}), (-lam, g)), fg
 
     def move(g, y, c, fd, fg):  # z + c eta (fd, fg)
         return combine((1.0, g), (c * eta_d, fd)), y + c * eta_g * fg
@@ -316,7 +339,7 @@ def naive_rule_simulate(kernel, x, p, lam, eta_d, eta_g, mode, y0, q, num_steps,
     if fstar_y is not None and lam > 0:
         f = {"X": p / lam, at(fstar_y): -q / lam}
     y = np.array(y0, dtype=float)
-    history = [y]
+    history = [pts(y)]
     prev = None
     v = ({}, np.zeros_like(y))
     for _ in range(num_steps):
@@ -340,7 +363,7 @@ def naive_rule_simulate(kernel, x, p, lam, eta_d, eta_g, mode, y0, q, num_steps,
             f, y = move(f, y, 1.0, *v)
         else:
             raise ValueError(f"no oracle for mode {mode!r}")
-        history.append(y)
+        history.append(pts(y))
     return np.array(history)
 
 
@@ -361,7 +384,7 @@ def merge_locations(ystar, scale, tol=1e-8):
     return np.array(locs), np.array(index)
 
 
-def reduced_step_map(kernel, x, p, lam, eta_d, eta_g, mode, ystar, q):
+def reduced_step_map(kernel, x, p, lam, eta_d, eta_g, mode, ystar, q, *, points_fn=None, theta_star=None):
     """The exact nonlinear one-step map ``(B, e) -> (B', e')`` near a fixed point ``(f*, Y*)``.
 
     Construction (independent of the library's Jacobian):
@@ -384,6 +407,10 @@ def reduced_step_map(kernel, x, p, lam, eta_d, eta_g, mode, ystar, q):
     To first order the parts of ``g`` beyond its gradients at the ``u_l`` do not
     feed back (theory section 4), so the derivative of this map at ``(0, 0)`` is
     the Jacobian ``J``. Needs ``lam > 0``.
+
+    With a parametric generator (``points_fn``, ``theta_star``; theory section 12) the state
+    is ``(B, t)``: ``Y = points_fn(theta* + t)`` and the generator step is
+    ``theta' = theta + eta_g J(theta)^T vec(q grad f(Y))`` with ``J`` by the complex step.
 
     Returns
     -------
@@ -422,13 +449,19 @@ def reduced_step_map(kernel, x, p, lam, eta_d, eta_g, mode, ystar, q):
     def step(z):
         z = np.asarray(z, dtype=float)
         bvec = z[:num_l * d].reshape(num_l, d)
-        e = z[num_l * d:].reshape(n, d)
-        y = ystar + e
+        if points_fn is None:
+            y = ystar + z[num_l * d:].reshape(n, d)
+        else:
+            theta = theta_star + z[num_l * d:]
+            y = np.asarray(points_fn(theta))
         b_new = grad_fnew(bvec, y, locs) - grad_fstar(locs)
         if mode == "simultaneous":
             gy = grad_fstar(y) + grad_g(bvec, y)
         else:
             gy = grad_fnew(bvec, y, y)
+        if points_fn is not None:
+            move = complex_step_jacobian(points_fn, theta).T @ (q[:, None] * gy).ravel()
+            return np.concatenate([b_new.ravel(), theta + eta_g * move - theta_star])
         y_new = y + eta_g * q[:, None] * gy
         return np.concatenate([b_new.ravel(), (y_new - ystar).ravel()])
 
