@@ -209,7 +209,12 @@ def check_rate(gan, eq, gda, *, num_steps: int | None = None, e0=None, seed=0,
         e0 = np.asarray(e0, dtype=float)
         if e0.shape != eq.y.shape:
             raise ValueError(f"e0 must have the shape {eq.y.shape} of eq.y, got {e0.shape}")
-    traj = simulate(gan, gda, eq.y + e0, eq.q, num_steps, start=eq, history_tol=history_tol)
+    start = eq.y + e0
+    if eq.theta is not None:  # a generator: the perturbation pulled back, t0 = J^+ e0 (theory section 12)
+        jac = eq.generator.jacobian(eq.theta)
+        t0 = np.linalg.lstsq(jac, e0.ravel(), rcond=None)[0]
+        start, e0 = eq.generator.with_theta(eq.theta + t0), (jac @ t0).reshape(e0.shape)
+    traj = simulate(gan, gda, start, eq.q, num_steps, start=eq, history_tol=history_tol)
     meas = traj.measure(eq.y, linear_limit=linear_limit, noise_floor=noise_floor)
     with np.errstate(invalid="ignore"):
         size = np.nanmax(traj.distance(eq.y))

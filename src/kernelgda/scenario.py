@@ -38,6 +38,9 @@ and key is listed; keys marked *optional* have the default shown)::
     # d_steps = 1                     # optional, alternating only: discriminator steps per generator step
     # beta = 0.0                      # optional, momentum only: heavy-ball coefficient in (-1, 1)
 
+    [generator]                       # optional: a parametric generator y_j = G(theta, z_j) (theory
+    kind = "mlp"                      # section 12); keys in kernelgda.generators.config
+
 Defaults of the weights: true weights are ``1``. Generated weights default to a
 *matched mass*: with ``on_true``, each of the ``k`` generated points on true point
 ``i`` gets ``p_i / k`` (so every cluster has mass mismatch ``delta = 0``); with
@@ -80,6 +83,8 @@ import numpy as np
 
 from . import _validate as V
 from .game import GDA, MODES, KernelGAN
+from .generators import Generator
+from .generators.config import from_table as generator_from_table
 from .kernels import make_kernel
 from .resources import check_bytes, format_count, pairwise_bytes, points_bytes
 
@@ -97,7 +102,7 @@ GENERATORS = {
 #: Parameters :meth:`Scenario.with_params` may replace.
 OVERRIDABLE = ("sigma", "alpha", "lam", "eta_d", "eta_g", "mode", "d_steps", "beta")
 
-_TOP_KEYS = ("name", "description", "lam", "true", "generated", "kernel", "gda")
+_TOP_KEYS = ("name", "description", "lam", "true", "generated", "kernel", "gda", "generator")
 _KERNEL_KEYS = ("kind", "sigma", "alpha", "depth", "bias")
 _GDA_KEYS = ("eta_d", "eta_g", "mode", "d_steps", "beta")
 _TRUE_KEYS = ("points", "kind", "weights") + tuple(sorted({k for v in GENERATORS.values() for k in v}))
@@ -122,6 +127,9 @@ class Scenario:
         Generated weights.
     source : dict
         The parsed TOML table (kept in step by :meth:`with_params`).
+    generator : Generator or None
+        A parametric generator from the optional ``[generator]`` table
+        (:mod:`kernelgda.generators.config`); ``None``: the generated points are free.
     """
 
     name: str
@@ -130,6 +138,7 @@ class Scenario:
     y0: np.ndarray
     q: np.ndarray
     source: dict
+    generator: Generator | None = None
 
     def params(self) -> dict:
         """Flat dict of the scalar parameters.
@@ -189,7 +198,7 @@ class Scenario:
                 (kernel_tab if key in ("sigma", "alpha") else gda_tab)[key] = value
         kernel = _kernel(kernel_tab)
         gan = self.gan.with_kernel(kernel).with_lam(_scalar(source, "lam", "", nonnegative=True))
-        return Scenario(self.name, gan, _gda(gda_tab), self.y0, self.q, source)
+        return Scenario(self.name, gan, _gda(gda_tab), self.y0, self.q, source, self.generator)
 
 
 # -- reading values ------------------------------------------------------------------------
@@ -494,7 +503,8 @@ def parse_scenario(table: dict, name: str = "scenario", *, max_memory=None) -> S
     y, q = gan.check_generated(y, q)
     y.flags.writeable = False
     q.flags.writeable = False
-    return Scenario(name=name, gan=gan, gda=gda, y0=y, q=q, source=copy.deepcopy(table))
+    gen = generator_from_table(table["generator"], *y.shape) if "generator" in table else None
+    return Scenario(name=name, gan=gan, gda=gda, y0=y, q=q, source=copy.deepcopy(table), generator=gen)
 
 
 def load_scenario(path, *, max_memory=None) -> Scenario:

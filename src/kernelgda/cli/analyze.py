@@ -52,15 +52,21 @@ def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: in
 
     gan, gda = scenario.gan, scenario.gda
     require_smooth(gan.kernel)  # the same refusal as `kernelgda phase --method linearize`
-    eq = kg.find_equilibrium(gan, scenario.y0, scenario.q)
+    gen = getattr(scenario, "generator", None)
+    eq = kg.find_equilibrium(gan, scenario.y0 if gen is None else gen, scenario.q)
     out = {"scenario": scenario.name, "parameters": scenario.params(),
            "fixed_point": {"converged": bool(eq.converged), "status": eq.status.label,
                            "message": eq.message,
                            "iterations": int(eq.iterations), "residual": float(eq.residual),
                            "y": eq.y, "q": eq.q}}
+    if gen is not None:
+        out["generator"] = {"kind": type(gen).__name__, "num_params": int(gen.num_params),
+                            "gradient_kind": eq.gradient_kind, "theta": eq.theta}
     if not eq.converged:
         return out
     lin = kg.linearize(gan, eq, gda)
+    if gen is not None:
+        out["generator"].update(_generator_report(gan, gda, eq, lin))
     mods = np.abs(lin.eigenvalues)  # one modulus for sorting and printing (abs() may differ by an ulp)
     order = np.argsort(-mods, kind="stable")
     visible = np.zeros(lin.eigenvalues.shape, dtype=bool)
@@ -99,6 +105,24 @@ def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: in
     return out
 
 
+def _generator_report(gan, gda, eq, lin) -> dict:
+    """The generator tangent kernel's spectrum at ``theta*`` and the rates (theory section 12)."""
+    import kernelgda as kg
+
+    spectrum = np.sort(np.linalg.eigvalsh(lin.jacobian @ lin.jacobian.T))[::-1]
+    positive = spectrum[spectrum > kg.generator_rates.RANGE_TOL * spectrum[0]]
+    out = {"tangent_kernel_spectrum": spectrum, "rank": int(positive.size),
+           "condition_number": float(positive[0] / positive[-1]), "num_neutral": int(lin.neutral.sum())}
+    a = gda.eta_d * gan.lam
+    if 0 < a < 1:
+        out["band_ratio"] = float(kg.generator_rates.band_ratio(gda.eta_d, gan.lam))
+    if eq.gradient_kind == "perfect-gradient":  # the same points as a point-model fixed point
+        point_eq = kg.find_equilibrium(gan, eq.y, eq.q)
+        if point_eq.converged:
+            out["point_model_rate"] = float(kg.linearize(gan, point_eq, gda).generator_rate)
+    return out
+
+
 def format_report(res: dict, path: str | None = None) -> str:
     """The human-readable report of :func:`analyze`'s result."""
     par = res["parameters"]
@@ -117,6 +141,19 @@ def format_report(res: dict, path: str | None = None) -> str:
         lines.append(f"  y*_{j} = ({coords})  q = {fmt(q)}")
     if len(fp["y"]) > MAX_ROWS:
         lines.append(f"  ... {len(fp['y']) - MAX_ROWS} more (see --json)")
+    if "generator" in res:
+        g = res["generator"]
+        lines += ["", f"generator: {g['kind']} with {g['num_params']} parameters; fixed point "
+                      f"{g['gradient_kind']} (theory section 12)"]
+        if "tangent_kernel_spectrum" in g:
+            top = ", ".join(fmt(v, 4) for v in g["tangent_kernel_spectrum"][:8])
+            more = " ..." if len(g["tangent_kernel_spectrum"]) > 8 else ""
+            lines += [f"  tangent kernel Theta = J J^T: eigenvalues {top}{more}",
+                      f"  rank {g['rank']}, condition number {fmt(g['condition_number'], 4)}"
+                      + (f" (complex-band ratio {fmt(g['band_ratio'], 4)})" if "band_ratio" in g else ""),
+                      f"  reparametrization modes (J t = 0, eigenvalue 1, not visible): {g['num_neutral']}"]
+            if "point_model_rate" in g:
+                lines.append(f"  point model at the same points: rate {fmt(g['point_model_rate'])}")
     if "linearization" not in res:
         return "\n".join(lines)
     lin = res["linearization"]
