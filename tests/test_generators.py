@@ -496,6 +496,8 @@ def test_scenario_generator_table():
     ({"kind": "affine", "latent": [["a"], ["b"], ["c"]]}, "generator.latent"),
     ({"kind": "affine", "latent": [[1.0]] * 3, "latent_dim": 1}, "not both"),
     ({"kind": "affine", "latent_dim": 10**7}, "latent_dim"),
+    ({"kind": "affine", "latent_dim": 1, "theta": [1.0]}, "generator.theta must be a list of 2"),
+    ({"kind": "affine", "latent_dim": 1, "theta": [1.0, 2.0], "seed": 1}, "not both"),
 ])
 def test_scenario_generator_table_refusals(tab, match):
     from kernelgda.scenario import parse_scenario
@@ -510,7 +512,8 @@ def test_cli_analyze_reports_the_generator(tmp_path):
     path = tmp_path / "gen.toml"
     path.write_text('lam = 1.0\n[true]\npoints = [[-4.0], [0.0], [4.0]]\n[generated]\non_true = true\n'
                     '[kernel]\nsigma = 0.5\n[gda]\neta_d = 0.1\neta_g = 0.2\n'
-                    '[generator]\nkind = "affine"\nlatent = [[1.0, 0.2], [0.3, 1.0], [-0.5, 0.4]]\n')
+                    '[generator]\nkind = "affine"\nlatent = [[1.0, 0.2], [0.3, 1.0], [-0.5, 0.4]]\n'
+                    'theta = [-5.2, 0.4, 1.2]\n')  # near W, b with Z W + b = x: the perfect fit
     out = subprocess.run([sys.executable, "-m", "kernelgda", "analyze", str(path), "--json"],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

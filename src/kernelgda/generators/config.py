@@ -8,6 +8,8 @@ Layout (every key; *optional* ones show their default)::
     latent_seed = 0             #    default_rng(latent_seed) (optional, default 0)
     # latent = [[0.1, 2.0], ...]  an explicit (n, k) array instead of latent_dim / latent_seed
     seed = 0                    # optional: seed of the initial parameters (default 0)
+    # theta = [0.5, -1.0, 0.0]    optional: explicit initial parameters instead of seed (layout in
+    #                             kernelgda.generators.Affine / MLP)
     bias = true                 # affine only (optional, default true)
     hidden = [16]               # mlp only: hidden-layer widths (optional, default [16])
     activation = "tanh"         # mlp only: "tanh" | "softplus" | "relu" (optional, default "tanh")
@@ -30,7 +32,7 @@ __all__ = ["from_table", "KEYS", "KINDS"]
 #: Generator kinds of a scenario file.
 KINDS = ("affine", "mlp")
 #: Every key of the ``[generator]`` table.
-KEYS = ("kind", "latent_dim", "latent_seed", "latent", "seed", "bias", "hidden", "activation")
+KEYS = ("kind", "latent_dim", "latent_seed", "latent", "seed", "theta", "bias", "hidden", "activation")
 #: Largest latent dimension and layer width a scenario may ask for (a refusal, not an allocation).
 MAX_WIDTH = 10**6
 
@@ -79,7 +81,16 @@ def from_table(tab: dict, n: int, d: int) -> Generator:
         if n * k > MAX_WIDTH:
             raise ValueError(f"generator.latent_dim = {k} with n = {n} asks for more than {MAX_WIDTH} codes")
         z = np.random.default_rng(_int(tab, "latent_seed", 0, 0, 2**63 - 1)).standard_normal((n, k))
+    if "theta" in tab and "seed" in tab:
+        raise ValueError("give generator.theta or generator.seed, not both")
     seed = _int(tab, "seed", 0, 0, 2**63 - 1)
+    theta = None
+    if "theta" in tab:
+        try:
+            theta = V.array(tab["theta"], "generator.theta")
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        seed = None
     if kind == "affine":
         for key in ("hidden", "activation"):
             if key in tab:
@@ -87,7 +98,8 @@ def from_table(tab: dict, n: int, d: int) -> Generator:
         bias = tab.get("bias", True)
         if not isinstance(bias, bool):
             raise ValueError(f"generator.bias must be true or false, got {bias!r}")
-        return Affine(z, d, bias=bias, seed=seed)
+        gen = Affine(z, d, bias=bias, seed=seed)
+        return gen if theta is None else gen.with_theta(_theta(gen, theta))
     if "bias" in tab:
         raise ValueError("generator.bias applies to kind = 'affine' only")
     hidden = tab.get("hidden", [16])
@@ -99,4 +111,12 @@ def from_table(tab: dict, n: int, d: int) -> Generator:
     if activation not in ACTIVATIONS:
         raise ValueError(f"generator.activation must be one of {', '.join(map(repr, ACTIVATIONS))}, "
                          f"got {activation!r}")
-    return MLP(z, d, tuple(hidden), activation, seed=seed)
+    gen = MLP(z, d, tuple(hidden), activation, seed=seed)
+    return gen if theta is None else gen.with_theta(_theta(gen, theta))
+
+
+def _theta(gen, theta):
+    if theta.shape != (gen.num_params,):
+        raise ValueError(f"generator.theta must be a list of {gen.num_params} parameters for this generator, "
+                         f"got shape {theta.shape}")
+    return theta
