@@ -527,3 +527,40 @@ def test_cli_analyze_reports_the_generator(tmp_path):
                                             eta_d=0.1, eta_g=0.2, lam=1.0, sigma=0.5)
     assert abs(res["linearization"]["generator_rate"] - float(closed.generator_rate)) < 1e-9, \
         "isolated clusters (8 sigma apart): the closed form through Theta, theory section 12"
+
+
+def test_mmd2_hessian_against_second_differences():
+    x = np.array([[-1.0], [0.3], [1.5]])
+    p = q = np.full(3, 1 / 3)
+    gan = kg.KernelGAN(x, p, kg.Gaussian(0.6), lam=1.0)
+    gen = MLP(np.array([[0.2, -1.0], [1.0, 0.4], [-0.6, 0.8]]), 1, (2,), "tanh", seed=0)
+    eq = kg.find_equilibrium(gan, gen, q)
+    assert eq.converged
+
+    def obj(th):
+        return _gauss_mmd2(_mlp_forward(th, gen.z, (2,), 1, np.tanh), x, p, q, 0.6)
+
+    h, num = 1e-4, gen.num_params
+    eye = np.eye(num)
+    fd = np.array([[(obj(eq.theta + h * (eye[i] + eye[j])) - obj(eq.theta + h * (eye[i] - eye[j]))
+                     - obj(eq.theta - h * (eye[i] - eye[j])) + obj(eq.theta - h * (eye[i] + eye[j])))
+                    / (4 * h * h) for j in range(num)] for i in range(num)])
+    np.testing.assert_allclose(kg.equilibrium.mmd2_hessian(gan, eq), fd, atol=1e-6,
+                               err_msg="second differences of MMD^2 written in the test")
+    # free points: the same function without a generator
+    eq_pts = kg.find_equilibrium(gan, eq.y, q)
+    fd_pts = np.array([[(_gauss_mmd2(eq_pts.y + h * (e1 + e2).reshape(3, 1), x, p, q, 0.6)
+                         - _gauss_mmd2(eq_pts.y + h * (e1 - e2).reshape(3, 1), x, p, q, 0.6)
+                         - _gauss_mmd2(eq_pts.y - h * (e1 - e2).reshape(3, 1), x, p, q, 0.6)
+                         + _gauss_mmd2(eq_pts.y - h * (e1 + e2).reshape(3, 1), x, p, q, 0.6)) / (4 * h * h)
+                        for e2 in np.eye(3)] for e1 in np.eye(3)])
+    np.testing.assert_allclose(kg.equilibrium.mmd2_hessian(gan, eq_pts), fd_pts, atol=1e-6)
+
+
+def test_pull_back_moves_the_points_by_e(rng):
+    gen = MLP(rng.standard_normal((4, 2)), 2, (5,), "softplus", seed=1)
+    e = 1e-7 * rng.standard_normal((4, 2))
+    t = gen.pull_back(gen.theta, e)
+    moved = gen.points(gen.theta + t) - gen.points(gen.theta)
+    # first order: Y(theta + J^+ e) - Y = e, up to O(|t|^2) and the rounding of the difference
+    np.testing.assert_allclose(moved, e, rtol=1e-4, atol=1e-11)

@@ -211,9 +211,9 @@ def check_rate(gan, eq, gda, *, num_steps: int | None = None, e0=None, seed=0,
             raise ValueError(f"e0 must have the shape {eq.y.shape} of eq.y, got {e0.shape}")
     start = eq.y + e0
     if eq.theta is not None:  # a generator: the perturbation pulled back, t0 = J^+ e0 (theory section 12)
-        jac = eq.generator.jacobian(eq.theta)
-        t0 = np.linalg.lstsq(jac, e0.ravel(), rcond=None)[0]
-        start, e0 = eq.generator.with_theta(eq.theta + t0), (jac @ t0).reshape(e0.shape)
+        t0 = eq.generator.pull_back(eq.theta, e0)
+        e0 = (eq.generator.jacobian(eq.theta) @ t0).reshape(e0.shape)
+        start = eq.generator.with_theta(eq.theta + t0)
     traj = simulate(gan, gda, start, eq.q, num_steps, start=eq, history_tol=history_tol)
     meas = traj.measure(eq.y, linear_limit=linear_limit, noise_floor=noise_floor)
     with np.errstate(invalid="ignore"):

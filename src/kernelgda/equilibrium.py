@@ -35,7 +35,7 @@ from .resources import check_bytes, format_count, pairwise_bytes
 from .status import Status
 
 __all__ = ["Equilibrium", "find_equilibrium", "stationarity", "stationarity_jacobian", "fstar_hessians",
-           "data_pull"]
+           "data_pull", "mmd2_hessian"]
 
 #: Newton stops when ``max_j |G_j| <= TOL * (sum p + sum q) * kernel.grad_scale(X, Y0)``
 #: (``grad_bound`` for a radial kernel): relative to the largest gradient any term of ``G``
@@ -381,6 +381,14 @@ def _parametric_residual(gan, gen, theta, q):
     return y, g, jac, jac.T @ (np.repeat(q, gan.d) * g.ravel())
 
 
+def _symmetric_solve(a, b):
+    """Least-squares (minimum-norm) solution of ``a s = b`` for a symmetric ``a`` (the Hessian of
+    ``MMD^2 / -2``): eigenvalues below ``1e-12`` of the largest (reparametrizations) are dropped."""
+    w, v = np.linalg.eigh(0.5 * (a + a.T))
+    keep = np.abs(w) > 1e-12 * max(float(np.abs(w).max()), 1e-300)
+    return v[:, keep] @ ((v[:, keep].T @ b) / w[keep])
+
+
 def _find_parametric(gan, gen, q, *, tol, max_iter):
     """Fixed point of a parametric generator (module docstring; theory section 12)."""
     tol = V.scalar(tol, "tol", positive=True)
@@ -403,9 +411,14 @@ def _find_parametric(gan, gen, q, *, tol, max_iter):
 
     theta = gen.theta.copy()
     y_start = gen.points(theta)
+    # L-BFGS brings theta into Newton's basin (stopping when |grad MMD^2| is ~1e-10 of its scale);
+    # the least-squares Newton steps below then converge quadratically.
+    y0 = gen.points(theta)
+    gtol = 1e-10 * (p.sum() + q.sum()) * k.grad_scale(np.concatenate([x, y0])) * q.max() \
+        * max(np.linalg.norm(gen.vjp(theta, np.ones((n, d)))), 1.0)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         found = minimize(mmd2_and_grad, theta, jac=True, method="L-BFGS-B",
-                         options={"maxiter": 50 * max_iter, "ftol": 0.0, "gtol": 0.0})
+                         options={"maxiter": 50 * max_iter, "ftol": 0.0, "gtol": gtol})
     if np.all(np.isfinite(found.x)):
         theta = np.asarray(found.x, dtype=float)
     y, g, jac, r = _parametric_residual(gan, gen, theta, q)
@@ -422,7 +435,7 @@ def _find_parametric(gan, gen, q, *, tol, max_iter):
             polish -= 1
         a = jac.T @ (qrep[:, None] * stationarity_jacobian(gan, y, q)) @ jac \
             + gen.contraction(theta, q[:, None] * g)
-        step = np.linalg.lstsq(a, -r, rcond=None)[0]
+        step = _symmetric_solve(a, -r)
         moved = float(np.linalg.norm((jac @ step).reshape(n, d), axis=1).max())
         if moved > MAX_STEP * k.length_scale:
             step *= MAX_STEP * k.length_scale / moved
@@ -457,3 +470,34 @@ def _find_parametric(gan, gen, q, *, tol, max_iter):
     return Equilibrium(y=y, q=q, residual=residual, iterations=it, status=status, message=message,
                        residuals=tuple(history), theta=theta, generator=gen.with_theta(theta),
                        gradient_kind=kind)
+
+
+def mmd2_hessian(gan: KernelGAN, eq: Equilibrium) -> np.ndarray:
+    """Hessian of ``MMD^2`` at a fixed point: in ``theta`` (``P x P``) for a generator, in ``Y``
+    (``n d x n d``) for free points.
+
+    ``MMD^2`` has gradient ``-2 J^T Q G`` (module docstring), so its Hessian at a stationary
+    point is ``-2 (J^T Q (dG/dY) J + d/dtheta [J^T v])`` with ``v = Q G`` (``J = I`` and no
+    second term for free points). A fixed point is a local minimum of ``MMD^2`` when this is
+    positive semidefinite; whether GDA keeps it is a different question (theory section 12).
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=1.0), lam=1.0)
+    >>> eq = kg.find_equilibrium(gan, [[0.1]], 1.0)
+    >>> float(np.round(mmd2_hessian(gan, eq), 12)[0, 0])      # 2 q p / sigma^2 at the perfect fit
+    2.0
+    """
+    if not isinstance(gan, KernelGAN) or not isinstance(eq, Equilibrium):
+        raise ValueError("mmd2_hessian(gan, eq) needs a KernelGAN and an Equilibrium")
+    y, q = gan.check_generated(eq.y, eq.q)
+    qrep = np.repeat(q, gan.d)
+    dg = qrep[:, None] * stationarity_jacobian(gan, y, q)
+    if eq.theta is None:
+        hess = -2.0 * dg
+    else:
+        jac = eq.generator.jacobian(eq.theta)
+        g = stationarity(gan, y, q)
+        hess = -2.0 * (jac.T @ dg @ jac + eq.generator.contraction(eq.theta, q[:, None] * g))
+    return 0.5 * (hess + hess.T)

@@ -249,7 +249,7 @@ def linearize(gan: KernelGAN, eq: Equilibrium, gda: GDA, *, tol: float = DEFAULT
         visible = np.linalg.norm(vecs[size_b:size], axis=0) > VISIBLE_TOL
     else:  # e = J t: directions with J t = 0 (reparametrizations) move no point
         seen = np.linalg.norm(jac @ vecs[size_b:size], axis=0)
-        visible = seen > VISIBLE_TOL * max(np.linalg.norm(jac, 2), 1.0)
+        visible = seen > VISIBLE_TOL * max(np.linalg.norm(jac), 1.0)  # Frobenius: no SVD
         neutral = ~visible & (np.linalg.norm(vecs[size_b:size], axis=0) > VISIBLE_TOL)
     dom = dominant_eigenvalue(ev, visible)
     with np.errstate(over="ignore", invalid="ignore"):  # a mode beyond float64: inf, divergent

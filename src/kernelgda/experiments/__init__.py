@@ -20,10 +20,13 @@ from types import ModuleType
 from . import (
     beyond_isolated,
     digits,
+    digits_generator,
+    generator_kernel,
     kernel_shape,
     linear_validity,
     local_minima,
     moment_models,
+    parametric_minima,
     rate_check,
     regime_diagram,
     ring,
@@ -73,7 +76,7 @@ class Experiment:
 EXPERIMENTS = {m.NAME: Experiment(m.NAME, m) for m in (
     rate_check, spectral_maps, regime_diagram, two_point, beyond_isolated, linear_validity, digits,
     stability_regions, rule_comparison, rule_rates, smm_spread, smm_validity, kernel_shape,
-    local_minima, ring, moment_models, ring_moments)}
+    local_minima, ring, moment_models, ring_moments, generator_kernel, parametric_minima, digits_generator)}
 
 
 def get(name: str) -> Experiment:

@@ -21,12 +21,15 @@ import numpy as np
 
 from .. import _validate as V
 
-__all__ = ["Generator", "Points", "POINTS", "COMPLEX_STEP", "check_smooth", "latent_codes", "initial_theta"]
+__all__ = ["Generator", "Points", "POINTS", "COMPLEX_STEP", "PULL_BACK_RCOND", "check_smooth", "latent_codes",
+           "initial_theta"]
 
 #: Imaginary step of the complex-step derivatives of :meth:`Generator.contraction`: the
 #: truncation error is ``O(h^2)`` (here ~1e-40 of the third derivative, far below float64
 #: rounding) and there is no cancellation, so the result is exact to rounding.
 COMPLEX_STEP = 1e-20
+#: Relative singular-value cut-off of :meth:`Generator.pull_back`.
+PULL_BACK_RCOND = 1e-8
 
 
 class Generator:
@@ -96,6 +99,14 @@ class Generator:
         (default: :attr:`theta`)."""
         jac = self.jacobian(self.theta if theta is None else theta)
         return jac @ jac.T
+
+    def pull_back(self, theta, e) -> np.ndarray:
+        """The parameter perturbation ``t = J^+ e`` that moves the points by ``e (n, d)`` to first
+        order (minimum-norm least squares; singular values below :data:`PULL_BACK_RCOND` of the
+        largest are cut, so a nearly singular ``J`` does not turn a small ``e`` into a huge ``t``)."""
+        theta = self.check_theta(theta)
+        e = self.check_v(e, "e")
+        return np.linalg.lstsq(self.jacobian(theta), e.ravel(), rcond=PULL_BACK_RCOND)[0]
 
     def with_theta(self, theta) -> Generator:
         """A copy of this generator that starts from ``theta``."""
