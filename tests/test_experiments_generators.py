@@ -47,7 +47,7 @@ def test_parametric_minima_runs_agree_with_the_spectral_radius():
 def test_digits_generator_w2_and_local_rate():
     cfg = dataclasses.replace(dgen.QUICK, num_steps=60, snapshots=(0, 60), max_check_steps=1500)
     res = dgen.compute(cfg)
-    from kernelgda.experiments.digits import load_targets
+    from kernelgda.experiments._data import load_targets
     from kernelgda.generators import MLP
     x = load_targets()[0][:cfg.num_digits]
     rng = np.random.default_rng(cfg.seed)

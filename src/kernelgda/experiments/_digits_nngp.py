@@ -2,7 +2,7 @@
 
 The authors' MNIST notebook trained ten free generated points against ten images with a
 depth-2 NNGP discriminator kernel. Here the same is done with the bundled 8 x 8 digits
-(:func:`kernelgda.experiments.digits.load_targets`) for the ReLU NNGP kernel of every
+(:func:`kernelgda.experiments._data.load_targets`) for the ReLU NNGP kernel of every
 ``depth`` and ``bias`` of the scan, from the same noisy start as the Gaussian sweep:
 
 - the linearization's verdict at the perfect fit ``Y* = X`` (``p = q``, ``f* = 0``): the

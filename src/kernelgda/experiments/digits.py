@@ -43,6 +43,7 @@ from ..regimes import DEFAULT_TOL, REGIMES, classify
 from ..status import Status
 from ..wasserstein import wasserstein2_series
 from ._base import Result, no_progress, regime_code
+from ._data import load_targets
 from ._digits_nngp import scan as nngp_scan
 
 NAME = "digits"
@@ -74,17 +75,6 @@ class Config:
 
 QUICK = Config(sigmas=(0.3, 0.8, 1.6, 20.0), num_steps=200, nngp_depths=(1, 2), nngp_biases=(0.5,),
                nngp_steps=100)
-
-
-def load_targets() -> tuple[np.ndarray, np.ndarray]:
-    """The first image of each digit class, scaled to ``[0, 1]``: ``(X (10, 64), labels (10,))``."""
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as exc:  # pragma: no cover - scikit-learn is a dependency of kernelgda
-        raise ValueError("the digits experiment needs scikit-learn (pip install scikit-learn)") from exc
-    digits = load_digits()
-    index = [int(np.flatnonzero(digits.target == k)[0]) for k in range(10)]
-    return digits.data[index] / 16.0, digits.target[index]
 
 
 def predicted_outcome(rate: float, num_steps: int, converge_ratio: float, tol: float = DEFAULT_TOL) -> str:

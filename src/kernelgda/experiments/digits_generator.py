@@ -56,7 +56,7 @@ QUICK = Config(num_steps=200, snapshots=(0, 50, 200), max_check_steps=1200)
 def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     """Train both generators, then linearize at the generator's nearest fixed point and measure."""
     from ..dynamics import simulate
-    from .digits import load_targets
+    from ._data import load_targets
 
     x, labels = load_targets()
     x, labels = x[:config.num_digits], labels[:config.num_digits]
