@@ -42,3 +42,14 @@ def test_moment_models_example_runs_and_agrees(capsys):
     assert np.all(np.abs(ns["closure"].spread[k, 0] / exact[k] - 1) < 1e-3)
     assert np.all(np.abs(ns["smm"].spread[k] / exact[k] - 1) < 0.03)
     assert np.all(ns["smm"].linear_spread[k] / exact[k] > 40)
+
+
+def test_parametric_generators_example_runs_and_says_what_it_prints(capsys):
+    ns: dict = {}
+    exec(compile(_block("Parametric generators"), "README generators", "exec"), ns)  # noqa: S102
+    out = capsys.readouterr().out.split("\n")
+    assert out[0] == "perfect-gradient"
+    assert out[1] == "0.948683 10"
+    assert out[2] == "(501, 13)"
+    # theory section 5/12: inside the complex band every pair has modulus sqrt(1 - eta_d lam)
+    np.testing.assert_allclose(ns["lin"].generator_rate, np.sqrt(1 - 0.1 * 1.0), atol=1e-9)

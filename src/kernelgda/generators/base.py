@@ -112,7 +112,7 @@ class Generator:
         """A copy of this generator that starts from ``theta``."""
         theta = self.check_theta(theta)
         new = object.__new__(type(self))
-        new.__dict__.update(self.__dict__)
+        new.__dict__.update({k: v for k, v in self.__dict__.items() if k != "_cache"})
         new.theta = theta
         return new
 
