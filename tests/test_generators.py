@@ -564,3 +564,11 @@ def test_pull_back_moves_the_points_by_e(rng):
     moved = gen.points(gen.theta + t) - gen.points(gen.theta)
     # first order: Y(theta + J^+ e) - Y = e, up to O(|t|^2) and the rounding of the difference
     np.testing.assert_allclose(moved, e, rtol=1e-4, atol=1e-11)
+
+
+def test_simulate_batch_refuses_a_generator_in_one_line(rng):
+    gen = Affine(rng.standard_normal((2, 1)), 1)
+    gan = kg.KernelGAN([[0.0], [1.0]], 0.5, kg.Gaussian(0.5), lam=1.0)
+    for y0 in (gen, [gen, gen]):
+        with pytest.raises(ValueError, match="free points only"):
+            kg.simulate_batch(gan, kg.GDA(0.1, 0.1), y0, 0.5, 10)

@@ -31,6 +31,7 @@ from . import _validate as V
 from .discriminator.batched import BatchedDiscriminators, Profiles
 from .dynamics import DIVERGENCE_FACTOR, Trajectory, escaped, measure_recorded, recorded_steps
 from .game import GDA, KernelGAN
+from .generators import Generator
 from .measure import default_noise_floor
 from .resources import check_trajectory
 from .rules import RULES, StepConstants, get_rule, num_delays
@@ -280,7 +281,9 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
         Any update rule (theory section 8); cells of different rules, ``d_steps`` and
         ``beta`` may be mixed (they are advanced in groups of one rule and ``d_steps``).
     y0 : (n, d) or (B, n, d) array
-        Initial generated points.
+        Initial generated points (free points only: a parametric generator's step is a
+        different vector-Jacobian product per cell, so batching it would save little; run
+        :func:`kernelgda.simulate` per generator).
     q : scalar, (n,) or (B, n) array
         Generated weights ``q_j > 0``.
     num_steps : int
@@ -329,6 +332,10 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     """
     gans = _as_list(gans, KernelGAN, "gans")
     gdas = _as_list(gdas, GDA, "gdas")
+    cells = y0 if isinstance(y0, list | tuple) else [y0]
+    if any(isinstance(v, Generator) for v in cells):
+        raise ValueError("simulate_batch takes free points only (y0 an array); "
+                         "run kg.simulate for a generator")
     try:
         y0_arr = np.asarray(y0, dtype=float)
         q_arr = np.asarray(q, dtype=float)
