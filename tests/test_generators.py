@@ -461,9 +461,21 @@ def test_jax_adapter_bad_function_is_one_line(rng):
 def test_import_kernelgda_does_not_import_jax():
     import subprocess
     import sys
-    code = "import sys, kernelgda, kernelgda.generators; print('jax' in sys.modules)"
+    code = ("import sys, kernelgda, kernelgda.generators; kernelgda.wasserstein2([[0.0]], 1.0, [[1.0]], 1.0); "
+            "print('jax' in sys.modules)")  # POT would import JAX as a backend if it were allowed to
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", "JAX is an optional extra, imported only by JaxGenerator"
+
+
+def test_pot_backend_switches_are_restored():
+    import os
+    import subprocess
+    import sys
+    code = ("import os, kernelgda; kernelgda.wasserstein2([[0.0]], 1.0, [[1.0]], 1.0); "
+            "print(sorted(k for k in os.environ if k.startswith('POT_BACKEND')))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POT_BACKEND")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "[]", "the environment is left as it was"
 
 
 # -- scenario files and the command line -------------------------------------------------------

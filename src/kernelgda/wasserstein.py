@@ -32,8 +32,36 @@ def _unit(w: np.ndarray, name: str) -> np.ndarray:
     return w / total
 
 
+#: POT looks for every array framework it supports when it is first imported (importing JAX alone
+#: takes seconds); kernelgda passes it NumPy arrays only, so those are switched off for that import.
+#: A process that imported POT before kernelgda keeps the backends it chose.
+POT_DISABLE = ("POT_BACKEND_DISABLE_JAX", "POT_BACKEND_DISABLE_PYTORCH", "POT_BACKEND_DISABLE_TENSORFLOW",
+               "POT_BACKEND_DISABLE_CUPY")
+
+
+def _pot():
+    """``import ot`` with POT's other array backends off for that import (:data:`POT_DISABLE`)."""
+    import os
+    import sys
+
+    if "ot" in sys.modules:
+        return sys.modules["ot"]
+    saved = {key: os.environ.get(key) for key in POT_DISABLE}
+    try:
+        for key in POT_DISABLE:
+            os.environ[key] = "1"
+        import ot
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return ot
+
+
 def _emd2(y, q, x, p):
-    import ot
+    ot = _pot()
 
     (n, d), m = y.shape, x.shape[0]  # the (n, m, d) differences and the solver's (n, m) plan
     check_bytes(pairwise_bytes(n, m, d + 3), "wasserstein2 cost matrix", hint="use fewer points",
