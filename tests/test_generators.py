@@ -461,8 +461,9 @@ def test_jax_adapter_bad_function_is_one_line(rng):
 def test_import_kernelgda_does_not_import_jax():
     import subprocess
     import sys
-    code = ("import sys, kernelgda, kernelgda.generators; kernelgda.wasserstein2([[0.0]], 1.0, [[1.0]], 1.0); "
-            "print('jax' in sys.modules)")  # POT would import JAX as a backend if it were allowed to
+    code = ("import sys, kernelgda, kernelgda.generators; "
+            "kernelgda.wasserstein2([[0.0]], 1.0, [[1.0]], 1.0); print('jax' in sys.modules)")
+    # (POT would import JAX as a backend if it were allowed to)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", "JAX is an optional extra, imported only by JaxGenerator"
 
