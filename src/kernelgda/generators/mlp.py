@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as V
+from ..discriminator.threads import THREADS
 from ..resources import check_bytes, format_count
 from .base import Generator, initial_theta, latent_codes
 
@@ -129,7 +130,8 @@ class MLP(Generator):
         cache = self.__dict__.get("_cache")
         if cache is not None and theta.dtype == float and np.array_equal(cache[0], theta):
             return cache[1]
-        out = self._pass(theta)
+        with THREADS.one_blas_thread():  # small products: BLAS threads cost more than they save
+            out = self._pass(theta)
         if theta.dtype == float:
             self._cache = (theta.copy(), out)
         return out
@@ -153,12 +155,13 @@ class MLP(Generator):
         layers, inputs, pres, _ = self._forward(theta)
         delta = np.asarray(v)
         grads = []
-        for layer in range(len(layers) - 1, -1, -1):
-            w, _ = layers[layer]
-            grads.append(delta.sum(axis=0))
-            grads.append((inputs[layer].T @ delta).ravel())
-            if layer:
-                delta = (delta @ w.T) * self._dphi(pres[layer - 1])
+        with THREADS.one_blas_thread():
+            for layer in range(len(layers) - 1, -1, -1):
+                w, _ = layers[layer]
+                grads.append(delta.sum(axis=0))
+                grads.append((inputs[layer].T @ delta).ravel())
+                if layer:
+                    delta = (delta @ w.T) * self._dphi(pres[layer - 1])
         return np.concatenate(grads[::-1])
 
     def jacobian(self, theta):
