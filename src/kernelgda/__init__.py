@@ -13,7 +13,18 @@ from .dynamics import Trajectory, simulate
 from .equilibrium import Equilibrium, find_equilibrium
 from .features import RandomFeatures
 from .game import GDA, MODES, KernelGAN
-from .kernels import NNGP, Gaussian, Kernel, Laplacian, Multiscale, RationalQuadratic, make_kernel
+from .kernels import (
+    NNGP,
+    NTK,
+    EmpiricalNTK,
+    ErfNNGP,
+    Gaussian,
+    Kernel,
+    Laplacian,
+    Multiscale,
+    RationalQuadratic,
+    make_kernel,
+)
 from .linearize import Linearization, field_eigenvalues, linearize
 from .phase import phase_diagram
 from .regimes import REGIMES, classify
@@ -24,7 +35,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
-    "Linearization", "Multiscale", "NNGP", "RationalQuadratic", "Trajectory", "classify",
+    "Linearization", "Multiscale", "NNGP", "NTK", "ErfNNGP", "EmpiricalNTK", "RationalQuadratic",
+    "Trajectory", "classify",
     "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "moments",
     "simulate", "smm",
     "simulate_batch", "RandomFeatures", "phase_diagram", "compare", "check_rate", "RateCheck",
