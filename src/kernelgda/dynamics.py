@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _validate as V
 from .discriminator.expansion import Expansion, MultiExpansion
+from .discriminator.network import NetworkDiscriminator
 from .features import RandomFeatures
 from .game import GDA, KernelGAN
 from .kernels import sqdist
@@ -103,6 +104,11 @@ class Trajectory:
         History slices held at the end of the run.
     record_every : int
         Stride ``s`` of the recorded steps (:func:`recorded_steps`).
+    kernel_movement : (R,) array or None
+        With a :class:`~kernelgda.NetworkDiscriminator`: ``|Theta_t - Theta_0|_F / |Theta_0|_F``,
+        the tangent kernel's Gram matrix on the true and generated points at each recorded
+        step relative to its initial one (how far the run left the lazy regime, theory
+        section 13); ``None`` otherwise.
     """
 
     y: np.ndarray
@@ -115,6 +121,7 @@ class Trajectory:
     delays: int = field(default=2, repr=False)
     record_every: int = 1
     num_taken: int | None = field(default=None, repr=False)
+    kernel_movement: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if self.num_taken is None:
@@ -246,10 +253,17 @@ def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, 
         ys, qs = gan.check_generated(ys, qs)
         if ys.shape[0] != n:
             raise ValueError(f"start has {ys.shape[0]} generated points but y0 has {n}")
-        if gan.lam > 0:  # f* = (K(., X) p - K(., Y*) q) / lam; for lam = 0 (perfect match) f* = 0
+        if hasattr(disc, "start_at"):  # a network: its own fixed point (discriminator/network.py)
+            disc.start_at(gan, ys, qs, start)
+        elif gan.lam > 0:  # f* = (K(., X) p - K(., Y*) q) / lam; for lam = 0 (perfect match) f* = 0
             disc.add_true(first / gan.lam)
             disc.add_slice(ys, np.multiply.outer(-qs / gan.lam, first))
     return disc
+
+
+def _movement(disc):
+    movement = getattr(disc, "movement", None)
+    return None if movement is None else np.array(movement)
 
 
 def _quiet(func):
@@ -263,7 +277,8 @@ def _quiet(func):
 
 @_quiet
 def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=None,
-             history_tol: float | None = None, discriminator: RandomFeatures | None = None,
+             history_tol: float | None = None,
+             discriminator: RandomFeatures | NetworkDiscriminator | None = None,
              divergence_bound: float | None = None, record_every: int = 1,
              max_memory=None) -> Trajectory:
     """Run the exact nonlinear GDA dynamics of a kernel GAN.
@@ -285,12 +300,17 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         Relative truncation tolerance of the discriminator history; the
         guaranteed bound on the gradient error is reported as
         ``Trajectory.truncation_bound`` (see :mod:`kernelgda.discriminator`).
-    discriminator : None or RandomFeatures
+    discriminator : None, RandomFeatures or NetworkDiscriminator
         ``None`` keeps the exact kernel expansion; ``kg.RandomFeatures(num_features=D,
         seed=s)`` uses the random-feature discriminator ``f = w.phi`` (cost
         ``O(T D (m + n) d)``, no history; simultaneous and alternating modes;
         see :mod:`kernelgda.features`). ``start=eq`` then sets ``w`` to the
-        random-feature ``f*``.
+        random-feature ``f*``. ``kg.NetworkDiscriminator(width, ...)`` trains a two-layer
+        network in parameter space with weight decay ``lam`` toward its initialization
+        (cost ``O(T width (m + n) d)``; simultaneous, alternating, optimistic and momentum
+        GDA; see :mod:`kernelgda.discriminator.network`); ``start=eq`` starts it at its own
+        fixed point (``eq.theta`` of a :class:`~kernelgda.discriminator.network.NetworkEquilibrium`,
+        else the discriminator's fixed point for ``eq.y``).
     divergence_bound : float, optional
         Distance from the mean of the true points beyond which the run stops as
         ``Status.DIVERGED``; default :data:`DIVERGENCE_FACTOR` ``* max(sigma, extent)``.
@@ -340,12 +360,15 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         if history_tol >= 1:
             raise ValueError(f"history_tol must be in (0, 1), got {history_tol}")
     if discriminator is not None:
-        if not isinstance(discriminator, RandomFeatures):
-            raise ValueError("discriminator must be None (exact expansion) or "
-                             f"kg.RandomFeatures(num_features=..., seed=...), got {discriminator!r}")
+        if not isinstance(discriminator, RandomFeatures | NetworkDiscriminator):
+            raise ValueError("discriminator must be None (exact expansion), "
+                             "kg.RandomFeatures(num_features=..., seed=...) or "
+                             f"kg.NetworkDiscriminator(width=...), got {discriminator!r}")
         if history_tol is not None:
             raise ValueError("history_tol applies to the exact expansion only; "
-                             "leave it unset with discriminator=RandomFeatures(...)")
+                             f"leave it unset with discriminator={type(discriminator).__name__}(...)")
+        if isinstance(discriminator, NetworkDiscriminator):
+            discriminator.check_rule(gda.mode)
     center = gan.x_true.mean(axis=0)
     if divergence_bound is None:
         extent = max(np.abs(gan.x_true - center).max(), np.abs(y - center).max())
@@ -368,6 +391,8 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
 
     out = np.empty((len(recorded_steps(num_steps, record_every)), n, y.shape[1]))
     out[0] = y
+    watch = getattr(disc, "record", lambda y: None)  # a network's kernel movement at recorded steps
+    watch(y)
     rows, last = 1, y
     bound = 0.0
     status, message, k = Status.COMPLETED, f"completed {num_steps} steps", num_steps
@@ -383,11 +408,13 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         last = y
         if (k + 1) % record_every == 0:
             out[rows] = y
+            watch(y)
             rows += 1
     else:
         k = num_steps
     if k % record_every:  # the last configuration, off the stride
         out[rows] = last
+        watch(last)
         rows += 1
     if status == Status.COMPLETED and escaped(gan, last):
         status = Status.ESCAPED
@@ -395,4 +422,5 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     return Trajectory(y=out[:rows], status=status,
                       message=message, q=q, sigma=gan.kernel.length_scale, truncation_bound=bound,
                       num_slices=disc.num_slices, delays=rule.num_delays,
-                      record_every=record_every, num_taken=k)
+                      record_every=record_every, num_taken=k,
+                      kernel_movement=_movement(disc))

@@ -32,7 +32,8 @@ from .. import _validate as V
 from .base import Kernel
 from .ntk import check_activation, check_scales
 
-__all__ = ["EmpiricalNTK", "initial_parameters", "activation_derivatives", "check_width", "MAX_WIDTH"]
+__all__ = ["EmpiricalNTK", "initial_parameters", "activation_derivatives", "tangent_gram", "check_width",
+           "MAX_WIDTH"]
 
 #: Widest network accepted (``h (d + 2)`` parameters; the test suite goes to 2^16).
 MAX_WIDTH = 1 << 24
@@ -64,6 +65,22 @@ def activation_derivatives(activation: str, z: np.ndarray, order: int) -> list[n
     if order >= 3:
         out.append((4.0 * z * z - 2.0) * d1)
     return out[:order + 1]
+
+
+def tangent_gram(a, W, b, activation: str, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``Theta(y_i, z_j) = grad_theta f(y_i) . grad_theta f(z_j)`` for the parameters ``(a, W, b)``
+    (trusted arrays; the module docstring's sum over neurons, two matrix products).
+
+    Examples
+    --------
+    >>> a, W, b = initial_parameters(8, 1, 1.0, 0.0, seed=0)
+    >>> bool(np.allclose(tangent_gram(a, W, b, "erf", np.ones((1, 1)), np.ones((1, 1))),
+    ...                  EmpiricalNTK(8, "erf", 1.0, 0.0, 0)([[1.0]], [[1.0]])))
+    True
+    """
+    P = activation_derivatives(activation, y @ W.T + b, 1)
+    Q = activation_derivatives(activation, z @ W.T + b, 1)
+    return (P[0] @ Q[0].T + ((P[1] * (a * a)) @ Q[1].T) * (y @ z.T + 1.0)) / a.shape[0]
 
 
 @functools.lru_cache(maxsize=8)
@@ -151,10 +168,7 @@ class EmpiricalNTK(Kernel):
                              "hyperplane); use activation='erf'")
 
     def pair_value(self, y, z):
-        a, _, P = self._derivs(y, 1)
-        _, _, Q = self._derivs(z, 1)
-        a2 = a * a
-        return (P[0] @ Q[0].T + ((P[1] * a2) @ Q[1].T) * (y @ z.T + 1.0)) / self.width
+        return tangent_gram(*self.parameters(y.shape[1]), self.activation, y, z)
 
     def _weighted(self, left, right, W, k, l=None):
         """``sum_r left_r W_rk (W_rl) right_r`` as ``(n, m)``."""
