@@ -9,6 +9,7 @@ from . import isolated, moments, smm
 from .batch import simulate_batch
 from .check import RateCheck, check_rate
 from .compare import compare
+from .discriminator.metric import LearnedMetric
 from .discriminator.network import NetworkDiscriminator
 from .dynamics import Trajectory, simulate
 from .equilibrium import Equilibrium, find_equilibrium
@@ -17,6 +18,7 @@ from .game import GDA, MODES, KernelGAN
 from .kernels import (
     NNGP,
     NTK,
+    AnisotropicGaussian,
     EmpiricalNTK,
     ErfNNGP,
     Gaussian,
@@ -36,11 +38,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
-    "Linearization", "Multiscale", "NNGP", "NTK", "ErfNNGP", "EmpiricalNTK", "RationalQuadratic",
+    "Linearization", "Multiscale", "NNGP", "NTK", "AnisotropicGaussian", "ErfNNGP", "EmpiricalNTK",
+    "RationalQuadratic",
     "Trajectory", "classify",
     "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "moments",
     "simulate", "smm",
-    "simulate_batch", "RandomFeatures", "NetworkDiscriminator", "phase_diagram", "compare", "check_rate",
-    "RateCheck",
+    "simulate_batch", "RandomFeatures", "NetworkDiscriminator", "LearnedMetric", "phase_diagram",
+    "compare", "check_rate", "RateCheck",
     "stability_region", "wasserstein2", "wasserstein2_series", "__version__",
 ]

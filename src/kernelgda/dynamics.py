@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _validate as V
 from .discriminator.expansion import Expansion, MultiExpansion
+from .discriminator.metric import LearnedMetric
 from .discriminator.network import NetworkDiscriminator
 from .features import RandomFeatures
 from .game import GDA, KernelGAN
@@ -108,7 +109,8 @@ class Trajectory:
         With a :class:`~kernelgda.NetworkDiscriminator`: ``|Theta_t - Theta_0|_F / |Theta_0|_F``,
         the tangent kernel's Gram matrix on the true and generated points at each recorded
         step relative to its initial one (how far the run left the lazy regime, theory
-        section 13); ``None`` otherwise.
+        section 13); with a :class:`~kernelgda.LearnedMetric` the same for the kernel with
+        the current metric; ``None`` otherwise.
     """
 
     y: np.ndarray
@@ -278,7 +280,7 @@ def _quiet(func):
 @_quiet
 def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=None,
              history_tol: float | None = None,
-             discriminator: RandomFeatures | NetworkDiscriminator | None = None,
+             discriminator: RandomFeatures | NetworkDiscriminator | LearnedMetric | None = None,
              divergence_bound: float | None = None, record_every: int = 1,
              max_memory=None) -> Trajectory:
     """Run the exact nonlinear GDA dynamics of a kernel GAN.
@@ -310,7 +312,10 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         (cost ``O(T width (m + n) d)``; simultaneous, alternating, optimistic and momentum
         GDA; see :mod:`kernelgda.discriminator.network`); ``start=eq`` starts it at its own
         fixed point (``eq.theta`` of a :class:`~kernelgda.discriminator.network.NetworkEquilibrium`,
-        else the discriminator's fixed point for ``eq.y``).
+        else the discriminator's fixed point for ``eq.y``). ``kg.LearnedMetric(every=k)``
+        keeps the exact expansion of a Gaussian kernel and replaces its metric every ``k``
+        discriminator steps by the positive part of the gradient-outer-product difference
+        (the authors' "RFM" option; :mod:`kernelgda.discriminator.metric`).
     divergence_bound : float, optional
         Distance from the mean of the true points beyond which the run stops as
         ``Status.DIVERGED``; default :data:`DIVERGENCE_FACTOR` ``* max(sigma, extent)``.
@@ -360,14 +365,15 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         if history_tol >= 1:
             raise ValueError(f"history_tol must be in (0, 1), got {history_tol}")
     if discriminator is not None:
-        if not isinstance(discriminator, RandomFeatures | NetworkDiscriminator):
+        if not isinstance(discriminator, RandomFeatures | NetworkDiscriminator | LearnedMetric):
             raise ValueError("discriminator must be None (exact expansion), "
-                             "kg.RandomFeatures(num_features=..., seed=...) or "
-                             f"kg.NetworkDiscriminator(width=...), got {discriminator!r}")
+                             "kg.RandomFeatures(num_features=..., seed=...), "
+                             "kg.NetworkDiscriminator(width=...) or kg.LearnedMetric(every=...), "
+                             f"got {discriminator!r}")
         if history_tol is not None:
             raise ValueError("history_tol applies to the exact expansion only; "
                              f"leave it unset with discriminator={type(discriminator).__name__}(...)")
-        if isinstance(discriminator, NetworkDiscriminator):
+        if not isinstance(discriminator, RandomFeatures):
             discriminator.check_rule(gda.mode)
     center = gan.x_true.mean(axis=0)
     if divergence_bound is None:

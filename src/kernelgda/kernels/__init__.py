@@ -3,7 +3,8 @@
 :class:`Kernel` (in :mod:`.base`) is the interface the rest of the library uses; the radial
 kernels are in :mod:`.radial`, the NNGP kernel in :mod:`.nngp`, the two-layer network kernels
 (analytic NTK, erf NNGP; theory section 13) in :mod:`.ntk` and a finite network's empirical
-tangent kernel in :mod:`.tangent`. A new kernel subclasses
+tangent kernel in :mod:`.tangent`, the Gaussian kernel with a metric in :mod:`.anisotropic`.
+A new kernel subclasses
 :class:`Kernel` (or :class:`RadialKernel` when it is a function of ``|u - v|^2``) and is
 added to :data:`KERNELS` so that scenario files can name it.
 """
@@ -11,6 +12,7 @@ added to :data:`KERNELS` so that scenario files can name it.
 from __future__ import annotations
 
 from .. import _validate as V
+from .anisotropic import AnisotropicGaussian
 from .base import PARAM_MAX, PARAM_MIN, Kernel, RadialKernel, sqdist
 from .nngp import MAX_DEPTH, NNGP
 from .ntk import NTK, ErfNNGP
@@ -18,8 +20,8 @@ from .radial import Gaussian, Laplacian, Multiscale, RationalQuadratic
 from .tangent import EmpiricalNTK
 
 __all__ = ["Kernel", "RadialKernel", "Gaussian", "RationalQuadratic", "Laplacian", "Multiscale", "NNGP",
-           "NTK", "ErfNNGP", "EmpiricalNTK", "KERNELS", "make_kernel", "PARAM_MIN", "PARAM_MAX",
-           "MAX_DEPTH", "sqdist"]
+           "NTK", "ErfNNGP", "AnisotropicGaussian", "EmpiricalNTK", "KERNELS", "make_kernel", "PARAM_MIN",
+           "PARAM_MAX", "MAX_DEPTH", "sqdist"]
 
 
 KERNELS = {
@@ -31,6 +33,7 @@ KERNELS = {
     "ntk": NTK,
     "erf_nngp": ErfNNGP,
     "empirical_ntk": EmpiricalNTK,
+    "anisotropic_gaussian": AnisotropicGaussian,
 }
 
 
