@@ -24,6 +24,7 @@ from . import (
     linear_validity,
     local_minima,
     moment_models,
+    network_discriminator,
     rate_check,
     regime_diagram,
     ring,
@@ -73,7 +74,7 @@ class Experiment:
 EXPERIMENTS = {m.NAME: Experiment(m.NAME, m) for m in (
     rate_check, spectral_maps, regime_diagram, two_point, beyond_isolated, linear_validity, digits,
     stability_regions, rule_comparison, rule_rates, smm_spread, smm_validity, kernel_shape,
-    local_minima, ring, moment_models, ring_moments)}
+    local_minima, ring, moment_models, ring_moments, network_discriminator)}
 
 
 def get(name: str) -> Experiment:
