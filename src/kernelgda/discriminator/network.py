@@ -284,18 +284,26 @@ class NetworkModel:
         h, d = self.h, self.d
         return theta[:h], theta[h:h + h * d].reshape(h, d), theta[h + h * d:]
 
-    def _derivs(self, theta, y):
-        """``[phi, phi']`` of the pre-activations ``(n, h)``; a step asks for the same ``(theta, Y)``
-        in ``grad`` and ``add_slice``, so the last few are kept (keyed by the ``theta`` object)."""
+    def _derivs(self, theta, y, values: bool = True):
+        """``[phi, phi']`` (``[None, phi']`` without ``values``) of the pre-activations ``(n, h)``.
+
+        A step asks for the same ``(theta, Y)`` in ``grad`` and ``add_slice``, so the last few
+        are kept (keyed by the ``theta`` object); ``phi`` (an erf) is computed only when a
+        payoff gradient needs it, the generator's gradient needs ``phi'`` alone.
+        """
         key = (id(theta), y.shape)
         c = self._cache.get(key)
         if c is None or c[0] is not theta or not np.array_equal(c[1], y):
             _, W, b = self._unpack(theta)
             if len(self._cache) >= 4:
                 self._cache.clear()
-            c = (theta, np.array(y, copy=True), activation_derivatives(self.spec.activation, y @ W.T + b, 1))
+            z = y @ W.T + b
+            c = [theta, np.array(y, copy=True), z, None, activation_derivatives(self.spec.activation, z, 1,
+                                                                                skip_value=True)[1]]
             self._cache[key] = c
-        return c[2]
+        if values and c[3] is None:
+            c[3] = activation_derivatives(self.spec.activation, c[2], 0)[0]
+        return c[3], c[4]
 
     def payoff_grad(self, theta, y, w) -> np.ndarray:
         """``sum_j w_j grad_theta f_theta(y_j)`` as a flat parameter vector (``w`` of shape ``(n,)``)."""
@@ -309,7 +317,7 @@ class NetworkModel:
     def grad_at(self, theta, y) -> np.ndarray:
         """``grad_y f_theta`` at the rows of ``y``, ``(n, d)``."""
         a, W, _ = self._unpack(theta)
-        _, dphi = self._derivs(theta, y)
+        _, dphi = self._derivs(theta, y, values=False)
         return ((dphi * a) @ W) / np.sqrt(self.h)
 
     # -- the rules' interface (kernelgda.rules) -------------------------------------------

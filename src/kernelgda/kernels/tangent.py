@@ -52,15 +52,19 @@ def check_width(width) -> int:
     return width
 
 
-def activation_derivatives(activation: str, z: np.ndarray, order: int) -> list[np.ndarray]:
+def activation_derivatives(activation: str, z: np.ndarray, order: int, *,
+                           skip_value: bool = False) -> list:
     """``[phi(z), phi'(z), ..., phi^(order)(z)]`` for ``"erf"`` (any order up to 3) or
-    ``"relu"`` (its derivatives of order >= 2 are 0 away from the kink)."""
+    ``"relu"`` (its derivatives of order >= 2 are 0 away from the kink); ``skip_value`` puts
+    ``None`` in place of ``phi(z)`` (an erf costs several times an exp)."""
     if activation == "relu":
-        out = [np.maximum(z, 0.0), (z > 0).astype(float)]
+        out = [None if skip_value else np.maximum(z, 0.0), (z > 0).astype(float)]
         return (out + [np.zeros_like(z)] * order)[:order + 1]
     from scipy.special import erf  # scipy is a dependency; imported where it is used
+    if order == 0:
+        return [erf(z)]
     d1 = (2.0 / _SQRT_PI) * np.exp(-z * z)
-    out = [erf(z), d1]
+    out = [None if skip_value else erf(z), d1]
     if order >= 2:
         out.append(-2.0 * z * d1)
     if order >= 3:
