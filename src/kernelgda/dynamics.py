@@ -302,7 +302,7 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         Relative truncation tolerance of the discriminator history; the
         guaranteed bound on the gradient error is reported as
         ``Trajectory.truncation_bound`` (see :mod:`kernelgda.discriminator`).
-    discriminator : None, RandomFeatures or NetworkDiscriminator
+    discriminator : None, RandomFeatures, NetworkDiscriminator or LearnedMetric
         ``None`` keeps the exact kernel expansion; ``kg.RandomFeatures(num_features=D,
         seed=s)`` uses the random-feature discriminator ``f = w.phi`` (cost
         ``O(T D (m + n) d)``, no history; simultaneous and alternating modes;
