@@ -218,3 +218,40 @@ def test_start_at_a_kernel_fixed_point_solves_the_discriminator_alone():
     payoff = model.payoff_grad(theta, x, np.ones(1)) - model.payoff_grad(theta, eq.y, np.array([0.8]))
     np.testing.assert_allclose(2.0 * (theta - model.theta0), payoff, rtol=0, atol=1e-13,
                                err_msg="lam (theta - theta0) = payoff gradient at the start")
+
+
+@pytest.mark.parametrize("mode", ["momentum", "optimistic"])
+def test_two_function_rules_start_at_the_network_fixed_point_and_stay(mode):
+    net = kg.NetworkDiscriminator(width=16, sigma_w=1.0, sigma_b=0.5, seed=2)
+    gan = kg.KernelGAN([[0.3]], 1.0, net.tangent_kernel(), lam=2.0)
+    eq = net.equilibrium(gan, [[0.3]], 0.8)
+    opts = {"beta": 0.3} if mode == "momentum" else {}
+    traj = kg.simulate(gan, kg.GDA(0.2, 0.05, mode=mode, **opts), eq.y, 0.8, num_steps=40,
+                       discriminator=net, start=eq, record_every=7)
+    np.testing.assert_allclose(traj.y[-1], eq.y, rtol=0, atol=1e-12,
+                               err_msg=f"{mode}: a fixed point stays put")
+    assert traj.kernel_movement.shape == (traj.y.shape[0],), "one movement per recorded row"
+    assert traj.kernel_movement[0] > 0, "started at theta* != theta0, so Theta moved from Theta_0"
+
+
+def test_relu_network_run_is_exact_network_gda():
+    h, d, steps = 6, 2, 8
+    x, p = np.array([[0.2, -0.1], [0.5, 0.3]]), np.array([0.6, 0.4])
+    y0, q = np.array([[0.4, 0.1], [0.1, 0.2]]), np.array([0.5, 0.45])
+    net = kg.NetworkDiscriminator(width=h, activation="relu", sigma_w=1.1, sigma_b=0.4, seed=5)
+    gan = kg.KernelGAN(x, p, net.tangent_kernel(), lam=0.7)
+    traj = kg.simulate(gan, kg.GDA(0.4, 0.3, mode="simultaneous"), y0, q, num_steps=steps,
+                       discriminator=net)
+    a, W, b = net.tangent_kernel().parameters(d)
+    theta0 = np.concatenate([a, W.ravel(), b])
+    # the hand-written loop with the ReLU network (finite differences stay off the kinks here)
+    theta, y = theta0.copy(), y0.copy()
+    for _ in range(steps):
+        fd = sum(p[i] * _grad_theta(theta, x[i], h, d, "relu") for i in range(2))
+        fd = fd - sum(q[j] * _grad_theta(theta, y[j], h, d, "relu") for j in range(2))
+        fd = fd - 0.7 * (theta - theta0)
+        fg = np.array([q[j] * _grad_y(theta, y[j], h, d, "relu") for j in range(2)])
+        theta, y = theta + 0.4 * fd, y + 0.3 * fg
+    assert not np.allclose(y, y0, atol=1e-3), "the run must move"
+    np.testing.assert_allclose(traj.y[-1], y, rtol=0, atol=1e-8,
+                               err_msg="ReLU network vs the hand-written loop")
