@@ -175,6 +175,9 @@ def test_network_fixed_point_solves_both_players_equations():
                                err_msg="generator fixed point: grad_y f = 0 (finite differences)")
     traj = kg.simulate(gan, kg.GDA(0.2, 0.05), eq.y, q, num_steps=50, discriminator=net, start=eq)
     np.testing.assert_allclose(traj.y[-1], eq.y, rtol=0, atol=1e-12, err_msg="a fixed point stays put")
+    other = kg.NetworkDiscriminator(width=h, sigma_w=1.0, sigma_b=0.5, seed=3)
+    with pytest.raises(ValueError, match="fixed point of"):
+        kg.simulate(gan, kg.GDA(0.2, 0.05), eq.y, q, num_steps=2, discriminator=other, start=eq)
 
 
 def _rate_case(width, q, mode="simultaneous", seed=0):

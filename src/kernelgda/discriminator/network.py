@@ -83,7 +83,9 @@ class NetworkEquilibrium:
 
     ``y`` and ``q`` as in :class:`kernelgda.Equilibrium` (so ``simulate(..., start=eq)``
     accepts it), ``theta`` the flat parameters ``(a, W.ravel(), b)`` at the fixed point,
-    ``residual = max |grad_y f_theta(y_j)|``, ``status`` ``CONVERGED`` or ``NOT_CONVERGED``.
+    ``residual = max |grad_y f_theta(y_j)|``, ``status`` ``CONVERGED`` or ``NOT_CONVERGED``,
+    ``network`` the :class:`NetworkDiscriminator` it belongs to (a start with another network's
+    parameters is refused).
     """
 
     y: np.ndarray
@@ -93,6 +95,7 @@ class NetworkEquilibrium:
     iterations: int
     status: Status
     message: str
+    network: NetworkDiscriminator | None = None
 
     @property
     def converged(self) -> bool:
@@ -242,7 +245,7 @@ class NetworkDiscriminator:
                f"not converged after {max_iter} Newton steps (max |grad f| = {res:.2g})")
         return NetworkEquilibrium(y=y, q=q, theta=model.theta0 + state["delta"], residual=res,
                                   iterations=it, status=Status.CONVERGED if ok else Status.NOT_CONVERGED,
-                                  message=msg)
+                                  message=msg, network=self)
 
 
 class NetworkModel:
@@ -395,6 +398,9 @@ class NetworkModel:
         else the discriminator's own fixed point for the generated points ``y`` (``lam > 0``;
         with ``lam = 0`` ``theta0``, the fixed point of a perfect fit)."""
         theta = getattr(start, "theta", None)
+        source = getattr(start, "network", None)
+        if source is not None and source.tangent_kernel() != self.spec.tangent_kernel():  # same theta0?
+            raise ValueError(f"start is the fixed point of {source!r}, not of {self.spec!r}")
         if theta is not None:
             theta = np.asarray(theta, dtype=float)
             if theta.shape != self.theta0.shape:
