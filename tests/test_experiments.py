@@ -566,3 +566,39 @@ def test_local_minima_reproduces_the_specification_table_of_section_10():
     np.testing.assert_allclose(r["collapse_variance"], [0.074, 0.118], atol=1e-3,
                                err_msg="variance vs the section-10 table")
     assert [lm.OUTCOMES[o] for o in r["table_outcome"]] == ["collapse", "collapse"]
+
+
+# -- network-discriminator (theory section 13) ------------------------------------------------
+
+@pytest.mark.slow
+def test_network_discriminator_rates_against_the_hand_assembled_tangent_kernel_jacobian():
+    """Matched mass, d = 1: the network's perfect fit has H = 0 and C = d_u d_v Theta_h(x, x)
+    (theory section 13), here from central differences of the tangent kernel's values; the
+    2 x 2 alternating Jacobian of section 4 then gives the rate the run must show."""
+    from kernelgda import NetworkDiscriminator
+    from kernelgda.experiments import network_discriminator as nd
+
+    cfg = nd.QUICK
+    res = get("network-discriminator").compute(cfg)
+    i, j, x, h = 0, list(cfg.masses).index(1.0), 0.3, 1e-4
+    a = cfg.eta_d * cfg.lam
+    for w, width in enumerate(cfg.widths):
+        K = NetworkDiscriminator(width, "erf", cfg.sigma_w, cfg.sigma_b, cfg.seeds[0]).tangent_kernel()
+
+        def k(u, v, K=K):
+            return K([[u]], [[v]])[0, 0]
+
+        C = (k(x + h, x + h) - k(x + h, x - h) - k(x - h, x + h) + k(x - h, x - h)) / (4 * h * h)
+        J = np.array([[1 - a, -cfg.eta_d * C], [cfg.eta_g * (1 - a), 1 - cfg.eta_d * cfg.eta_g * C]])
+        rate = np.abs(np.linalg.eigvals(J)).max()
+        np.testing.assert_allclose(res["empirical"][i, j, w, 0], rate, rtol=0, atol=1e-7,
+                                   err_msg=f"Theta_h prediction vs the hand Jacobian (width {width})")
+        np.testing.assert_allclose(res["measured"][i, j, w, 0], rate, rtol=0, atol=1e-6,
+                                   err_msg=f"measured rate vs the hand Jacobian (width {width})")
+    assert res.summary["matched_err_emp_max"] < 1e-6
+    assert res.summary["mismatch_err_emp_max"] < 1e-4
+    # with q = 0.8 the fixed point is off the true point, and the network's agrees with Theta_h's
+    jm = list(cfg.masses).index(0.8)
+    assert np.all(np.abs(res["y_net"][0, jm] - 0.3) > 1e-3), "a mass mismatch moves the fixed point"
+    np.testing.assert_allclose(res["y_net"][0, jm], res["y_emp"][0, jm], rtol=0, atol=1e-4,
+                               err_msg="network fixed point vs the Theta_h kernel GAN's")

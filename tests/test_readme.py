@@ -53,3 +53,18 @@ def test_parametric_generators_example_runs_and_says_what_it_prints(capsys):
     assert out[2] == "(501, 13)"
     # theory section 5/12: inside the complex band every pair has modulus sqrt(1 - eta_d lam)
     np.testing.assert_allclose(ns["lin"].generator_rate, np.sqrt(1 - 0.1 * 1.0), atol=1e-9)
+
+
+def test_network_discriminator_example_runs_and_agrees(capsys):
+    # "Network discriminators": the network's measured rate against linearize with its Theta_h.
+    ns: dict = {}
+    block = _block("Network discriminators")
+    exec(compile(block, "README network example", "exec"), ns)  # noqa: S102
+    printed = capsys.readouterr().out.split("\n")[:3]
+    # each print's comment starts with what it prints (up to a ':' or '=')
+    expected = [line.split("# ", 1)[1].split(":")[0].split("=")[0].split()
+                for line in block.splitlines() if line.startswith("print(")]
+    assert [p.split() for p in printed] == expected, "printed as in the README"
+    lin = ns["kg"].linearize(ns["gan"], ns["eq"], ns["gda"]).generator_rate
+    np.testing.assert_allclose(ns["measured"], lin, rtol=0, atol=1e-6,
+                               err_msg="network rate vs linearize with its tangent kernel")

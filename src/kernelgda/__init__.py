@@ -9,11 +9,25 @@ from . import generator_rates, generators, isolated, moments, smm
 from .batch import simulate_batch
 from .check import RateCheck, check_rate
 from .compare import compare
+from .discriminator.metric import LearnedMetric
+from .discriminator.network import NetworkDiscriminator
 from .dynamics import Trajectory, simulate
 from .equilibrium import Equilibrium, find_equilibrium
 from .features import RandomFeatures
 from .game import GDA, MODES, KernelGAN
-from .kernels import NNGP, Gaussian, Kernel, Laplacian, Multiscale, RationalQuadratic, make_kernel
+from .kernels import (
+    NNGP,
+    NTK,
+    AnisotropicGaussian,
+    EmpiricalNTK,
+    ErfNNGP,
+    Gaussian,
+    Kernel,
+    Laplacian,
+    Multiscale,
+    RationalQuadratic,
+    make_kernel,
+)
 from .linearize import Linearization, field_eigenvalues, linearize
 from .phase import phase_diagram
 from .regimes import REGIMES, classify
@@ -24,10 +38,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
-    "Linearization", "Multiscale", "NNGP", "RationalQuadratic", "Trajectory", "classify",
+    "Linearization", "Multiscale", "NNGP", "NTK", "AnisotropicGaussian", "ErfNNGP", "EmpiricalNTK",
+    "RationalQuadratic",
+    "Trajectory", "classify",
     "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "moments",
     "simulate", "smm",
-    "simulate_batch", "RandomFeatures", "phase_diagram", "compare", "check_rate", "RateCheck",
+    "simulate_batch", "RandomFeatures", "NetworkDiscriminator", "LearnedMetric", "phase_diagram",
+    "compare", "check_rate", "RateCheck",
     "stability_region", "wasserstein2", "wasserstein2_series", "generators", "generator_rates",
     "__version__",
 ]

@@ -21,6 +21,8 @@ import numpy as np
 
 from . import _validate as V
 from .discriminator.expansion import Expansion, MultiExpansion
+from .discriminator.metric import LearnedMetric
+from .discriminator.network import NetworkDiscriminator
 from .features import RandomFeatures
 from .game import GDA, KernelGAN
 from .generators import POINTS, Generator, Points
@@ -107,6 +109,12 @@ class Trajectory:
     theta : (R, P) array or None
         A parametric generator's parameters at the recorded steps (theory section 12);
         ``None`` for the point model.
+    kernel_movement : (R,) array or None
+        With a :class:`~kernelgda.NetworkDiscriminator`: ``|Theta_t - Theta_0|_F / |Theta_0|_F``,
+        the tangent kernel's Gram matrix on the true and generated points at each recorded
+        step relative to its initial one (how far the run left the lazy regime, theory
+        section 13); with a :class:`~kernelgda.LearnedMetric` the same for the kernel with
+        the current metric; ``None`` otherwise.
     """
 
     y: np.ndarray
@@ -120,6 +128,7 @@ class Trajectory:
     record_every: int = 1
     num_taken: int | None = field(default=None, repr=False)
     theta: np.ndarray | None = field(default=None, repr=False)
+    kernel_movement: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if self.num_taken is None:
@@ -251,10 +260,17 @@ def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, 
         ys, qs = gan.check_generated(ys, qs)
         if ys.shape[0] != n:
             raise ValueError(f"start has {ys.shape[0]} generated points but y0 has {n}")
-        if gan.lam > 0:  # f* = (K(., X) p - K(., Y*) q) / lam; for lam = 0 (perfect match) f* = 0
+        if hasattr(disc, "start_at"):  # a network: its own fixed point (discriminator/network.py)
+            disc.start_at(gan, ys, qs, start)
+        elif gan.lam > 0:  # f* = (K(., X) p - K(., Y*) q) / lam; for lam = 0 (perfect match) f* = 0
             disc.add_true(first / gan.lam)
             disc.add_slice(ys, np.multiply.outer(-qs / gan.lam, first))
     return disc
+
+
+def _movement(disc):
+    movement = getattr(disc, "movement", None)
+    return None if movement is None else np.array(movement)
 
 
 def _quiet(func):
@@ -268,7 +284,8 @@ def _quiet(func):
 
 @_quiet
 def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=None,
-             history_tol: float | None = None, discriminator: RandomFeatures | None = None,
+             history_tol: float | None = None,
+             discriminator: RandomFeatures | NetworkDiscriminator | LearnedMetric | None = None,
              divergence_bound: float | None = None, record_every: int = 1,
              max_memory=None) -> Trajectory:
     """Run the exact nonlinear GDA dynamics of a kernel GAN.
@@ -293,12 +310,20 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         Relative truncation tolerance of the discriminator history; the
         guaranteed bound on the gradient error is reported as
         ``Trajectory.truncation_bound`` (see :mod:`kernelgda.discriminator`).
-    discriminator : None or RandomFeatures
+    discriminator : None, RandomFeatures, NetworkDiscriminator or LearnedMetric
         ``None`` keeps the exact kernel expansion; ``kg.RandomFeatures(num_features=D,
         seed=s)`` uses the random-feature discriminator ``f = w.phi`` (cost
         ``O(T D (m + n) d)``, no history; simultaneous and alternating modes;
         see :mod:`kernelgda.features`). ``start=eq`` then sets ``w`` to the
-        random-feature ``f*``.
+        random-feature ``f*``. ``kg.NetworkDiscriminator(width, ...)`` trains a two-layer
+        network in parameter space with weight decay ``lam`` toward its initialization
+        (cost ``O(T width (m + n) d)``; simultaneous, alternating, optimistic and momentum
+        GDA; see :mod:`kernelgda.discriminator.network`); ``start=eq`` starts it at its own
+        fixed point (``eq.theta`` of a :class:`~kernelgda.discriminator.network.NetworkEquilibrium`,
+        else the discriminator's fixed point for ``eq.y``). ``kg.LearnedMetric(every=k)``
+        keeps the exact expansion of a Gaussian kernel and replaces its metric every ``k``
+        discriminator steps by the positive part of the gradient-outer-product difference
+        (the authors' "RFM" option; :mod:`kernelgda.discriminator.metric`).
     divergence_bound : float, optional
         Distance from the mean of the true points beyond which the run stops as
         ``Status.DIVERGED``; default :data:`DIVERGENCE_FACTOR` ``* max(sigma, extent)``.
@@ -356,12 +381,16 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         if history_tol >= 1:
             raise ValueError(f"history_tol must be in (0, 1), got {history_tol}")
     if discriminator is not None:
-        if not isinstance(discriminator, RandomFeatures):
-            raise ValueError("discriminator must be None (exact expansion) or "
-                             f"kg.RandomFeatures(num_features=..., seed=...), got {discriminator!r}")
+        if not isinstance(discriminator, RandomFeatures | NetworkDiscriminator | LearnedMetric):
+            raise ValueError("discriminator must be None (exact expansion), "
+                             "kg.RandomFeatures(num_features=..., seed=...), "
+                             "kg.NetworkDiscriminator(width=...) or kg.LearnedMetric(every=...), "
+                             f"got {discriminator!r}")
         if history_tol is not None:
             raise ValueError("history_tol applies to the exact expansion only; "
-                             "leave it unset with discriminator=RandomFeatures(...)")
+                             f"leave it unset with discriminator={type(discriminator).__name__}(...)")
+        if not isinstance(discriminator, RandomFeatures):
+            discriminator.check_rule(gda.mode)
     center = gan.x_true.mean(axis=0)
     if divergence_bound is None:
         extent = max(np.abs(gan.x_true - center).max(), np.abs(y - center).max())
@@ -392,6 +421,8 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     thetas = None if gen is POINTS else np.empty((num_rows, s.size))
     if thetas is not None:
         thetas[0] = s
+    watch = getattr(disc, "record", lambda y: None)  # a network's kernel movement at recorded steps
+    watch(y)
     rows, last, last_s = 1, y, s
     bound = 0.0
     status, message, k = Status.COMPLETED, f"completed {num_steps} steps", num_steps
@@ -410,6 +441,7 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
             out[rows] = y
             if thetas is not None:
                 thetas[rows] = s
+            watch(y)
             rows += 1
     else:
         k = num_steps
@@ -417,6 +449,7 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         out[rows] = last
         if thetas is not None:
             thetas[rows] = last_s
+        watch(last)
         rows += 1
     if status == Status.COMPLETED and escaped(gan, last):
         status = Status.ESCAPED
@@ -425,4 +458,5 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
                       message=message, q=q, sigma=gan.kernel.length_scale, truncation_bound=bound,
                       num_slices=disc.num_slices, delays=rule.num_delays,
                       record_every=record_every, num_taken=k,
-                      theta=None if thetas is None else thetas[:rows])
+                      theta=None if thetas is None else thetas[:rows],
+                      kernel_movement=_movement(disc))

@@ -26,6 +26,7 @@ from . import (
     linear_validity,
     local_minima,
     moment_models,
+    network_discriminator,
     parametric_minima,
     rate_check,
     regime_diagram,
@@ -76,7 +77,8 @@ class Experiment:
 EXPERIMENTS = {m.NAME: Experiment(m.NAME, m) for m in (
     rate_check, spectral_maps, regime_diagram, two_point, beyond_isolated, linear_validity, digits,
     stability_regions, rule_comparison, rule_rates, smm_spread, smm_validity, kernel_shape,
-    local_minima, ring, moment_models, ring_moments, generator_kernel, parametric_minima, digits_generator)}
+    local_minima, ring, moment_models, ring_moments, network_discriminator, generator_kernel,
+    parametric_minima, digits_generator)}
 
 
 def get(name: str) -> Experiment:

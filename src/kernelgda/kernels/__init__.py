@@ -1,7 +1,10 @@
-"""Kernels: values, gradients, Hessians and mixed second derivatives (theory sections 1, 9, 10).
+"""Kernels: values, gradients, Hessians and mixed second derivatives (theory sections 1, 9, 10, 13).
 
 :class:`Kernel` (in :mod:`.base`) is the interface the rest of the library uses; the radial
-kernels are in :mod:`.radial`, the NNGP kernel in :mod:`.nngp`. A new kernel subclasses
+kernels are in :mod:`.radial`, the NNGP kernel in :mod:`.nngp`, the two-layer network kernels
+(analytic NTK, erf NNGP; theory section 13) in :mod:`.ntk` and a finite network's empirical
+tangent kernel in :mod:`.tangent`, the Gaussian kernel with a metric in :mod:`.anisotropic`.
+A new kernel subclasses
 :class:`Kernel` (or :class:`RadialKernel` when it is a function of ``|u - v|^2``) and is
 added to :data:`KERNELS` so that scenario files can name it.
 """
@@ -9,12 +12,16 @@ added to :data:`KERNELS` so that scenario files can name it.
 from __future__ import annotations
 
 from .. import _validate as V
+from .anisotropic import AnisotropicGaussian
 from .base import PARAM_MAX, PARAM_MIN, Kernel, RadialKernel, sqdist
 from .nngp import MAX_DEPTH, NNGP
+from .ntk import NTK, ErfNNGP
 from .radial import Gaussian, Laplacian, Multiscale, RationalQuadratic
+from .tangent import EmpiricalNTK
 
 __all__ = ["Kernel", "RadialKernel", "Gaussian", "RationalQuadratic", "Laplacian", "Multiscale", "NNGP",
-           "KERNELS", "make_kernel", "PARAM_MIN", "PARAM_MAX", "MAX_DEPTH", "sqdist"]
+           "NTK", "ErfNNGP", "AnisotropicGaussian", "EmpiricalNTK", "KERNELS", "make_kernel", "PARAM_MIN",
+           "PARAM_MAX", "MAX_DEPTH", "sqdist"]
 
 
 KERNELS = {
@@ -23,6 +30,10 @@ KERNELS = {
     "laplacian": Laplacian,
     "multiscale": Multiscale,
     "nngp": NNGP,
+    "ntk": NTK,
+    "erf_nngp": ErfNNGP,
+    "empirical_ntk": EmpiricalNTK,
+    "anisotropic_gaussian": AnisotropicGaussian,
 }
 
 
