@@ -39,7 +39,8 @@ and key is listed; keys marked *optional* have the default shown)::
     # beta = 0.0                      # optional, momentum only: heavy-ball coefficient in (-1, 1)
 
     [generator]                       # optional: a parametric generator y_j = G(theta, z_j) (theory
-    kind = "mlp"                      # section 12); keys in kernelgda.generators.config
+    kind = "mlp"                      # section 12); every key in kernelgda.generators.config
+    latent_dim = 2                    # latent codes z_j ~ N(0, I_2), one per generated point
 
 Defaults of the weights: true weights are ``1``. Generated weights default to a
 *matched mass*: with ``on_true``, each of the ``k`` generated points on true point
