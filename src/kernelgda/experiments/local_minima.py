@@ -9,9 +9,10 @@ start ``(1.6, 1.7)`` for the authors' widths, Gaussian and Laplacian kernels.
 (b) **The collapse fixed point.** For each Gaussian width, a long run from the authors'
 start, Newton from its end point, and the collapse fixed point: both generated points on
 ``+1``'s side, *straddling* it (the spread fixed point of theory section 9; the coincident
-configuration carries excess mass and is unstable, section 5). It is searched by Newton
-from the end of the run, from a spread start ``1 -+ sigma / sqrt(3)`` (the section-9
-stationary spread) and by continuation from the neighbouring width. Its linearization
+configuration carries excess mass and is unstable, section 5). It is the spread collapse
+entry on ``+1`` of the width's fixed-point catalogue (:func:`kernelgda.fixed_points`, whose
+structured starts include the section-9 stationary spread ``1 -+ sigma / sqrt(3)``, plus the
+end of the run as a given start). Its linearization
 (the general Jacobian of section 4, the masses do not match) decides whether it is a
 local minimum (spectral radius below 1). Its variance is shown next to the section-9
 stationary spread ``tr S_inf = -d delta sigma^2 / (Q (1 + d/2))`` (:func:`kernelgda.smm.stationary_spread`)
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..batch import simulate_batch
+from ..catalogue import fixed_points
 from ..dynamics import simulate
 from ..equilibrium import find_equilibrium
 from ..game import GDA, KernelGAN
@@ -128,42 +130,34 @@ def fixed_point_status(gan: KernelGAN, eq) -> Status:
     return Status.CONVERGED
 
 
-def _is_collapse(gan: KernelGAN, y: np.ndarray) -> bool:
-    """Both points nearest the same true point, within ``FAR`` widths of it."""
-    d = np.abs(y[:, 0][:, None] - gan.x_true[:, 0][None, :])
-    nearest = d.argmin(axis=1)
-    return bool(np.unique(nearest).size == 1 and d.min(axis=1).max() <= FAR * gan.kernel.sigma)
+def catalogue(config: Config, sigma: float, cache: dict, starts=None):
+    """The fixed-point catalogue (:func:`kernelgda.fixed_points`, structured starts only, plus
+    ``starts``) of the Gaussian game of width ``sigma``, judged for the experiment's GDA; kept in
+    ``cache`` so that the table and the map share it."""
+    key = float(sigma)
+    if key not in cache:
+        gan = _game(config, Gaussian(sigma=key))
+        cache[key] = fixed_points(gan, np.array(config.q), gda=_gda(config), starts=starts,
+                                  num_random=0)
+    return cache[key]
 
 
-def collapse_fixed_point(gan: KernelGAN, q, starts):
-    """The spread collapse fixed point: Newton from each start in turn, the first converged
-    fixed point with both points on one true point and not coincident (``None`` if none)."""
-    sigma = gan.kernel.sigma
-    for y0 in starts:
-        if y0 is None or not np.all(np.isfinite(y0)):
-            continue
-        eq = find_equilibrium(gan, y0, q)
-        if fixed_point_status(gan, eq) is not Status.CONVERGED or not _is_collapse(gan, eq.y):
-            continue
-        if abs(eq.y[1, 0] - eq.y[0, 0]) > 1e-3 * sigma:
-            return eq
-    return None
+def straddle(cat, site: int = 1):
+    """The collapse entry with its points spread around true point ``site`` (the straddling
+    collapse of theory section 10), the most stable if there are several; ``None`` if none."""
+    found = [e for e in cat if e.kind.kind == "collapse" and e.kind.shared
+             and e.kind.shared[0][0] == site and np.ptp(e.y[:, 0]) > 1e-3 * e.length_scale]
+    return min(found, key=lambda e: e.spectral_radius) if found else None
 
 
-def _spread_start(config: Config, sigma: float) -> np.ndarray:
-    """Pair straddling the true point ``+1`` at the section-9 stationary spread."""
-    half = np.sqrt(smm_spread(config, sigma)[0])
-    return _pair(config.x[1] - half, config.x[1] + half)
-
-
-def _collapse_summary(gan, gda, q, eq):
-    """(y1, y2, variance, spectral radius) of a collapse fixed point, nan where none."""
-    if eq is None:
+def _collapse_summary(q, entry):
+    """(y1, y2, variance, spectral radius) of a collapse entry, nan where none."""
+    if entry is None:
         return np.nan, np.nan, np.nan, np.nan
-    y = eq.y[:, 0]
+    y = entry.y[:, 0]
     w = q / q.sum()
     var = float(w @ (y - w @ y) ** 2)
-    return float(y[0]), float(y[1]), var, linearize(gan, eq, gda).spectral_radius
+    return float(y[0]), float(y[1]), var, entry.spectral_radius
 
 
 def classify_runs(y: np.ndarray, status, x: np.ndarray, sigma: np.ndarray) -> np.ndarray:
@@ -231,7 +225,7 @@ def _curves(config: Config, progress):
     return steps, w2, ends, outcome
 
 
-def _table(config: Config):
+def _table(config: Config, cache: dict):
     """(b): long runs, Newton from their ends, the collapse fixed point of each width."""
     gda = _gda(config)
     q = np.array(config.q)
@@ -244,7 +238,6 @@ def _table(config: Config):
                       ("end1", "end2", "y1", "y2", "variance", "radius", "smm", "end_radius")}
     newton = np.empty(sigmas.size, dtype=np.int8)
     cols["smm"] = smm_spread(config, sigmas)
-    prev = None
     for i, (gan, s) in enumerate(zip(gans, sigmas, strict=True)):
         end = runs.y[i, runs.num_taken[i]]
         cols["end1"][i], cols["end2"][i] = end[:, 0]
@@ -253,9 +246,8 @@ def _table(config: Config):
         newton[i] = st.code
         if st is Status.CONVERGED:
             cols["end_radius"][i] = linearize(gan, eq_end, gda).spectral_radius
-        eq = collapse_fixed_point(gan, q, [end, _spread_start(config, s), prev])
-        prev = None if eq is None else eq.y
-        y1, y2, var, rad = _collapse_summary(gan, gda, q, eq)
+        eq = straddle(catalogue(config, s, cache, starts=end))
+        y1, y2, var, rad = _collapse_summary(q, eq)
         cols["y1"][i], cols["y2"][i], cols["variance"][i], cols["radius"][i] = y1, y2, var, rad
         rows.append({
             "sigma": float(s), "end of run": f"({end[0, 0]:.3g}, {end[1, 0]:.3g})",
@@ -267,7 +259,7 @@ def _table(config: Config):
     return sigmas, cols, newton, outcome, rows
 
 
-def _basin_map(config: Config, progress):
+def _basin_map(config: Config, progress, cache: dict):
     """(c): one exact run per (width, start); the collapse fixed point by continuation."""
     gda = _gda(config)
     q = np.array(config.q)
@@ -283,12 +275,8 @@ def _basin_map(config: Config, progress):
     outcome = classify_runs(runs.y, runs.status, np.array(config.x),
                             np.repeat(sigmas, starts.size)).reshape(sigmas.size, starts.size)
     fp = np.full((sigmas.size, 4), np.nan)
-    prev = None
     for i, s in enumerate(progress(sigmas, total=sigmas.size, desc=f"{NAME} fixed points")):
-        gan = gans[i * starts.size]
-        eq = collapse_fixed_point(gan, q, [_spread_start(config, s), prev])
-        prev = None if eq is None else eq.y
-        fp[i] = _collapse_summary(gan, gda, q, eq)
+        fp[i] = _collapse_summary(q, straddle(catalogue(config, s, cache)))
     return sigmas, starts, outcome, fp
 
 
@@ -316,8 +304,9 @@ def verdicts(config: Config, sigmas, starts, outcome, radius):
 def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     """Runs (a)-(c) of the module docstring."""
     steps, w2, ends, curve_out = _curves(config, progress)
-    t_sig, cols, newton, t_out, table = _table(config)
-    m_sig, m_starts, m_out, fp = _basin_map(config, progress)
+    cache: dict = {}
+    t_sig, cols, newton, t_out, table = _table(config, cache)
+    m_sig, m_starts, m_out, fp = _basin_map(config, progress, cache)
     c_sig = np.union1d(t_sig, m_sig)
     c_mean, c_spread, c_settled, c_holds = closure_collapse(config, c_sig)
     at_table = np.searchsorted(c_sig, t_sig)
