@@ -183,7 +183,9 @@ def basins(catalogue, gda: GDA, starts, num_steps: int, *, start=None,
         if runs.status[b] == Status.DIVERGED:
             code[b] = -1 - OUTCOMES.index("diverged")
             continue
-        far = (gap[b] > FAR) | (gap[b] == gap[b].max()) * (runs.status[b] == Status.ESCAPED)
+        far = gap[b] > FAR
+        if runs.status[b] == Status.ESCAPED:  # out of reach of every true point: off the data
+            far |= gap[b] == gap[b].max()
         if far.any() and move[b, far].max() > ESCAPE_MOVE:
             code[b] = -1 - OUTCOMES.index("escape")
             continue

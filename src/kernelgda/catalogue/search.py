@@ -367,8 +367,8 @@ def fixed_points(gan: KernelGAN, q, *, gda: GDA | None = None, starts=None,
     for source, ys in families:
         for y0 in ys:
             eq = _solve(gan, y0, q, tol, max_iter)
-            if eq == NO_FSTAR or not eq.converged:
-                label = NO_FSTAR if eq == NO_FSTAR else eq.status.label
+            if isinstance(eq, str) or not eq.converged:
+                label = eq if isinstance(eq, str) else eq.status.label
                 failures[label] = failures.get(label, 0) + 1
                 continue
             _add(pending, gan, eq, groups, source)
