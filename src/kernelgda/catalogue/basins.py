@@ -79,6 +79,15 @@ class Basins:
     status : Status
         ``COMPLETED``.
     message : str
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=1.0), lam=0.5)
+    >>> gda = kg.GDA(0.1, 0.1)
+    >>> b = kg.fixed_points(gan, [1.0], num_random=0).basins(gda, [[[0.3]], [[9.0]]], 500)
+    >>> b.labels, b.outcome.tolist(), b.shares["0: perfect fit"]
+    (('0: perfect fit', 'diverged', 'escape', 'stall', 'moving'), [0, 3], 0.5)
     """
 
     outcome: np.ndarray

@@ -64,6 +64,14 @@ class FixedPoint:
         The converged Newton result (for :func:`~kernelgda.linearize`, :func:`~kernelgda.check_rate`).
     length_scale : float
         The kernel's length scale (the unit of the tolerances).
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=1.0), lam=0.5)
+    >>> e = kg.fixed_points(gan, [1.0], gda=kg.GDA(0.1, 0.1), num_random=0)[0]
+    >>> e.label, e.stable, e.count, float(e.y[0, 0])
+    ('perfect fit', True, 1, 0.0)
     """
 
     y: np.ndarray
@@ -106,8 +114,10 @@ class FixedPoint:
 
 
 def _stable_first(entry: FixedPoint):
+    """Stable, unjudged, unstable; then by MMD^2 to 10 digits (mirror images tie to rounding),
+    then by the coordinates."""
     rank = {True: 0, None: 1, False: 2}[entry.stable]
-    return rank, entry.mmd2
+    return rank, float(f"{entry.mmd2:.10g}"), tuple(entry.y.ravel())
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,7 +131,8 @@ class Catalogue:
     gda : GDA or None
         The GDA whose linearization decides ``stable``.
     entries : tuple of FixedPoint
-        Stable entries first, then by ``MMD^2`` (entries added by :meth:`basins` come last).
+        Stable entries first, then by ``MMD^2`` (to 10 digits, then by the coordinates; entries
+        added by :meth:`basins` come last).
     num_starts : int
     sources : dict
         Starts per family (``given``, ``structured``, ``random``).
@@ -133,6 +144,16 @@ class Catalogue:
     status : Status
         ``CONVERGED`` when at least one fixed point was found, ``NOT_CONVERGED`` otherwise.
     message : str
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> gan = kg.KernelGAN([[-1.0], [1.0]], [0.5, 0.5], kg.Gaussian(sigma=0.4), lam=1.0)
+    >>> cat = kg.fixed_points(gan, [0.5, 0.5], gda=kg.GDA(0.1, 0.01), num_random=0)
+    >>> len(cat), [e.label for e in cat.stable]
+    (7, ['perfect fit', 'collapse on 0 (2 points, spread)', 'collapse on 1 (2 points, spread)'])
+    >>> cat.match([[1.0], [-1.0]])      # the fit, with the two equal-weight points exchanged
+    0
     """
 
     gan: KernelGAN
