@@ -165,6 +165,8 @@ def draw(ax, result) -> None:
             ax.plot(sig[bad], radius[b, bad, c] - 1, "o", mfc="none", mec="red", ms=7)
     ax.axhline(0, color="0.5", lw=0.6)
     ax.set_yscale("symlog", linthresh=1e-3)
+    top = np.nanmax(np.abs(radius - 1)) if np.isfinite(radius).any() else 1.0
+    ax.set_ylim(top=100 * max(top, 1e-3))  # room for the legend above the data
     ax.set_xlabel(r"$\sigma$")
     ax.set_ylabel(r"spectral radius $- 1$ of the collapse")
-    ax.legend(fontsize=5, frameon=False, ncols=2)
+    ax.legend(fontsize=5, frameon=False, ncols=2, loc="upper center")

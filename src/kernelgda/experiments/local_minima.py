@@ -26,6 +26,15 @@ every true point that no longer moves: the gradient has vanished, it is not a fi
 point), *escape* (such a point still moving out), *diverged*, or *unsettled* (still
 moving near the data at the end). The predicted stability of collapse is drawn over it.
 
+(d) **The published Laplacian picture.** The Laplacian runs of (a) once more with the authors'
+gradient code, whose ``nan_to_num`` zeroes the whole gradient row of a point that coincides with
+a centre (:mod:`._rowzero`, experiment code, not a library option), and the same code without the
+zeroing checked against :func:`kernelgda.simulate` (theory section 10).
+
+(e) **Unequal weights.** True weights ``uneq_p`` and the mirror order, ``lam`` in ``uneq_lams``,
+widths ``uneq_sigmas``: every collapse of the fixed-point catalogue judged by its linearization,
+then tested by an exact run from next to it (:mod:`._unequal`).
+
 Headline: for how many widths the linearization's verdict on collapse (a stable collapse
 fixed point exists, or not) agrees with the measured outcome of the starts inside its
 basin, the cells whose start pair is centred within ``max(sigma / 2, spacing / 2)`` of
@@ -53,7 +62,8 @@ from ._collapse import FAR, OUTCOMES, classify_runs, closure_collapse, smm_sprea
 
 NAME = "local-minima"
 DESCRIPTION = ("Local minima and mode collapse in 1-D (true points -1, +1; two generated points "
-               "near +1): W2^2 curves, the collapse fixed point and its stability, basin map "
+               "near +1): W2^2 curves, the authors' Laplacian row-zeroing artifact, the collapse "
+               "fixed point from the catalogue and its stability, basin map, unequal weights "
                "(theory section 10)")
 
 @dataclass(frozen=True)
@@ -412,7 +422,7 @@ def plot(result: Result):
         w2_panel(axes[0, k], steps, result["w2"][k], result["curve_sigma"], title, "ab"[k], colors=colors)
     axes[0, 0].legend(fontsize=6, frameon=False)
     w2_panel(axes[1, 0], steps, result["w2_rowzero"], result["curve_sigma"],
-             "Laplacian with row-zeroing (artifact)", "c", colors=colors)
+             "row-zeroed Laplacian (artifact)", "c", colors=colors)
     ax = axes[1, 1]
     sig = result["table_sigma"]
     ax.plot(result["smm_sigma"], result["smm_curve"], color="0.4", lw=1,
