@@ -33,11 +33,11 @@ def _one_line_error(code, err, *needles):
 def test_analyze_all_table_lists_stable_entries_first(capsys):
     code, out, err = _run(capsys, ["analyze", "--all", COLLAPSE, "--starts", "4"])
     assert code == 0 and err == "", err
-    assert "7 fixed points (3 stable) from 18 starts; 0 gave none" in out
-    assert "given 1, structured 13, random 4 (random ones drawn with seed 0)" in out
+    assert "9 fixed points (3 stable) from 26 starts; 4 gave none (1 not_converged, 3 " in out
+    assert "given 1, structured 21, random 4 (random ones drawn with seed 0)" in out
     rows = [line.split() for line in out.splitlines() if line[:5].strip().isdigit()]
     stable = [r[r.index("yes") if "yes" in r else r.index("no")] for r in rows]
-    assert stable == ["yes"] * 3 + ["no"] * 4, stable
+    assert stable == ["yes"] * 3 + ["no"] * 6, stable
     text = "\n".join(out.splitlines())
     assert "collapse on 1 (2 points, spread)" in text and "collapse on 1 (2 points, coincident)" in text
 
@@ -47,7 +47,8 @@ def test_analyze_all_json_entries_are_fixed_points(capsys):
     assert code == 0
     res = json.loads(out, parse_constant=lambda name: pytest.fail(f"not strict JSON: {name}"))
     cat = res["catalogue"]
-    assert cat["num_starts"] == 14 and cat["failures"] == {} and cat["num_stable"] == 3
+    assert cat["num_starts"] == 22 and cat["num_stable"] == 3
+    assert cat["failures"] == {"not_converged": 1, "vanishing_gradient": 3}
     import kernelgda as kg
 
     kernel = kg.Gaussian(sigma=0.3)
@@ -77,5 +78,5 @@ def test_analyze_all_exits_1_when_no_start_gives_a_fixed_point(capsys, tmp_path)
     f.write_text(Path(COLLAPSE).read_text().replace("lam = 3.0", "lam = 0.0"))
     code, out, err = _run(capsys, ["analyze", "--all", str(f), "--starts", "2"])
     assert code == 1, (out, err)
-    assert "no fixed point found from 16 starts" in err and "no_fstar" in err
+    assert "no fixed point found from 24 starts" in err and "no_fstar" in err
     assert "0 fixed points" in out

@@ -151,7 +151,7 @@ class Catalogue:
     >>> gan = kg.KernelGAN([[-1.0], [1.0]], [0.5, 0.5], kg.Gaussian(sigma=0.4), lam=1.0)
     >>> cat = kg.fixed_points(gan, [0.5, 0.5], gda=kg.GDA(0.1, 0.01), num_random=0)
     >>> len(cat), [e.label for e in cat.stable]
-    (7, ['perfect fit', 'collapse on 0 (2 points, spread)', 'collapse on 1 (2 points, spread)'])
+    (8, ['perfect fit', 'collapse on 0 (2 points, spread)', 'collapse on 1 (2 points, spread)'])
     >>> cat.match([[1.0], [-1.0]])      # the fit, with the two equal-weight points exchanged
     0
     """

@@ -15,7 +15,12 @@ catalogue is only as complete as its starts. Three families are used:
   standard deviations :data:`SPREAD_FRACTIONS` of the kernel's length scale. Spurious fixed
   points between true points (theory section 3) are sought from *bridge* starts: for each site
   and its nearest other site, all points at their midpoint, and one point there with the rest
-  balanced over the sites;
+  balanced over the sites; and from *satellite* starts: in the balanced split and in each
+  all-on-one-site split, one point of a group moved :data:`SATELLITE` length scales from its
+  site to either side along the first axis and the rest of the group :data:`RECOIL` length
+  scales the other way (spurious fixed points with a point on the flank of a true point's
+  kernel, where its pull balances the repulsion of the points on it; Newton from a satellite
+  without the recoil stalls or falls back onto the site);
 - **random** starts (:func:`random_starts`): every point on a site drawn with probability
   proportional to the site's mass, plus Gaussian noise of :data:`RANDOM_SCALE` length scales.
 
@@ -33,7 +38,8 @@ from ..game import KernelGAN
 from ..linearize import distinct_locations
 from ..smm import stationary_spread
 
-__all__ = ["SPREAD_FRACTIONS", "RANDOM_SCALE", "SAME_TOL", "EQUAL_WEIGHT_RTOL", "weight_groups",
+__all__ = ["SPREAD_FRACTIONS", "RANDOM_SCALE", "SAME_TOL", "EQUAL_WEIGHT_RTOL", "SATELLITE", "RECOIL",
+           "weight_groups",
            "distance", "structured_starts", "random_starts", "splits"]
 
 #: Standard deviations of a group of the structured starts, in length scales. The straddling
@@ -52,6 +58,11 @@ RANDOM_SCALE = 0.5
 SAME_TOL = 1e-6
 #: Generated weights within this relative tolerance of each other are equal (exchangeable).
 EQUAL_WEIGHT_RTOL = 1e-12
+#: Distance of a satellite start's moved point from its site, in length scales: the flank
+#: fixed points of issue 19's case sit 1.4-1.9 length scales from their true point.
+SATELLITE = 2.0
+#: How far the rest of a satellite's group is moved the other way, in length scales.
+RECOIL = 0.25
 
 
 def weight_groups(q: np.ndarray) -> list[np.ndarray]:
@@ -166,7 +177,7 @@ def structured_starts(gan: KernelGAN, q: np.ndarray, fractions=SPREAD_FRACTIONS)
     >>> gan = kg.KernelGAN([[-1.0], [1.0]], [0.3, 0.7], kg.Gaussian(sigma=0.3), lam=3.0)
     >>> y = structured_starts(gan, np.array([0.5, 0.5]))
     >>> y.shape
-    (13, 2, 1)
+    (21, 2, 1)
     >>> np.round(y[[0, 2, 8], :, 0], 4).tolist()   # balanced; on -1 at the SMM spread; on +1, 0.25 L
     [[-1.0, 1.0], [-1.2049, -0.7951], [0.925, 1.075]]
     """
@@ -185,7 +196,27 @@ def structured_starts(gan: KernelGAN, q: np.ndarray, fractions=SPREAD_FRACTIONS)
         for f in fractions:
             out.append(_place(sites, counts, np.full(mass.size, f * scale), n, d))
     out += _bridges(sites, mass, n)
+    out += _satellites(sites, mass, n, scale)
     return np.array(out).reshape(len(out), n, d)
+
+
+def _satellites(sites: np.ndarray, mass: np.ndarray, n: int, scale: float) -> list[np.ndarray]:
+    """Satellite starts (module docstring): the balanced and the all-on-one-site splits, each
+    group's last point moved ``SATELLITE`` length scales to either side of its site and the
+    group's other points ``RECOIL`` length scales the other way."""
+    num, d = sites.shape
+    chosen = [c for i, c in enumerate(splits(n, mass)) if i == 0 or max(c) == n]
+    out = []
+    for counts in chosen:
+        base = _place(sites, counts, np.zeros(num), n, d)
+        end = np.cumsum(counts)
+        for s in np.flatnonzero(np.asarray(counts) > 0):
+            for side in (-1.0, 1.0):
+                y = base.copy()
+                y[end[s] - counts[s]:end[s] - 1, 0] -= side * RECOIL * scale
+                y[end[s] - 1, 0] += side * SATELLITE * scale
+                out.append(y)
+    return out
 
 
 def _bridges(sites: np.ndarray, mass: np.ndarray, n: int) -> list[np.ndarray]:
