@@ -378,7 +378,8 @@ def test_results_convert_to_netcdf3_and_round_trip(tmp_path):
 # -- local-minima (theory section 10) ----------------------------------------------------------
 
 LM_TINY = lm.Config(curve_sigmas=(0.4,), curve_steps=60, table_sigmas=(0.4, 1.0), table_steps=300,
-                    map_sigmas=(0.4,), map_starts=(0.95, 2.9), map_steps=100, closure_steps=300)
+                    map_sigmas=(0.4,), map_starts=(0.95, 2.9), map_steps=100, closure_steps=300,
+                    uneq_sigmas=(0.3,), uneq_lams=(3.0,), uneq_steps=300)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -68,3 +69,24 @@ def test_network_discriminator_example_runs_and_agrees(capsys):
     lin = ns["kg"].linearize(ns["gan"], ns["eq"], ns["gda"]).generator_rate
     np.testing.assert_allclose(ns["measured"], lin, rtol=0, atol=1e-6,
                                err_msg="network rate vs linearize with its tangent kernel")
+
+
+@pytest.mark.slow
+def test_mode_collapse_catalogue_example_prints_what_the_readme_says(capsys):
+    # "Mode collapse": kg.fixed_points on issue 19's case and the basins of 41 start pairs.
+    block = _block("Mode collapse")
+    ns: dict = {}
+    exec(compile(block, "README catalogue", "exec"), ns)  # noqa: S102
+    printed = [line.rstrip() for line in capsys.readouterr().out.splitlines()]
+    lines = block.splitlines()
+    expected = [lines[[i for i, line in enumerate(lines) if line.startswith("print(cat.message)")][0]]
+                .split("#", 1)[1].strip()]
+    expected += [line[2:].rstrip() for line in lines if line.startswith("# ")]
+    assert printed == expected, "the printed catalogue and basin counts are the ones in the README"
+    # Independent check of the stable straddle: grad f* = 0 by the naive kernel sums.
+    from . import oracles
+
+    straddle = ns["cat"][1]
+    grad = oracles.fstar_grad(ns["gan"].kernel, ns["gan"].x_true, ns["gan"].p_true, 3.0, straddle.y,
+                              np.array([0.5, 0.5]), straddle.y)
+    np.testing.assert_allclose(grad, 0.0, atol=1e-12, err_msg="grad f* at the README's straddle")

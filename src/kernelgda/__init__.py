@@ -7,6 +7,7 @@ Fletcher, 2023). The mathematics is written out in ``docs/theory.md``.
 
 from . import generator_rates, generators, isolated, moments, smm
 from .batch import simulate_batch
+from .catalogue import Catalogue, fixed_points
 from .check import RateCheck, check_rate
 from .compare import compare
 from .discriminator.metric import LearnedMetric
@@ -37,12 +38,11 @@ from .wasserstein import wasserstein2, wasserstein2_series
 __version__ = "0.1.0"
 
 __all__ = [
-    "GDA", "MODES", "REGIMES", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
+    "GDA", "MODES", "REGIMES", "Catalogue", "Equilibrium", "Gaussian", "Kernel", "KernelGAN", "Laplacian",
     "Linearization", "Multiscale", "NNGP", "NTK", "AnisotropicGaussian", "ErfNNGP", "EmpiricalNTK",
-    "RationalQuadratic",
-    "Trajectory", "classify",
-    "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "moments",
-    "simulate", "smm",
+    "RationalQuadratic", "Trajectory", "classify",
+    "field_eigenvalues", "find_equilibrium", "fixed_points", "isolated", "linearize", "make_kernel",
+    "moments", "simulate", "smm",
     "simulate_batch", "RandomFeatures", "NetworkDiscriminator", "LearnedMetric", "phase_diagram",
     "compare", "check_rate", "RateCheck",
     "stability_region", "wasserstein2", "wasserstein2_series", "generators", "generator_rates",

@@ -24,8 +24,14 @@ values side by side. The measured regime is classified with tolerance
 limit on the memory a scenario's point sets and fixed-point solve may need
 (:func:`kernelgda.scenario.load_scenario`; default: half the available memory).
 
+``--all`` lists every fixed point instead (:func:`kernelgda.fixed_points`: Newton from the
+scenario's generated points, from structured starts on every true point and from ``--starts``
+random ones drawn with ``--seed``; theory sections 3, 9, 10), one row each, stable entries
+(local minima of the scenario's GDA) first, with the starts that gave no fixed point counted.
+
 Exit codes: 0 on success, 1 when Newton finds no fixed point (status ``not_converged``,
-or ``vanishing_gradient`` for a stall far from the data), 2 on bad input.
+or ``vanishing_gradient`` for a stall far from the data; with ``--all``: from no start), 2 on
+bad input.
 """
 
 from __future__ import annotations
@@ -36,10 +42,14 @@ import numpy as np
 
 from .rates import dumps, fmt, int_at_least, positive_int
 
-__all__ = ["register", "run", "analyze", "format_report"]
+__all__ = ["register", "run", "analyze", "format_report", "analyze_all", "format_catalogue"]
 
 #: Table rows of the spectrum shown (JSON always has all of them).
 MAX_ROWS = 24
+#: Generated points shown per catalogue row, and the width of its kind column (JSON always has
+#: all of them, in full).
+MAX_POINTS = 4
+MAX_LABEL = 40
 
 
 def analyze(scenario, *, check: bool = False, steps: int | None = None, seed: int = 0) -> dict:
@@ -186,12 +196,78 @@ def format_report(res: dict, path: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def analyze_all(scenario, *, num_random: int | None = None, seed: int = 0, max_memory=None) -> dict:
+    """Every fixed point of a scenario (:func:`kernelgda.fixed_points`), as a plain dict."""
+    import kernelgda as kg
+    from kernelgda.catalogue.search import NUM_RANDOM
+
+    cat = kg.fixed_points(scenario.gan, scenario.q, gda=scenario.gda, starts=scenario.y0,
+                          num_random=NUM_RANDOM if num_random is None else num_random, seed=seed,
+                          max_memory=max_memory)
+    rows = []
+    for i, e in enumerate(cat):
+        k = e.kind
+        rows.append({"index": i, "label": e.label, "kind": k.kind, "description": e.description,
+                     "stable": e.stable, "spectral_radius": e.spectral_radius, "mmd2": e.mmd2,
+                     "count": e.count, "sources": e.sources, "residual": e.residual, "y": e.y, "q": e.q,
+                     "owner": [int(o) for o in k.owner], "empty": list(k.empty),
+                     "unassigned": list(k.unassigned),
+                     "shared": [{"true_point": t, "generated_points": list(js)} for t, js in k.shared]})
+    return {"scenario": scenario.name, "parameters": scenario.params(),
+            "catalogue": {"status": cat.status.label, "message": cat.message, "seed": cat.seed,
+                          "num_starts": cat.num_starts, "sources": cat.sources,
+                          "failures": cat.failures, "num_stable": len(cat.stable)},
+            "fixed_points": rows}
+
+
+def _points(y) -> str:
+    shown = ["(" + ", ".join(fmt(v, 5) for v in row) + ")" for row in y[:MAX_POINTS]]
+    return " ".join(shown) + (f" ... {len(y) - MAX_POINTS} more" if len(y) > MAX_POINTS else "")
+
+
+def format_catalogue(res: dict, path: str | None = None) -> str:
+    """The table of :func:`analyze_all`'s result: one row per fixed point, stable ones first."""
+    par, cat = res["parameters"], res["catalogue"]
+    sources = ", ".join(f"{k} {v}" for k, v in cat["sources"].items())
+    lines = [f"scenario {res['scenario']}" + (f" ({path})" if path else ""),
+             f"  kernel {par['kernel']}, lam = {fmt(par['lam'])}, eta_d = {fmt(par['eta_d'])}, "
+             f"eta_g = {fmt(par['eta_g'])}, mode {par['mode']}",
+             f"  m = {par['m']} true and n = {par['n']} generated points in d = {par['d']}", "",
+             f"{cat['message']}", f"  starts: {sources} (random ones drawn with seed {cat['seed']})", ""]
+    if not res["fixed_points"]:
+        return "\n".join(lines)
+    width = min(max(len(r["label"]) for r in res["fixed_points"]), MAX_LABEL)
+    lines.append(f"  {'#':>3}  {'kind':<{width}}  {'stable':<6}  {'radius':<12}  {'MMD^2':<12}  "
+                 f"{'starts':>6}  points")
+    for r in res["fixed_points"]:
+        stable = "-" if r["stable"] is None else ("yes" if r["stable"] else "no")
+        label = r["label"] if len(r["label"]) <= width else r["label"][:width - 3] + "..."
+        lines.append(f"  {r['index']:>3}  {label:<{width}}  {stable:<6}  "
+                     f"{fmt(r['spectral_radius'], 8):<12}  {fmt(r['mmd2'], 6):<12}  {r['count']:>6}  "
+                     f"{_points(r['y'])}")
+    lines += ["", "stable = spectral radius of the linearized GDA below 1: a local minimum (theory "
+                  "sections 4, 10)"]
+    return "\n".join(lines)
+
+
 def run(args) -> int:
     import sys
 
     from ..scenario import load_scenario
 
+    if args.all and (args.check or args.steps is not None):
+        raise ValueError("--check and --steps check one fixed point; they do not combine with --all")
+    if args.starts is not None and not args.all:
+        raise ValueError("--starts sets the random starts of --all; add --all")
     scenario = load_scenario(args.scenario, max_memory=args.max_memory)
+    if args.all:
+        res = analyze_all(scenario, num_random=args.starts, seed=args.seed, max_memory=args.max_memory)
+        print(dumps(res) if args.json else format_catalogue(res, str(args.scenario)))
+        if not res["fixed_points"]:
+            print(f"kernelgda: no fixed point found from {res['catalogue']['num_starts']} starts for "
+                  f"{args.scenario}: {res['catalogue']['message']}", file=sys.stderr)
+            return 1
+        return 0
     res = analyze(scenario, check=args.check, steps=args.steps, seed=args.seed)
     print(dumps(res) if args.json else format_report(res, str(args.scenario)))
     if not res["fixed_point"]["converged"]:
@@ -203,7 +279,8 @@ def run(args) -> int:
 
 def register(subparsers) -> None:
     sp = subparsers.add_parser(
-        "analyze", help="fixed point, spectrum, rate and regime of a scenario file",
+        "analyze", help="fixed point (or, with --all, every fixed point), spectrum, rate and regime of a "
+             "scenario file",
         description="Find the fixed point of a scenario (TOML), linearize GDA there and print the "
                     "spectrum, the generator-visible rate and the regime; --check compares with the "
                     "exact simulation.")
@@ -214,7 +291,12 @@ def register(subparsers) -> None:
     sp.add_argument("--steps", type=positive_int, default=None,
                     help="simulation steps for --check (default: from the predicted rate, 200..4000)")
     sp.add_argument("--seed", type=int_at_least(0), default=0,
-                    help="seed of the perturbation direction (default 0)")
+                    help="seed of the perturbation direction, or of the random starts of --all "
+                         "(default 0)")
+    sp.add_argument("--all", action="store_true",
+                    help="list every fixed point (Newton from many starts), stable ones first")
+    sp.add_argument("--starts", type=int_at_least(0), default=None, metavar="N",
+                    help="random starts of --all around the true points (default 16)")
     sp.add_argument("--max-memory", type=memory_size, default=None, metavar="SIZE",
                     help="memory limit for the scenario's points and fixed-point solve, e.g. 4G or "
                          "512M (default: half the available memory)")

@@ -1,4 +1,5 @@
-"""Moment models of the collapse state of ``local-minima`` (theory sections 9 and 11).
+"""Moment models of the collapse state of ``local-minima`` (theory sections 9 and 11), and the
+classification of its runs by outcome (theory section 10).
 
 Both generated points of the 1-D worst case (true points ``config.x``, the second one ``+1``)
 gathered on ``+1`` as one cloud: the section-9 stationary spread of the second-moment model
@@ -14,8 +15,23 @@ from ..game import GDA, KernelGAN
 from ..kernels import Gaussian
 from ..moments import Clusters, gaussian_closure_batch
 from ..smm import stationary_spread
+from ..status import Status
 
-__all__ = ["smm_spread", "closure_collapse", "CLOSURE_SETTLE", "CLOSURE_TAIL"]
+__all__ = ["smm_spread", "closure_collapse", "CLOSURE_SETTLE", "CLOSURE_TAIL", "OUTCOMES", "FAR",
+           "ESCAPE_MOVE", "SETTLE_MOVE", "TAIL", "classify_runs"]
+
+#: Outcomes of a run, in the order of their integer codes.
+OUTCOMES = ("global fit", "collapse", "stall", "escape", "diverged", "unsettled")
+#: A point further than ``FAR`` widths from every true point is off the data (stall or escape).
+FAR = 3.0
+#: An off-data point that moved more than ``ESCAPE_MOVE`` widths over the last tenth of the
+#: run is escaping; otherwise it has stalled (theory section 10, "Stall points").
+ESCAPE_MOVE = 1.0
+#: A run near the data whose points still moved more than ``SETTLE_MOVE`` widths over the
+#: last tenth of the run is unsettled (its end is not yet a verdict).
+SETTLE_MOVE = 0.1
+#: Fraction of a run (its last part) over which the motion above is measured.
+TAIL = 0.1
 
 #: The closure's collapse cluster has settled when, over the last ``CLOSURE_TAIL`` of its
 #: run, its spread changed by at most this fraction and its mean by at most this many widths.
@@ -89,3 +105,39 @@ def closure_collapse(config, sigmas):
                    & (np.abs(mean - runs.mean[:, back, 0, 0]) <= CLOSURE_SETTLE * sigmas))
         holds = settled & (np.abs(mean - config.x[1]) <= sigmas)
     return mean, spread, settled, holds
+
+
+def classify_runs(y: np.ndarray, status, x: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Outcome code (index into :data:`OUTCOMES`) of each run of a 1-D batch.
+
+    Parameters
+    ----------
+    y : (B, T + 1, n, 1) array
+        Trajectories (rows after a divergence may be ``nan``).
+    status : (B,) sequence of str
+    x : (m,) array
+        True points.
+    sigma : (B,) array
+        Kernel widths.
+    """
+    num_steps = y.shape[1] - 1
+    tail = max(1, int(round(TAIL * num_steps)))
+    out = np.empty(y.shape[0], dtype=np.int8)
+    for b in range(y.shape[0]):
+        if str(status[b]) == Status.DIVERGED.label or not np.all(np.isfinite(y[b, -1])):
+            out[b] = OUTCOMES.index("diverged")
+            continue
+        end = y[b, -1, :, 0]
+        move = np.abs(end - y[b, -1 - tail, :, 0]) / sigma[b]
+        dist = np.abs(end[:, None] - x[None, :])
+        far = dist.min(axis=1) > FAR * sigma[b]
+        if far.any():
+            escaping = np.any(move[far] > ESCAPE_MOVE)
+            out[b] = OUTCOMES.index("escape" if escaping else "stall")
+        elif move.max() > SETTLE_MOVE:
+            out[b] = OUTCOMES.index("unsettled")
+        elif np.unique(dist.argmin(axis=1)).size == x.size:
+            out[b] = OUTCOMES.index("global fit")
+        else:
+            out[b] = OUTCOMES.index("collapse")
+    return out

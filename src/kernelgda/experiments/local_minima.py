@@ -9,9 +9,10 @@ start ``(1.6, 1.7)`` for the authors' widths, Gaussian and Laplacian kernels.
 (b) **The collapse fixed point.** For each Gaussian width, a long run from the authors'
 start, Newton from its end point, and the collapse fixed point: both generated points on
 ``+1``'s side, *straddling* it (the spread fixed point of theory section 9; the coincident
-configuration carries excess mass and is unstable, section 5). It is searched by Newton
-from the end of the run, from a spread start ``1 -+ sigma / sqrt(3)`` (the section-9
-stationary spread) and by continuation from the neighbouring width. Its linearization
+configuration carries excess mass and is unstable, section 5). It is the spread collapse
+entry on ``+1`` of the width's fixed-point catalogue (:func:`kernelgda.fixed_points`, whose
+structured starts include the section-9 stationary spread ``1 -+ sigma / sqrt(3)``, plus the
+end of the run as a given start). Its linearization
 (the general Jacobian of section 4, the masses do not match) decides whether it is a
 local minimum (spectral radius below 1). Its variance is shown next to the section-9
 stationary spread ``tr S_inf = -d delta sigma^2 / (Q (1 + d/2))`` (:func:`kernelgda.smm.stationary_spread`)
@@ -24,6 +25,15 @@ cell is one exact run (``simulate_batch``) classified from its last configuratio
 every true point that no longer moves: the gradient has vanished, it is not a fixed
 point), *escape* (such a point still moving out), *diverged*, or *unsettled* (still
 moving near the data at the end). The predicted stability of collapse is drawn over it.
+
+(d) **The published Laplacian picture.** The Laplacian runs of (a) once more with the authors'
+gradient code, whose ``nan_to_num`` zeroes the whole gradient row of a point that coincides with
+a centre (:mod:`._rowzero`, experiment code, not a library option), and the same code without the
+zeroing checked against :func:`kernelgda.simulate` (theory section 10).
+
+(e) **Unequal weights.** True weights ``uneq_p`` and the mirror order, ``lam`` in ``uneq_lams``,
+widths ``uneq_sigmas``: every collapse of the fixed-point catalogue judged by its linearization,
+then tested by an exact run from next to it (:mod:`._unequal`).
 
 Headline: for how many widths the linearization's verdict on collapse (a stable collapse
 fixed point exists, or not) agrees with the measured outcome of the starts inside its
@@ -38,6 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..batch import simulate_batch
+from ..catalogue import fixed_points
 from ..dynamics import simulate
 from ..equilibrium import find_equilibrium
 from ..game import GDA, KernelGAN
@@ -45,27 +56,15 @@ from ..kernels import Gaussian, Laplacian
 from ..linearize import linearize
 from ..status import Status
 from ..wasserstein import wasserstein2_series
+from . import _rowzero, _unequal
 from ._base import Result, no_progress
-from ._collapse import closure_collapse, smm_spread
+from ._collapse import FAR, OUTCOMES, classify_runs, closure_collapse, smm_spread
 
 NAME = "local-minima"
 DESCRIPTION = ("Local minima and mode collapse in 1-D (true points -1, +1; two generated points "
-               "near +1): W2^2 curves, the collapse fixed point and its stability, basin map "
+               "near +1): W2^2 curves, the authors' Laplacian row-zeroing artifact, the collapse "
+               "fixed point from the catalogue and its stability, basin map, unequal weights "
                "(theory section 10)")
-
-#: Outcomes of a run, in the order of their integer codes.
-OUTCOMES = ("global fit", "collapse", "stall", "escape", "diverged", "unsettled")
-#: A point further than ``FAR`` widths from every true point is off the data (stall or escape).
-FAR = 3.0
-#: An off-data point that moved more than ``ESCAPE_MOVE`` widths over the last tenth of the
-#: run is escaping; otherwise it has stalled (theory section 10, "Stall points").
-ESCAPE_MOVE = 1.0
-#: A run near the data whose points still moved more than ``SETTLE_MOVE`` widths over the
-#: last tenth of the run is unsettled (its end is not yet a verdict).
-SETTLE_MOVE = 0.1
-#: Fraction of a run (its last part) over which the motion above is measured.
-TAIL = 0.1
-
 
 @dataclass(frozen=True)
 class Config:
@@ -90,12 +89,18 @@ class Config:
     map_steps: int = 4000
     closure_steps: int = 10000
     history_tol: float = 1e-12
+    uneq_p: tuple = (0.3, 0.7)
+    uneq_lams: tuple = (0.3, 3.0)
+    uneq_sigmas: tuple = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    uneq_steps: int = 4000
+    uneq_offset: float = 0.01
+    uneq_seed: int = 0
 
 
 QUICK = Config(curve_sigmas=(0.1, 0.5, 1.0), curve_steps=400, curve_every=10,
                table_sigmas=(0.25, 0.4, 0.75), table_steps=2000,
                map_sigmas=(0.1, 0.4, 0.7, 1.0), map_starts=(0.35, 0.95, 1.7, 2.6), map_steps=1000,
-               closure_steps=4000)
+               closure_steps=4000, uneq_sigmas=(0.3,), uneq_steps=2000)
 
 
 def _game(config: Config, kernel) -> KernelGAN:
@@ -128,78 +133,34 @@ def fixed_point_status(gan: KernelGAN, eq) -> Status:
     return Status.CONVERGED
 
 
-def _is_collapse(gan: KernelGAN, y: np.ndarray) -> bool:
-    """Both points nearest the same true point, within ``FAR`` widths of it."""
-    d = np.abs(y[:, 0][:, None] - gan.x_true[:, 0][None, :])
-    nearest = d.argmin(axis=1)
-    return bool(np.unique(nearest).size == 1 and d.min(axis=1).max() <= FAR * gan.kernel.sigma)
+def catalogue(config: Config, sigma: float, cache: dict, starts=None):
+    """The fixed-point catalogue (:func:`kernelgda.fixed_points`, structured starts only, plus
+    ``starts``) of the Gaussian game of width ``sigma``, judged for the experiment's GDA; kept in
+    ``cache`` so that the table and the map share it."""
+    key = float(sigma)
+    if key not in cache:
+        gan = _game(config, Gaussian(sigma=key))
+        cache[key] = fixed_points(gan, np.array(config.q), gda=_gda(config), starts=starts,
+                                  num_random=0)
+    return cache[key]
 
 
-def collapse_fixed_point(gan: KernelGAN, q, starts):
-    """The spread collapse fixed point: Newton from each start in turn, the first converged
-    fixed point with both points on one true point and not coincident (``None`` if none)."""
-    sigma = gan.kernel.sigma
-    for y0 in starts:
-        if y0 is None or not np.all(np.isfinite(y0)):
-            continue
-        eq = find_equilibrium(gan, y0, q)
-        if fixed_point_status(gan, eq) is not Status.CONVERGED or not _is_collapse(gan, eq.y):
-            continue
-        if abs(eq.y[1, 0] - eq.y[0, 0]) > 1e-3 * sigma:
-            return eq
-    return None
+def straddle(cat, site: int = 1):
+    """The collapse entry with its points spread around true point ``site`` (the straddling
+    collapse of theory section 10), the most stable if there are several; ``None`` if none."""
+    found = [e for e in cat if e.kind.kind == "collapse" and e.kind.shared
+             and e.kind.shared[0][0] == site and np.ptp(e.y[:, 0]) > 1e-3 * e.length_scale]
+    return min(found, key=lambda e: e.spectral_radius) if found else None
 
 
-def _spread_start(config: Config, sigma: float) -> np.ndarray:
-    """Pair straddling the true point ``+1`` at the section-9 stationary spread."""
-    half = np.sqrt(smm_spread(config, sigma)[0])
-    return _pair(config.x[1] - half, config.x[1] + half)
-
-
-def _collapse_summary(gan, gda, q, eq):
-    """(y1, y2, variance, spectral radius) of a collapse fixed point, nan where none."""
-    if eq is None:
+def _collapse_summary(q, entry):
+    """(y1, y2, variance, spectral radius) of a collapse entry, nan where none."""
+    if entry is None:
         return np.nan, np.nan, np.nan, np.nan
-    y = eq.y[:, 0]
+    y = entry.y[:, 0]
     w = q / q.sum()
     var = float(w @ (y - w @ y) ** 2)
-    return float(y[0]), float(y[1]), var, linearize(gan, eq, gda).spectral_radius
-
-
-def classify_runs(y: np.ndarray, status, x: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Outcome code (index into :data:`OUTCOMES`) of each run of a 1-D batch.
-
-    Parameters
-    ----------
-    y : (B, T + 1, n, 1) array
-        Trajectories (rows after a divergence may be ``nan``).
-    status : (B,) sequence of str
-    x : (m,) array
-        True points.
-    sigma : (B,) array
-        Kernel widths.
-    """
-    num_steps = y.shape[1] - 1
-    tail = max(1, int(round(TAIL * num_steps)))
-    out = np.empty(y.shape[0], dtype=np.int8)
-    for b in range(y.shape[0]):
-        if str(status[b]) == Status.DIVERGED.label or not np.all(np.isfinite(y[b, -1])):
-            out[b] = OUTCOMES.index("diverged")
-            continue
-        end = y[b, -1, :, 0]
-        move = np.abs(end - y[b, -1 - tail, :, 0]) / sigma[b]
-        dist = np.abs(end[:, None] - x[None, :])
-        far = dist.min(axis=1) > FAR * sigma[b]
-        if far.any():
-            escaping = np.any(move[far] > ESCAPE_MOVE)
-            out[b] = OUTCOMES.index("escape" if escaping else "stall")
-        elif move.max() > SETTLE_MOVE:
-            out[b] = OUTCOMES.index("unsettled")
-        elif np.unique(dist.argmin(axis=1)).size == x.size:
-            out[b] = OUTCOMES.index("global fit")
-        else:
-            out[b] = OUTCOMES.index("collapse")
-    return out
+    return float(y[0]), float(y[1]), var, entry.spectral_radius
 
 
 def _curves(config: Config, progress):
@@ -228,10 +189,10 @@ def _curves(config: Config, progress):
         w2[k, j, np.searchsorted(steps, st[on_grid])] = vals[on_grid]
         ends[k, j] = tr.y[-1, :, 0]
         outcome[k, j] = classify_runs(tr.y[None], [tr.status], x[:, 0], sigmas[j:j + 1])[0]
-    return steps, w2, ends, outcome
+    return steps, w2, ends, outcome, np.stack([tr.y for tr in trajs[sigmas.size:]])
 
 
-def _table(config: Config):
+def _table(config: Config, cache: dict):
     """(b): long runs, Newton from their ends, the collapse fixed point of each width."""
     gda = _gda(config)
     q = np.array(config.q)
@@ -244,7 +205,6 @@ def _table(config: Config):
                       ("end1", "end2", "y1", "y2", "variance", "radius", "smm", "end_radius")}
     newton = np.empty(sigmas.size, dtype=np.int8)
     cols["smm"] = smm_spread(config, sigmas)
-    prev = None
     for i, (gan, s) in enumerate(zip(gans, sigmas, strict=True)):
         end = runs.y[i, runs.num_taken[i]]
         cols["end1"][i], cols["end2"][i] = end[:, 0]
@@ -253,9 +213,8 @@ def _table(config: Config):
         newton[i] = st.code
         if st is Status.CONVERGED:
             cols["end_radius"][i] = linearize(gan, eq_end, gda).spectral_radius
-        eq = collapse_fixed_point(gan, q, [end, _spread_start(config, s), prev])
-        prev = None if eq is None else eq.y
-        y1, y2, var, rad = _collapse_summary(gan, gda, q, eq)
+        eq = straddle(catalogue(config, s, cache, starts=end))
+        y1, y2, var, rad = _collapse_summary(q, eq)
         cols["y1"][i], cols["y2"][i], cols["variance"][i], cols["radius"][i] = y1, y2, var, rad
         rows.append({
             "sigma": float(s), "end of run": f"({end[0, 0]:.3g}, {end[1, 0]:.3g})",
@@ -267,7 +226,7 @@ def _table(config: Config):
     return sigmas, cols, newton, outcome, rows
 
 
-def _basin_map(config: Config, progress):
+def _basin_map(config: Config, progress, cache: dict):
     """(c): one exact run per (width, start); the collapse fixed point by continuation."""
     gda = _gda(config)
     q = np.array(config.q)
@@ -283,12 +242,8 @@ def _basin_map(config: Config, progress):
     outcome = classify_runs(runs.y, runs.status, np.array(config.x),
                             np.repeat(sigmas, starts.size)).reshape(sigmas.size, starts.size)
     fp = np.full((sigmas.size, 4), np.nan)
-    prev = None
     for i, s in enumerate(progress(sigmas, total=sigmas.size, desc=f"{NAME} fixed points")):
-        gan = gans[i * starts.size]
-        eq = collapse_fixed_point(gan, q, [_spread_start(config, s), prev])
-        prev = None if eq is None else eq.y
-        fp[i] = _collapse_summary(gan, gda, q, eq)
+        fp[i] = _collapse_summary(q, straddle(catalogue(config, s, cache)))
     return sigmas, starts, outcome, fp
 
 
@@ -315,9 +270,12 @@ def verdicts(config: Config, sigmas, starts, outcome, radius):
 
 def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     """Runs (a)-(c) of the module docstring."""
-    steps, w2, ends, curve_out = _curves(config, progress)
-    t_sig, cols, newton, t_out, table = _table(config)
-    m_sig, m_starts, m_out, fp = _basin_map(config, progress)
+    steps, w2, ends, curve_out, lap_y = _curves(config, progress)
+    rz_w2, rz_end, rz_out, rz_within, rz_gap = _rowzero.artifact(config, steps, lap_y)
+    uneq = _unequal.collapse_verdicts(config)
+    cache: dict = {}
+    t_sig, cols, newton, t_out, table = _table(config, cache)
+    m_sig, m_starts, m_out, fp = _basin_map(config, progress, cache)
     c_sig = np.union1d(t_sig, m_sig)
     c_mean, c_spread, c_settled, c_holds = closure_collapse(config, c_sig)
     at_table = np.searchsorted(c_sig, t_sig)
@@ -350,11 +308,22 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         "predicted_trap": (("map_sigma",), predicted),
         "measured_trap": (("map_sigma",), measured),
         "near_starts": (("map_sigma",), near),
+        "w2_rowzero": (("curve_sigma", "curve_step"), rz_w2),
+        "rowzero_end": (("curve_sigma", "point"), rz_end),
+        "rowzero_outcome": (("curve_sigma",), rz_out),
+        "rowzero_agree_steps": (("curve_sigma",), rz_within),
+        "rowzero_max_gap": (("curve_sigma",), rz_gap),
     }
+    udims = ("uneq_order", "uneq_lam", "uneq_sigma", "collapse")
+    for key in ("radius", "predicted", "measured", "decisive", "ratio"):
+        data[f"uneq_{key}"] = (udims, uneq[key])
+    data["uneq_y"] = (udims + ("point",), uneq["y"])
     coords = {"kernel": np.array(["gaussian", "laplacian"]), "curve_sigma": np.array(config.curve_sigmas),
               "curve_step": steps, "point": np.arange(2), "table_sigma": t_sig,
               "map_sigma": m_sig, "map_start": m_starts, "smm_sigma": smm_sigma,
-              "closure_sigma": c_sig}
+              "closure_sigma": c_sig, "uneq_order": np.array([str(config.uneq_p), str(config.uneq_p[::-1])]),
+              "uneq_lam": np.array(config.uneq_lams, dtype=float),
+              "uneq_sigma": np.array(config.uneq_sigmas, dtype=float), "collapse": np.array(_unequal.KINDS)}
     stable = predicted
     counts = {o: int((m_out == k).sum()) for k, o in enumerate(OUTCOMES)}
     summary = {
@@ -369,7 +338,15 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         "laplacian_final_w2": ", ".join(
             f"{s:g}: {v:.3g} ({OUTCOMES[o]})" for s, v, o in
             zip(config.curve_sigmas, w2[1, :, -1], curve_out[1], strict=True)),
+        "laplacian_rowzero_final_w2": ", ".join(
+            f"{s:g}: {v:.3g} ({OUTCOMES[o]})" for s, v, o in
+            zip(config.curve_sigmas, rz_w2[:, -1], rz_out, strict=True)),
+        "laplacian_reimplementation_vs_library": (
+            f"within {_rowzero.AGREE:g} for the first {int(rz_within.min())} steps at every width "
+            f"({', '.join(f'{s:g}: {k}' for s, k in zip(config.curve_sigmas, rz_within, strict=True))}); "
+            f"largest gap over {config.curve_steps} steps {float(rz_gap.max()):.2g}"),
     }
+    summary.update(_unequal.summary(config, uneq))
     has_var = np.isfinite(cols["variance"])
     if has_var.any():
         ratio = cols["variance"][has_var] / cols["smm"][has_var]
@@ -392,19 +369,37 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
         f"{config.mode} GDA, eta_d = {config.eta_d:g}, eta_g = {config.eta_g:g}, lam = {config.lam:g}, "
         f"f0 = 0 (theory section 10). (a) W2^2 from the start {config.start} over {config.curve_steps} "
         "steps, Gaussian kernel; (b) the same, Laplacian kernel: simulation only, the Laplacian has no "
-        "linearization at coincident points. (c) The collapse fixed point (points straddling +1, the "
-        "spread fixed point of theory section 9) found by Newton: its variance (markers, filled when "
+        "linearization at coincident points. (c) The same Laplacian runs with the authors' kernel code, "
+        "reproduced here: its gradient K (u - v) / (sigma r) is 0/0 at r = 0 and nan_to_num then zeroes "
+        "the whole row of a point that coincides with any centre; in alternating GDA the current "
+        "configuration is always a centre of the discriminator, so the points never feel the generated "
+        "history and only climb toward the true points: both end on +1 (final W2^2 "
+        f"{summary['laplacian_rowzero_final_w2']}), the published picture. Without the zeroing "
+        "(subgradient 0 for the coincident pair only) the same code follows kg.simulate "
+        f"{summary['laplacian_reimplementation_vs_library']} (rounding differences grow along the "
+        "unstable escaping runs). (d) The collapse fixed point (points straddling +1, the "
+        "spread fixed point of theory section 9), the spread collapse entry of the fixed-point "
+        "catalogue (kg.fixed_points): its variance (markers, filled when "
         "the linearization has spectral radius below 1, i.e. a local minimum; thin line: the map's "
         "widths) next to the section-9 stationary spread (grey line) and the settled spread of the "
         "Gaussian closure (theory section 11: both points as one Gaussian cluster on +1, "
         f"{config.closure_steps} steps from f0 = 0; drawn where it stays on +1, widths "
         f"{summary['closure_collapse_widths']}, "
         f"{summary.get('closure_spread_over_newton_variance', 'n/a')} times Newton's variance). "
-        "(d) Basin map: the outcome of one exact run per width and start "
+        "(e) Basin map: the outcome of one exact run per width and start "
         f"pair (c, c + {config.map_offset:g}) after {config.map_steps} steps; the lines are the two "
         "points of the collapse fixed point (solid where stable), the strip above marks the widths "
         "where collapse is predicted to be a local minimum. The verdict agrees for "
-        f"{summary['widths_verdict_agrees']} widths (starts centred within sigma/2 of +1).")
+        f"{summary['widths_verdict_agrees']} widths (starts centred within sigma/2 of +1). "
+        f"(f) Unequal weights: true weights {tuple(config.uneq_p)} and the mirror order, lam "
+        f"{' and '.join(f'{v:g}' for v in config.uneq_lams)}: every collapse fixed point of the "
+        "catalogue (spread or coincident, on the light or the heavy point; spectral radius - 1, "
+        "filled where spread) and an exact run from its f* with the points moved "
+        f"{config.uneq_offset:g} sigma (red ring where the run disagrees with the verdict; "
+        f"agreement: {summary['unequal_verdicts_agree']}; a verdict is decisive when rho^T is below "
+        f"1/{_unequal.DECISIVE:g} or above {_unequal.DECISIVE:g} in T = {config.uneq_steps} steps; "
+        f"longer runs would decide the rest). Stable collapses: {summary['unequal_stable_collapses']}. "
+        f"The mirror order: {summary['unequal_mirror']}.")
     return Result(NAME, config, data, coords, table, summary, caption)
 
 
@@ -413,19 +408,22 @@ OUTCOME_COLORS = ("#4daf4a", "#e41a1c", "#ff7f00", "#984ea3", "#000000", "#bdbdb
 
 
 def plot(result: Result):
-    """Four panels: W2^2 (Gaussian, Laplacian), collapse spread, basin map."""
+    """Six panels: W2^2 (Gaussian, Laplacian, Laplacian with the authors' row-zeroing), collapse
+    spread, basin map, unequal weights."""
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.patches import Patch
 
     from ..plotting import new_figure, panel_label, w2_panel
 
-    fig, axes = new_figure(2, 2, width=6.8, height=5.4, squeeze=False)
+    fig, axes = new_figure(3, 2, width=6.8, height=8.1, squeeze=False)
     steps = result["curve_step"]
     colors = ("#08306b", "#2171b5", "#4292c6", "#6baed6", "#9ecae1", "#c6dbef")
     for k, title in enumerate(("Gaussian", "Laplacian (simulation only)")):
         w2_panel(axes[0, k], steps, result["w2"][k], result["curve_sigma"], title, "ab"[k], colors=colors)
     axes[0, 0].legend(fontsize=6, frameon=False)
-    ax = axes[1, 0]
+    w2_panel(axes[1, 0], steps, result["w2_rowzero"], result["curve_sigma"],
+             "row-zeroed Laplacian (artifact)", "c", colors=colors)
+    ax = axes[1, 1]
     sig = result["table_sigma"]
     ax.plot(result["smm_sigma"], result["smm_curve"], color="0.4", lw=1,
             label="section 9 stationary spread")
@@ -448,8 +446,8 @@ def plot(result: Result):
     ax.set_yscale("log")
     ax.set_ylabel("spread of the collapse state")
     ax.legend(fontsize=6, frameon=False)
-    panel_label(ax, "c")
-    ax = axes[1, 1]
+    panel_label(ax, "d")
+    ax = axes[2, 0]
     ms, st = result["map_sigma"], result["map_start"]
     cmap = ListedColormap(OUTCOME_COLORS)
     norm = BoundaryNorm(np.arange(len(OUTCOMES) + 1) - 0.5, len(OUTCOMES))
@@ -464,7 +462,9 @@ def plot(result: Result):
                clip_on=False)
     ax.set_xlabel(r"$\sigma$")
     ax.set_ylabel("start $c$ (pair $c$, $c + 0.1$)")
-    panel_label(ax, "d")
+    panel_label(ax, "e")
+    _unequal.draw(axes[2, 1], result)
+    panel_label(axes[2, 1], "f")
     handles = [Patch(color=c, label=o) for c, o in zip(OUTCOME_COLORS, OUTCOMES, strict=True)]
     fig.legend(handles=handles, loc="outside lower center", ncols=len(OUTCOMES), frameon=False,
                fontsize=6)
