@@ -164,6 +164,9 @@ def basins(catalogue, gda: GDA, starts, num_steps: int, *, start=None,
     >>> [b.labels[k] for k in b.outcome]
     ['1: collapse on 1 (2 points, spread)', '0: fit']
     """
+    if getattr(catalogue, "generator", None) is not None:
+        raise ValueError("basins runs free points in one batch; for a generator's catalogue run "
+                         "kg.simulate from each start (simulate_batch takes free points only)")
     import xarray as xr
 
     if not isinstance(gda, GDA):

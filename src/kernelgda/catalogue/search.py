@@ -18,6 +18,7 @@ import numpy as np
 from .. import _validate as V
 from ..equilibrium import TOL, Equilibrium, find_equilibrium
 from ..game import GDA, KernelGAN
+from ..generators import Generator, Points
 from ..linearize import FixedPointKind, fixed_point_kind, linearize, require_smooth
 from ..resources import check_bytes, format_count, pairwise_bytes, points_bytes
 from ..status import Status
@@ -89,6 +90,16 @@ class FixedPoint:
     def residual(self) -> float:
         """``max_j |grad f*(y_j*)|`` at the fixed point (:attr:`Equilibrium.residual`)."""
         return self.equilibrium.residual
+
+    @property
+    def theta(self):
+        """A parametric generator's parameters ``theta*`` (``None`` for free points)."""
+        return self.equilibrium.theta
+
+    @property
+    def gradient_kind(self):
+        """For a generator: ``"perfect-gradient"`` or ``"parametric"`` (theory section 12)."""
+        return self.equilibrium.gradient_kind
 
     @property
     def label(self) -> str:
@@ -168,6 +179,7 @@ class Catalogue:
     message: str
     tol: float = field(default=TOL, repr=False)
     max_iter: int = field(default=100, repr=False)
+    generator: Generator | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -233,6 +245,24 @@ class Catalogue:
         return basins(self, gda, starts, num_steps, **options)
 
 
+def _generator_starts(gen: Generator, point_starts, num_random: int, rng) -> list:
+    """Parameter starts for a generator: its own ``theta``, ``theta`` fitted to each point start
+    (least squares on ``|G(theta, Z) - Y|^2``, so straddling and collapsed configurations the
+    generator can express are tried), and ``num_random`` draws ``theta + N(0, s^2)`` with ``s`` the
+    spread of ``theta``'s entries."""
+    from scipy.optimize import least_squares
+
+    out = [gen.theta]
+    for y in point_starts:
+        fit = least_squares(lambda th, y=y: (gen.points(th) - y).ravel(), gen.theta,
+                            jac=gen.jacobian, max_nfev=50)
+        if np.all(np.isfinite(fit.x)):
+            out.append(np.asarray(fit.x, dtype=float))
+    scale = float(np.std(gen.theta)) or 1.0
+    out += [gen.theta + scale * rng.standard_normal(gen.num_params) for _ in range(num_random)]
+    return out
+
+
 def _solve(gan, y0, q, tol, max_iter):
     """The one call to the solver: an :class:`Equilibrium`, or :data:`NO_FSTAR` where ``lam = 0``
     and the stationary point is no perfect match (then ``f*`` does not exist, theory section 3)."""
@@ -290,7 +320,8 @@ def _check_size(gan, n, num_starts, max_starts, max_memory):
 def fixed_points(gan: KernelGAN, q, *, gda: GDA | None = None, starts=None,
                  num_random: int = NUM_RANDOM, seed: int = 0, structured: bool = True,
                  spread_fractions=SPREAD_FRACTIONS, tol: float = TOL, max_iter: int = 100,
-                 max_starts: int = MAX_STARTS, max_memory=None) -> Catalogue:
+                 max_starts: int = MAX_STARTS, max_memory=None, generator: Generator | None = None
+                 ) -> Catalogue:
     """Every fixed point Newton's method finds from many starts, deduplicated (theory section 3).
 
     Parameters
@@ -320,6 +351,12 @@ def fixed_points(gan: KernelGAN, q, *, gda: GDA | None = None, starts=None,
         Refuse more starts than this (time bound, :data:`MAX_STARTS`).
     max_memory : int or str, optional
         Memory limit (:func:`kernelgda.resources.check_bytes`), checked before any solve.
+    generator : Generator, optional
+        A parametric generator (theory section 12; ``q`` still gives the weights of its ``n``
+        points): the starts become parameter vectors (its ``theta``, ``theta`` fitted by least
+        squares to every point start, and ``num_random`` perturbations of ``theta``), each is
+        solved by :func:`~kernelgda.find_equilibrium` with the generator, and entries carry
+        ``theta`` and ``gradient_kind``. Entries are deduplicated by their points.
 
     Returns
     -------
@@ -375,12 +412,32 @@ def fixed_points(gan: KernelGAN, q, *, gda: GDA | None = None, starts=None,
             raise ValueError(f"starts must have shape ({n}, {gan.d}) or (S, {n}, {gan.d}), got "
                              f"{np.shape(starts)}")
         given = arr
+    if isinstance(generator, Points):
+        generator = None
+    if generator is not None:
+        if not isinstance(generator, Generator):
+            raise ValueError(f"generator must be a kernelgda generator or None, got {generator!r}")
+        if (generator.n, generator.d) != (n, gan.d):
+            raise ValueError(f"the generator makes {generator.n} points in d = {generator.d}; q has {n} "
+                             f"weights and the true points have d = {gan.d}")
+        check_bytes(8 * 4 * generator.num_params ** 2, "fixed-point catalogue (generator Newton blocks)",
+                    limit=max_memory, detail=f"{format_count(generator.num_params)}^2 float64 x 4",
+                    hint="use a smaller generator")
     num_structured = structured_starts(gan, q, fractions).shape[0] if structured else 0
     _check_size(gan, n, given.shape[0] + num_structured + num_random, max_starts, max_memory)
     families = [("given", given)]
     if structured:
         families.append(("structured", structured_starts(gan, q, fractions)))
     families.append(("random", random_starts(gan, n, num_random, np.random.default_rng(seed))))
+    if generator is not None:  # the same families, as parameter vectors (_generator_starts)
+        rng = np.random.default_rng(seed)
+        point_starts = np.concatenate([ys for _, ys in families[:-1]])
+        thetas = _generator_starts(generator, point_starts, num_random, rng)
+        families = [("given", [generator.with_theta(th) for th in thetas[:1]])]
+        structured_thetas = thetas[1:len(thetas) - num_random]
+        if structured_thetas:
+            families.append(("structured", [generator.with_theta(th) for th in structured_thetas]))
+        families.append(("random", [generator.with_theta(th) for th in thetas[len(thetas) - num_random:]]))
 
     pending: list = []
     failures: dict = {}
@@ -394,7 +451,7 @@ def fixed_points(gan: KernelGAN, q, *, gda: GDA | None = None, starts=None,
                 continue
             _add(pending, gan, eq, groups, source)
     entries = sorted((_entry(gan, eq, count, src, gda) for eq, count, src in pending), key=_stable_first)
-    num_starts = sum(ys.shape[0] for _, ys in families)
+    num_starts = sum(len(ys) for _, ys in families)
     num_failed = sum(failures.values())
     num_stable = sum(1 for e in entries if e.stable)
     message = (f"{len(entries)} fixed point{'s' * (len(entries) != 1)}"
@@ -403,6 +460,6 @@ def fixed_points(gan: KernelGAN, q, *, gda: GDA | None = None, starts=None,
                + (" (" + ", ".join(f"{c} {k}" for k, c in sorted(failures.items())) + ")"
                   if failures else ""))
     return Catalogue(gan=gan, q=q, gda=gda, entries=tuple(entries), num_starts=num_starts,
-                     sources={s: int(ys.shape[0]) for s, ys in families}, failures=failures, seed=seed,
+                     sources={s: len(ys) for s, ys in families}, failures=failures, seed=seed,
                      status=Status.CONVERGED if entries else Status.NOT_CONVERGED, message=message,
-                     tol=tol, max_iter=max_iter)
+                     tol=tol, max_iter=max_iter, generator=generator)
