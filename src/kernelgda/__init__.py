@@ -9,6 +9,7 @@ from . import isolated, moments, smm
 from .batch import simulate_batch
 from .check import RateCheck, check_rate
 from .compare import compare
+from .discriminator.fgt import FastGaussTransform
 from .dynamics import Trajectory, simulate
 from .equilibrium import Equilibrium, find_equilibrium
 from .features import RandomFeatures
@@ -27,6 +28,7 @@ __all__ = [
     "Linearization", "Multiscale", "NNGP", "RationalQuadratic", "Trajectory", "classify",
     "field_eigenvalues", "find_equilibrium", "isolated", "linearize", "make_kernel", "moments",
     "simulate", "smm",
-    "simulate_batch", "RandomFeatures", "phase_diagram", "compare", "check_rate", "RateCheck",
+    "simulate_batch", "RandomFeatures", "FastGaussTransform", "phase_diagram", "compare", "check_rate",
+    "RateCheck",
     "stability_region", "wasserstein2", "wasserstein2_series", "__version__",
 ]

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _validate as V
 from .discriminator.expansion import Expansion, MultiExpansion
+from .discriminator.fgt import FastGaussTransform
 from .features import RandomFeatures
 from .game import GDA, KernelGAN
 from .kernels import sqdist
@@ -229,7 +230,9 @@ def measure_recorded(y, y_star, *, linear_limit: float, noise_floor: float, dela
 
 def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, features=None,
                        max_memory=None):
-    if features is not None:  # random features: f = w.phi, no history (kernelgda.features)
+    if isinstance(features, FastGaussTransform):  # history as Hermite expansions in boxes
+        disc = features.build(gan.kernel, gan.x_true, gan.p_true, n, num_funcs, max_memory=max_memory)
+    elif features is not None:  # random features: f = w.phi, no history (kernelgda.features)
         disc = features.build(gan.kernel, gan.x_true, gan.p_true, num_funcs)
     elif num_funcs is None:
         disc = Expansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, history_tol,
@@ -263,7 +266,8 @@ def _quiet(func):
 
 @_quiet
 def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=None,
-             history_tol: float | None = None, discriminator: RandomFeatures | None = None,
+             history_tol: float | None = None,
+             discriminator: RandomFeatures | FastGaussTransform | None = None,
              divergence_bound: float | None = None, record_every: int = 1,
              max_memory=None) -> Trajectory:
     """Run the exact nonlinear GDA dynamics of a kernel GAN.
@@ -285,12 +289,16 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         Relative truncation tolerance of the discriminator history; the
         guaranteed bound on the gradient error is reported as
         ``Trajectory.truncation_bound`` (see :mod:`kernelgda.discriminator`).
-    discriminator : None or RandomFeatures
+    discriminator : None, RandomFeatures or FastGaussTransform
         ``None`` keeps the exact kernel expansion; ``kg.RandomFeatures(num_features=D,
         seed=s)`` uses the random-feature discriminator ``f = w.phi`` (cost
         ``O(T D (m + n) d)``, no history; simultaneous and alternating modes;
         see :mod:`kernelgda.features`). ``start=eq`` then sets ``w`` to the
-        random-feature ``f*``.
+        random-feature ``f*``. ``kg.FastGaussTransform(tol=...)`` keeps the history as
+        Hermite expansions in boxes (Gaussian and multiscale kernels, ``d <= 3``, every
+        rule; cost per step independent of the history's length), with its certified
+        gradient-error bound in ``Trajectory.truncation_bound``
+        (:mod:`kernelgda.discriminator.fgt`).
     divergence_bound : float, optional
         Distance from the mean of the true points beyond which the run stops as
         ``Status.DIVERGED``; default :data:`DIVERGENCE_FACTOR` ``* max(sigma, extent)``.
@@ -340,12 +348,15 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         if history_tol >= 1:
             raise ValueError(f"history_tol must be in (0, 1), got {history_tol}")
     if discriminator is not None:
-        if not isinstance(discriminator, RandomFeatures):
-            raise ValueError("discriminator must be None (exact expansion) or "
-                             f"kg.RandomFeatures(num_features=..., seed=...), got {discriminator!r}")
+        if not isinstance(discriminator, RandomFeatures | FastGaussTransform):
+            raise ValueError("discriminator must be None (exact expansion), "
+                             "kg.RandomFeatures(num_features=..., seed=...) or "
+                             f"kg.FastGaussTransform(tol=...), got {discriminator!r}")
         if history_tol is not None:
             raise ValueError("history_tol applies to the exact expansion only; "
-                             "leave it unset with discriminator=RandomFeatures(...)")
+                             f"leave it unset with discriminator={type(discriminator).__name__}(...)")
+        if isinstance(discriminator, FastGaussTransform):
+            discriminator.check(gan.kernel, y.shape[1])
     center = gan.x_true.mean(axis=0)
     if divergence_bound is None:
         extent = max(np.abs(gan.x_true - center).max(), np.abs(y - center).max())

@@ -101,6 +101,21 @@ class TruncationTracker:
         else:
             self.kept += mass
 
+    def absorb(self, w) -> None:
+        """Count the coefficients ``w (F, n)`` of one cell as approximated (not kept exactly).
+
+        For an owner that replaces part of its expansion by an approximation whose error per
+        unit of coefficient mass is bounded (the fast Gauss transform,
+        :mod:`kernelgda.discriminator.fgt`): :meth:`dropped` then bounds the absolute
+        coefficient mass of everything absorbed, decayed or mixed like the rest (one
+        function: ``w`` in stored units, as :meth:`added`).
+        """
+        if self.num_funcs == 1:
+            self._dropped[0] += float(np.abs(w).sum())
+            return
+        self.amp[0] += np.abs(self.vinv[0] @ w).sum(axis=1)
+        self.mass[0] += float(np.abs(w).sum())
+
     def rescale(self, rows, factor) -> None:
         """The owner multiplied the stored coefficients of the cells ``rows`` by ``factor``."""
         mag = np.abs(factor)
