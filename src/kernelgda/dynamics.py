@@ -22,11 +22,12 @@ import numpy as np
 from . import _validate as V
 from .discriminator.expansion import Expansion, MultiExpansion
 from .discriminator.fgt import FastGaussTransform
+from .discriminator.truncation import LOSSLESS_TOL, history_tolerance
 from .features import RandomFeatures
 from .game import GDA, KernelGAN
 from .kernels import sqdist
 from .measure import Measurement, default_noise_floor, measure_eigenvalues
-from .resources import check_trajectory
+from .resources import check_history, check_trajectory
 from .rules import StepConstants, get_rule
 from .status import Status
 from .wasserstein import wasserstein2_series
@@ -98,8 +99,9 @@ class Trajectory:
     sigma : float
         The kernel's length scale (sets the linear regime of :meth:`rate`).
     truncation_bound : float
-        Largest bound on the discriminator-gradient error caused by history
-        truncation over the run (0 for the full history).
+        Largest certified bound on the discriminator-gradient error caused by history
+        truncation (or by the fast Gauss transform) over the run; 0 for the full history
+        (``history_tol=0``), at most ``2^-53`` of the gradient's scale by default.
     num_slices : int
         History slices held at the end of the run.
     record_every : int
@@ -240,6 +242,11 @@ def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, 
     else:  # function 0 is f; the others start at 0 and are set up by the rule's stepper
         disc = MultiExpansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, num_funcs,
                               history_tol, max_memory=max_memory)
+    if features is None and history_tol == LOSSLESS_TOL:
+        # refused as the full history would be: with lam = 0 the default drops nothing
+        d = gan.x_true.shape[1]
+        check_history(capacity, n, 2 * d + 3 if num_funcs is None else d + 2 + num_funcs,
+                      limit=max_memory)
     first = 1.0 if num_funcs is None else np.eye(num_funcs)[0]
     if start is not None:
         ys = getattr(start, "y", None)
@@ -285,10 +292,13 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     start : None or Equilibrium
         ``None`` starts the discriminator at ``f0 = 0``; an equilibrium from
         :func:`find_equilibrium` starts it at that fixed point's ``f*``.
-    history_tol : float in (0, 1), optional
+    history_tol : float in [0, 1), optional
         Relative truncation tolerance of the discriminator history; the
         guaranteed bound on the gradient error is reported as
-        ``Trajectory.truncation_bound`` (see :mod:`kernelgda.discriminator`).
+        ``Trajectory.truncation_bound`` (see :mod:`kernelgda.discriminator`). The
+        default is lossless: ``2^-53``, float64 rounding of the gradient's scale
+        (:data:`kernelgda.discriminator.truncation.LOSSLESS_TOL`), which gives the full
+        history's numbers to rounding at ``O(T / (eta_d lam))`` cost; ``0`` keeps every slice.
     discriminator : None, RandomFeatures or FastGaussTransform
         ``None`` keeps the exact kernel expansion; ``kg.RandomFeatures(num_features=D,
         seed=s)`` uses the random-feature discriminator ``f = w.phi`` (cost
@@ -343,11 +353,9 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         raise ValueError(f"gda must be a GDA, got {type(gda).__name__}")
     y, q = gan.check_generated(y0, q)
     num_steps = V.integer(num_steps, "num_steps", minimum=0)
-    if history_tol is not None:
-        history_tol = V.scalar(history_tol, "history_tol", positive=True)
-        if history_tol >= 1:
-            raise ValueError(f"history_tol must be in (0, 1), got {history_tol}")
-    if discriminator is not None:
+    if discriminator is None:
+        history_tol = history_tolerance(history_tol)
+    else:
         if not isinstance(discriminator, RandomFeatures | FastGaussTransform):
             raise ValueError("discriminator must be None (exact expansion), "
                              "kg.RandomFeatures(num_features=..., seed=...) or "

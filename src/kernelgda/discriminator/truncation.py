@@ -33,7 +33,36 @@ import math
 
 import numpy as np
 
-__all__ = ["TruncationTracker", "MIX_COND_MAX"]
+from .. import _validate as V
+
+__all__ = ["TruncationTracker", "MIX_COND_MAX", "LOSSLESS_TOL", "history_tolerance"]
+
+#: The default relative truncation tolerance of ``kg.simulate`` and ``kg.simulate_batch``: float64
+#: rounding, ``2^-53``. A slice is dropped only while the certified gradient error of everything
+#: dropped, ``G D_k``, stays within ``2^-53`` of ``G`` times the total coefficient mass, a bound on
+#: the gradient's size and on the rounding of its exact sum (``~eps`` of the sum of absolute terms);
+#: so default runs give the full history's numbers to rounding and keep about
+#: ``37 / (eta_d lam)`` slices (``log(2^-53) = -36.7``); with ``lam = 0`` nothing is dropped.
+LOSSLESS_TOL = 2.0**-53
+
+
+def history_tolerance(value, name: str = "history_tol"):
+    """The truncation tolerance of a run asked for ``history_tol = value``.
+
+    ``None`` (the default) is :data:`LOSSLESS_TOL`; ``0`` keeps the whole history (returns
+    ``None``); any other value must lie in ``(0, 1)`` (``ValueError`` naming ``name``).
+
+    Examples
+    --------
+    >>> history_tolerance(None) == 2.0**-53, history_tolerance(0), history_tolerance(1e-8)
+    (True, None, 1e-08)
+    """
+    if value is None:
+        return LOSSLESS_TOL
+    value = V.scalar(value, name, nonnegative=True)
+    if value >= 1:
+        raise ValueError(f"{name} must be in [0, 1) (0 keeps the whole history), got {value}")
+    return value or None
 
 #: Above this condition number of the mixing map's eigenvectors the dropped mass is bounded
 #: with the induced 1-norm instead of the eigenbasis (nearly defective map).
