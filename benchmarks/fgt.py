@@ -1,4 +1,5 @@
-"""Issue 21 benchmarks: the batched ``d >= 2`` path against a loop of ``kg.simulate``.
+"""Issue 21 benchmarks: the fast Gauss transform against the exact path; the batched ``d >= 2``
+path against a loop of ``kg.simulate``.
 
 Each function returns rows ``(item, case, seconds, result)`` for the table printed by
 ``python -m benchmarks``; nothing here is a test (speed is never asserted). Ratios are
@@ -14,7 +15,7 @@ import time
 
 import numpy as np
 
-from . import machine
+from . import exact_pairs, machine, standard_problem
 
 
 def _small_cells(n, d, num_cells, seed=0):
@@ -95,6 +96,49 @@ def batched_small(sizes=(8, 16), dims=(2, 3), num_cells: int = 32, num_steps: in
     return rows
 
 
+def transform(steps=(2000, 20000), tols=(1e-6, 1e-10), long_steps: int = 100_000) -> list:
+    """``kg.FastGaussTransform`` against the exact path at ``lam = 0`` (nothing can be truncated).
+
+    ``n = m = 20``, ``d = 2``, the benchmark game (:func:`benchmarks.standard_problem`,
+    alternating, ``eta_d = 0.1``, ``eta_g = 0.01``) with ``lam = 0``. For each ``T``: the exact
+    run (every slice kept) and the transform at each tolerance, with the largest ``|y - y_exact|``
+    and the certified gradient bound; then one run of ``long_steps`` with the transform only,
+    next to the exact path's time projected from its measured pair rate.
+    """
+    import kernelgda as kg
+
+    gan, gda, y0, q = standard_problem(20, 20, 2, lam=0.0)
+    rows, rate = [], None
+    for num in steps:
+        t0 = time.perf_counter()
+        exact = kg.simulate(gan, gda, y0, q, num)
+        te = time.perf_counter() - t0
+        rate = exact_pairs(20, 20, num) / te
+        rows.append(("21t", f"exact, lam=0, n=m=20, d=2, T={num}", te,
+                     f"{exact.status}; {exact.num_slices} slices; {rate:.3g} pairs/s"))
+        for tol in tols:
+            spec = kg.FastGaussTransform(tol)
+            t0 = time.perf_counter()
+            fast = kg.simulate(gan, gda, y0, q, num, discriminator=spec)
+            tf = time.perf_counter() - t0
+            dev = float(np.abs(fast.y - exact.y).max())
+            rows.append(("21t", f"transform tol={tol:g}, T={num}", tf,
+                         f"{te / tf:.1f}x the exact path; max |y - y_exact| {dev:.1e} (sigma "
+                         f"{gan.kernel.sigma:g}); certified grad bound {fast.truncation_bound:.1e}"))
+    if long_steps:
+        tol = tols[-1]
+        t0 = time.perf_counter()
+        fast = kg.simulate(gan, gda, y0, q, long_steps, discriminator=kg.FastGaussTransform(tol),
+                           record_every=100)
+        tf = time.perf_counter() - t0
+        projected = exact_pairs(20, 20, long_steps) / rate
+        rows.append(("21t", f"transform tol={tol:g}, T={long_steps}", tf,
+                     f"{fast.status}; certified grad bound {fast.truncation_bound:.1e}; exact path "
+                     f"projected {projected:.0f} s ({exact_pairs(20, 20, long_steps):.2g} pairs at "
+                     f"the T={steps[-1]} rate), {projected / tf:.0f}x"))
+    return rows
+
+
 def _table(rows) -> str:
     lines = ["| item | case | time (s) | result |", "|---|---|---:|---|"]
     lines += [f"| {i} | {c} | {t:.2f} | {r} |" for i, c, t, r in rows]
@@ -104,14 +148,19 @@ def _table(rows) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fgt", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small problems (smoke run)")
-    parser.add_argument("--only", choices=["batched"], help="run one part")
+    parser.add_argument("--only", choices=["batched", "transform"], help="run one part")
     args = parser.parse_args(argv)
     print(f"machine: {machine()}", flush=True)
-    rows = batched_small(num_cells=8 if args.quick else 32, num_steps=100 if args.quick else 300)
+    rows = []
+    if args.only in (None, "transform"):
+        rows += transform(steps=(500, 2000) if args.quick else (2000, 20000),
+                          long_steps=5000 if args.quick else 100_000)
+    if args.only in (None, "batched"):
+        rows += batched_small(num_cells=8 if args.quick else 32, num_steps=100 if args.quick else 300)
     print(_table(rows))
 
 
-__all__ = ["batched_small"]
+__all__ = ["batched_small", "transform"]
 
 if __name__ == "__main__":
     main()

@@ -204,7 +204,6 @@ class _Grid:
         self.keys: dict = {}
         self.moments = np.zeros((num_funcs, 16, self.size))
         self.centres = np.zeros((16, d))
-        self.fact = np.array([math.factorial(a) for a in range(self.order)], dtype=float)
 
     @property
     def num_boxes(self) -> int:
@@ -240,12 +239,18 @@ class _Grid:
     def add(self, y, rows, w):
         """Add the centres ``y`` (in boxes ``rows``) with stored coefficients ``w (F, n)``."""
         rho = (y - self.centres[rows]) / self.h  # (n, d), |rho_i| <= 1 / (2 sqrt(2))
-        mono = rho[:, :, None] ** np.arange(self.order) / self.fact  # (n, d, p): rho^a / a!
+        steps = np.empty(rho.shape + (self.order,))
+        steps[..., 0] = 1.0
+        steps[..., 1:] = rho[..., None] / np.arange(1, self.order)
+        mono = np.cumprod(steps, axis=-1)  # (n, d, p): rho^a / a! = prod_{k <= a} rho / k
         prod = mono[:, 0]
         for i in range(1, self.d):
             prod = (prod[:, :, None] * mono[:, i, None, :]).reshape(len(y), -1)
-        for f in range(w.shape[0]):
-            np.add.at(self.moments[f], rows, w[f, :, None] * prod)
+        uniq, inverse = np.unique(rows, return_inverse=True)
+        onehot = np.zeros((len(uniq), len(y)))
+        onehot[inverse, np.arange(len(y))] = 1.0
+        for f in range(w.shape[0]):  # summed per box by one product (a box may get many centres)
+            self.moments[f, uniq] += onehot @ (w[f, :, None] * prod)
 
     def grad(self, y, moments):
         """``sum_boxes`` gradient of the expansions with ``moments (boxes, p^d)`` at ``y (n, d)``."""
@@ -256,26 +261,33 @@ class _Grid:
         near = np.nonzero((np.einsum("nbd,nbd->nb", gap, gap) <= self.cut**2).any(axis=0))[0]
         if near.size == 0:
             return np.zeros((n, d))
-        x = diff[:, near] / self.h  # (n, B', d)
-        herm = np.empty((d, len(near), p + 1, n))  # h_a(x_i) per coordinate, box, order, point
-        xt = np.moveaxis(x, 0, -1)  # (B', d, n)
-        for i in range(d):
-            xi = xt[:, i]
-            herm[i, :, 0] = np.exp(-xi * xi)
-            herm[i, :, 1] = 2.0 * xi * herm[i, :, 0]
+        xt = np.moveaxis(diff[:, near], 0, -1) / self.h  # (B', d, n)
+        nb = len(near)
+        herm = np.empty((d, p + 1, nb, n))  # h_a(x_i): coordinate, order, box, point
+        tmp = np.empty((nb, n))
+        for i in range(d):  # h_0 = exp(-x^2), h_1 = 2 x h_0, h_(a+1) = 2 x h_a - 2 a h_(a-1)
+            x2 = 2.0 * xt[:, i]
+            np.multiply(xt[:, i], xt[:, i], out=tmp)
+            np.negative(tmp, out=tmp)
+            np.exp(tmp, out=herm[i, 0])
+            np.multiply(x2, herm[i, 0], out=herm[i, 1])
             for a in range(1, p):
-                herm[i, :, a + 1] = 2.0 * xi * herm[i, :, a] - 2.0 * a * herm[i, :, a - 1]
-        plain, shift = herm[:, :, :p], -herm[:, :, 1:]  # h_a and d/dx h_a = -h_{a+1}
-        c = moments[near].reshape(len(near), -1, p)  # last axis: coordinate d - 1
+                np.multiply(x2, herm[i, a], out=herm[i, a + 1])
+                np.multiply(herm[i, a - 1], 2.0 * a, out=tmp)
+                herm[i, a + 1] -= tmp
+        herm = np.moveaxis(herm, 1, 2)  # (d, B', p + 1, n)
+        # d/dx h_a = -h_(a+1): the sign is applied once at the end
+        plain, shift = herm[:, :, :p], herm[:, :, 1:]
+        c = moments[near].reshape(nb, -1, p)  # last axis: coordinate d - 1
         last = (np.matmul(c, plain[d - 1]), np.matmul(c, shift[d - 1]))  # (B', p^(d-1), n)
         out = np.empty((n, d))
         for i in range(d):
             t = last[1] if i == d - 1 else last[0]
             for j in range(d - 2, -1, -1):  # contract the remaining coordinates, last first
                 v = shift[j] if j == i else plain[j]
-                t = np.einsum("bkan,ban->bkn", t.reshape(len(near), -1, p, n), v)
-            out[:, i] = t.reshape(len(near), n).sum(axis=0)
-        out *= self.weight / self.h
+                t = np.einsum("bkan,ban->bkn", t.reshape(nb, -1, p, n), v)
+            out[:, i] = t.reshape(nb, n).sum(axis=0)
+        out *= -self.weight / self.h
         return out
 
 
