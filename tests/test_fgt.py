@@ -200,3 +200,19 @@ def test_refusals(kwargs, match):
 def test_bad_tolerance(tol):
     with pytest.raises(ValueError, match="tol"):
         kg.FastGaussTransform(tol)
+
+
+def test_centres_beyond_box_labels_are_summed_exactly(rng):
+    # A centre 1e25 bandwidths away has no int64 box label: it is summed exactly (a history
+    # slice) instead of failing; the gradient near the origin and at the far centre (where
+    # float64 cannot place a second point within 500 bandwidths) matches the direct sum.
+    kernel = kg.Gaussian(sigma=1e-6)
+    x = np.zeros((1, 1))
+    disc = kg.FastGaussTransform(1e-8).build(kernel, x, np.ones(1), 2)
+    y = np.array([[0.0], [1e19]])
+    disc.add_slice(y, np.array([0.5, -0.7]))
+    assert disc.num_slices == 1, "the far centre should be held exactly"
+    pts = np.array([[1e19], [3e-7]])
+    ref = naive_grad_sum(kernel, pts, y, np.array([0.5, -0.7]))
+    np.testing.assert_allclose(disc.grad(pts), ref, rtol=1e-9, atol=0,
+                               err_msg="far centre vs direct double-loop sum")

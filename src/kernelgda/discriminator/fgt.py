@@ -215,9 +215,14 @@ class _Grid:
 
     def rows(self, y) -> np.ndarray:
         """Box rows of the points ``y`` (new boxes opened); ``-1`` where the budget is spent."""
-        idx = np.floor((y - self.origin) / self.side).astype(np.int64)
+        scaled = np.floor((y - self.origin) / self.side)
+        huge = ~(np.abs(scaled) < 2.0**62).all(axis=1)  # beyond int64 box labels: summed exactly
+        idx = np.where(huge[:, None], 0.0, scaled).astype(np.int64)
         out = np.empty(len(y), dtype=np.int64)
         for j, key in enumerate(map(tuple, idx.tolist())):
+            if huge[j]:
+                out[j] = -1
+                continue
             row = self.keys.get(key)
             if row is None:
                 row = len(self.keys)
