@@ -41,7 +41,7 @@ __all__ = ["TruncationTracker", "MIX_COND_MAX", "LOSSLESS_TOL", "history_toleran
 #: rounding, ``2^-53``. A slice is dropped only while the certified gradient error of everything
 #: dropped, ``G D_k``, stays within ``2^-53`` of ``G`` times the total coefficient mass, a bound on
 #: the gradient's size and on the rounding of its exact sum (``~eps`` of the sum of absolute terms);
-#: so default runs give the full history's numbers to rounding and keep about
+#: so default runs give the full history's numbers to rounding and keep at most about
 #: ``37 / (eta_d lam)`` slices (``log(2^-53) = -36.7``); with ``lam = 0`` nothing is dropped.
 LOSSLESS_TOL = 2.0**-53
 
