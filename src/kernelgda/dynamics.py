@@ -335,7 +335,8 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     Notes
     -----
     Cost ``O(T (m + k n) n d)`` per step ``k`` with the full history, so
-    ``O(T^2 n^2 d)`` per run (theory section 2). The step is the rule's
+    ``O(T^2 n^2 d)`` per run (theory section 2); the lossless default keeps at most about
+    ``37 / (eta_d lam)`` slices, so ``O(T n^2 d / (eta_d lam))`` when ``lam > 0``. The step is the rule's
     :meth:`kernelgda.rules.Rule.step`, the same code that :func:`kernelgda.simulate_batch`
     runs on many cells.
 
