@@ -11,7 +11,7 @@ from kernelgda.status import Status
 pytestmark = pytest.mark.usefixtures("strict_float")
 
 # Separate runs and the batch sum the same kernel expansion in a different order (the
-# batch uses direct differences y - z, simulate the matrix-product form), so they agree
+# batch forms squared distances from differences y - z, simulate from a matrix product), so they agree
 # to rounding: a few eps per step, relative to the size of the error |Y^k - Y*|.
 RTOL = 1e-12
 #: Every update rule of theory section 8, with several discriminator steps and momentum of both signs.
@@ -169,6 +169,48 @@ def test_batch_rational_quadratic_parameters_per_cell():
     batch = kg.simulate_batch(gans, gda, [[0.05]], 0.8, 150)
     for i, gan in enumerate(gans):
         _assert_same(batch, i, kg.simulate(gan, gda, [[0.05]], 0.8, 150), RTOL)
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_batched_kernel_sum_equals_double_loop(d, rng):
+    # The d >= 2 batched sum (squared distances per coordinate, phi' in place, one matrix
+    # product with [w, w z]) against a naive double loop over points and centres, per cell,
+    # for the three radial profiles the batch supports; coordinates far from 0 (10 sigma) so
+    # that the origin shift matters.
+    from kernelgda.discriminator.batched import Profiles, expansion_grad
+    kernels = [[kg.Gaussian(sigma=s) for s in (0.4, 1.3)],
+               [kg.RationalQuadratic(sigma=s, alpha=a) for s, a in ((0.4, 0.7), (1.3, 4.0))],
+               [kg.Multiscale(sigmas=(0.3, 1.1), scale_weights=(0.2, 1.0))] * 2]
+    for ks in kernels:
+        prof = Profiles(ks)
+        y = 5.0 + rng.normal(size=(2, 7, d))
+        z = 5.0 + rng.normal(size=(2, 40, d))
+        w = rng.normal(size=(2, 40))
+        factor = np.array([0.7, -1.3])
+        got = expansion_grad(prof, y, z, w, factor, [np.empty(0), np.empty(0)], origin=z.mean(axis=1))
+        ref = np.zeros_like(y)
+        for b, k in enumerate(ks):
+            for j in range(7):
+                for c in range(40):
+                    r = y[b, j] - z[b, c]
+                    ref[b, j] += factor[b] * w[b, c] * 2.0 * float(k.dprofile(r @ r)) * r
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-13 * np.abs(ref).max(),
+                                   err_msg=f"batched d={d} kernel sum vs naive double loop ({ks[0].name})")
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_batch_equals_loop_small_n_in_d_dimensions(d, rng):
+    # The issue-21 case (small n, d >= 2, truncated history): each cell of the batch equals a
+    # separate kg.simulate run to rounding.
+    n = 8
+    x = rng.normal(size=(n, d))
+    y0 = x + 0.1 * rng.normal(size=(n, d))
+    gans = [kg.KernelGAN(x, 1.0, kg.Gaussian(sigma=s), lam=0.5) for s in (0.6, 1.0, 1.4)]
+    gda = kg.GDA(0.1, 0.05)
+    batch = kg.simulate_batch(gans, gda, y0, 1.0, 150, history_tol=1e-8)
+    for i, gan in enumerate(gans):
+        _assert_same(batch, i, kg.simulate(gan, gda, y0, 1.0, 150, history_tol=1e-8), RTOL,
+                     f"separate kg.simulate run (d={d}, sigma={gan.kernel.sigma})", gda=gda)
 
 
 @pytest.mark.parametrize("mode, kw", RULES)

@@ -164,7 +164,7 @@ def test_trajectory_helpers(rng):
     ({"num_steps": -1}, "num_steps"),
     ({"num_steps": 2.5}, "num_steps"),
     ({"num_steps": "ten"}, "num_steps"),
-    ({"history_tol": 0.0}, "history_tol"),
+    ({"history_tol": True}, "history_tol"),  # 0 is allowed: the whole history
     ({"history_tol": 1.0}, "history_tol"),
     ({"history_tol": -1e-3}, "history_tol"),
     ({"history_tol": np.nan}, "history_tol"),

@@ -186,11 +186,39 @@ def test_truncated_run_deviation_consistent_with_bound(rng):
     assert devs[1] < devs[0], "a tighter tolerance must bring the run closer to the exact one"
 
 
-@pytest.mark.parametrize("bad", [0.0, 1.0, -0.1, 1.5, float("nan"), "x"])
+@pytest.mark.parametrize("bad", [1.0, -0.1, 1.5, float("nan"), "x"])
 def test_history_tol_outside_unit_interval_is_refused(bad):
+    # [0, 1): 0 keeps the whole history (test_lossless_default_equals_full_history)
     gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(1.0), lam=0.5)
     with pytest.raises(ValueError, match="history_tol"):
         kg.simulate(gan, kg.GDA(0.1, 0.1), [[0.1]], 1.0, 5, history_tol=bad)
+    with pytest.raises(ValueError, match="history_tol"):
+        kg.simulate_batch([gan], kg.GDA(0.1, 0.1), [[0.1]], 1.0, 5, history_tol=bad)
+
+
+@pytest.mark.parametrize("mode, kw", [("alternating", {}), ("optimistic", {}), ("momentum", {"beta": 0.3})])
+def test_lossless_default_equals_full_history(rng, mode, kw):
+    # Oracle: the full-history run (history_tol=0). The default drops a slice only while the
+    # certified error of all dropped slices stays within 2^-53 of grad_bound times the total
+    # mass, so the runs agree to rounding (a few hundred eps of the points' extent over 600
+    # steps), while the default keeps about 37 / (eta_d lam) slices.
+    gan, y0, q = _converging_problem(rng)
+    gda = kg.GDA(eta_d=0.2, eta_g=0.1, mode=mode, **kw)
+    full = kg.simulate(gan, gda, y0, q, 600, history_tol=0)
+    lossless = kg.simulate(gan, gda, y0, q, 600)
+    assert full.num_slices >= 600 and full.truncation_bound == 0, "history_tol=0 must keep every slice"
+    assert lossless.num_slices < 600, "the lossless default should drop the oldest slices"
+    scale = np.abs(full.y).max()
+    # the total mass |c| sum p + sum |w| is at most (sum p + sum q) / lam for a single function;
+    # the two-function rules mix f with a second function, so allow 10x that
+    mass = 10 * (gan.p_true.sum() + q.sum()) / gan.lam
+    assert 0 < lossless.truncation_bound <= 2.0**-53 * gan.kernel.grad_bound * mass, \
+        "certified bound beyond 2^-53 of grad_bound times the total mass"
+    np.testing.assert_allclose(lossless.y, full.y, rtol=0, atol=300 * np.finfo(float).eps * scale,
+                               err_msg=f"{mode}: lossless default vs full history (history_tol=0)")
+    batch = kg.simulate_batch(gan, gda, y0, q, 600)
+    np.testing.assert_allclose(batch.y[0], full.y, rtol=0, atol=300 * np.finfo(float).eps * scale,
+                               err_msg=f"{mode}: lossless batched default vs full history")
 
 
 @pytest.mark.parametrize("kernel", KERNELS[:3], ids=lambda k: k.name)

@@ -93,3 +93,23 @@ def test_new_results_convert_to_datasets(spread_result):
     ds = to_dataset(spread_result)
     assert ds.attrs["experiment"] == "smm-spread"
     assert "exact_spread" in ds
+
+
+def test_spread_law_quick_follows_the_1_over_k_law():
+    # Oracles: the closed form k_half = lam / (2 eta_g q g2 Q (1 + d/2) r_0) written out here
+    # (Gaussian g2 = 1 / sigma^4, theory section 9), tr S_0 = d (s sigma)^2 by construction, and
+    # the law's exponent -1: measured over [10 k_half, T] it must lie within 0.03 of -1.
+    from kernelgda.experiments import spread_law as sl
+    cfg = sl.QUICK
+    r = sl.compute(cfg)
+    q = cfg.p / cfg.n
+    for i, d in enumerate(cfg.dims):
+        r0 = (cfg.s * cfg.sigma) ** 2
+        want = cfg.lam / (2 * cfg.eta_g * q * cfg.sigma**-4 * cfg.p * (1 + d / 2) * r0)
+        np.testing.assert_allclose(r["k_half"][i], want, rtol=1e-12, err_msg="k_half closed form")
+        np.testing.assert_allclose(r["exact_spread"][i, 0], d * r0, rtol=1e-12,
+                                   err_msg="tr S_0 = d (s sigma)^2")
+    np.testing.assert_allclose(r["exponent"], -1.0, rtol=0, atol=0.03,
+                               err_msg="1/k law (theory section 9): exponent of tr S_k")
+    assert r.summary["max_law_error_beyond_k_half"] < 0.2, "exact / law beyond 20 % (theory section 9)"
+    assert r.summary["decades_beyond_k_half_min"] >= 2, "the quick run should span two decades"

@@ -10,6 +10,7 @@ from .batch import simulate_batch
 from .catalogue import Catalogue, fixed_points
 from .check import RateCheck, check_rate
 from .compare import compare
+from .discriminator.fgt import FastGaussTransform
 from .discriminator.metric import LearnedMetric
 from .discriminator.network import NetworkDiscriminator
 from .dynamics import Trajectory, simulate
@@ -43,8 +44,8 @@ __all__ = [
     "RationalQuadratic", "Trajectory", "classify",
     "field_eigenvalues", "find_equilibrium", "fixed_points", "isolated", "linearize", "make_kernel",
     "moments", "simulate", "smm",
-    "simulate_batch", "RandomFeatures", "NetworkDiscriminator", "LearnedMetric", "phase_diagram",
-    "compare", "check_rate", "RateCheck",
+    "simulate_batch", "RandomFeatures", "FastGaussTransform", "NetworkDiscriminator", "LearnedMetric",
+    "phase_diagram", "compare", "check_rate", "RateCheck",
     "stability_region", "wasserstein2", "wasserstein2_series", "generators", "generator_rates",
     "__version__",
 ]

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import _validate as V
 from .discriminator.batched import BatchedDiscriminators, Profiles
+from .discriminator.truncation import history_tolerance
 from .dynamics import DIVERGENCE_FACTOR, Trajectory, escaped, measure_recorded, recorded_steps
 from .game import GDA, KernelGAN
 from .generators import Generator
@@ -291,9 +292,10 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     start : None, Equilibrium or sequence of B Equilibrium
         ``None`` starts every discriminator at ``f0 = 0``; an equilibrium starts the
         cell at that fixed point's ``f*`` (as :func:`~kernelgda.simulate`).
-    history_tol : float in (0, 1), optional
+    history_tol : float in [0, 1), optional
         Relative history truncation tolerance (:mod:`kernelgda.discriminator`); the
-        certified gradient-error bound is reported per cell.
+        certified gradient-error bound is reported per cell. Default lossless (``2^-53``,
+        as :func:`~kernelgda.simulate`); ``0`` keeps the whole history.
     divergence_bound : float or (B,) array, optional
         Radius around the mean of the true points beyond which a cell stops as
         ``Status.DIVERGED``; default as in :func:`~kernelgda.simulate`.
@@ -366,10 +368,7 @@ def simulate_batch(gans, gdas, y0, q, num_steps: int = 1000, *, start=None,
     record_every = V.integer(record_every, "record_every", minimum=1)
     check_trajectory(num_steps, num * y.shape[1], y.shape[2], record_every,
                      what=f"trajectories of {num} cells", limit=max_memory)
-    if history_tol is not None:
-        history_tol = V.scalar(history_tol, "history_tol", positive=True)
-        if history_tol >= 1:
-            raise ValueError(f"history_tol must be in (0, 1), got {history_tol}")
+    history_tol = history_tolerance(history_tol)
 
     y_star = np.zeros_like(y)
     q_star = q_all.copy()

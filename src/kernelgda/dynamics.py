@@ -21,14 +21,16 @@ import numpy as np
 
 from . import _validate as V
 from .discriminator.expansion import Expansion, MultiExpansion
+from .discriminator.fgt import FastGaussTransform
 from .discriminator.metric import LearnedMetric
 from .discriminator.network import NetworkDiscriminator
+from .discriminator.truncation import LOSSLESS_TOL, history_tolerance
 from .features import RandomFeatures
 from .game import GDA, KernelGAN
 from .generators import POINTS, Generator, Points
 from .kernels import sqdist
 from .measure import Measurement, default_noise_floor, measure_eigenvalues
-from .resources import check_bytes, check_trajectory, format_size
+from .resources import check_bytes, check_history, check_trajectory, format_size
 from .rules import StepConstants, get_rule
 from .status import Status
 from .wasserstein import wasserstein2_series
@@ -100,8 +102,9 @@ class Trajectory:
     sigma : float
         The kernel's length scale (sets the linear regime of :meth:`rate`).
     truncation_bound : float
-        Largest bound on the discriminator-gradient error caused by history
-        truncation over the run (0 for the full history).
+        Largest certified bound on the discriminator-gradient error caused by history
+        truncation (or by the fast Gauss transform) over the run; 0 for the full history
+        (``history_tol=0``), at most ``2^-53`` of the gradient's scale by default.
     num_slices : int
         History slices held at the end of the run.
     record_every : int
@@ -243,7 +246,9 @@ def measure_recorded(y, y_star, *, linear_limit: float, noise_floor: float, dela
 
 def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, features=None,
                        max_memory=None):
-    if features is not None:  # random features: f = w.phi, no history (kernelgda.features)
+    if isinstance(features, FastGaussTransform):  # history as Hermite expansions in boxes
+        disc = features.build(gan.kernel, gan.x_true, gan.p_true, n, num_funcs, max_memory=max_memory)
+    elif features is not None:  # random features: f = w.phi, no history (kernelgda.features)
         disc = features.build(gan.kernel, gan.x_true, gan.p_true, num_funcs)
     elif num_funcs is None:
         disc = Expansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, history_tol,
@@ -251,6 +256,11 @@ def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, 
     else:  # function 0 is f; the others start at 0 and are set up by the rule's stepper
         disc = MultiExpansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, num_funcs,
                               history_tol, max_memory=max_memory)
+    if features is None and history_tol == LOSSLESS_TOL:
+        # refused as the full history would be: with lam = 0 the default drops nothing
+        d = gan.x_true.shape[1]
+        check_history(capacity, n, 2 * d + 3 if num_funcs is None else d + 2 + num_funcs,
+                      limit=max_memory)
     first = 1.0 if num_funcs is None else np.eye(num_funcs)[0]
     if start is not None:
         ys = getattr(start, "y", None)
@@ -285,7 +295,8 @@ def _quiet(func):
 @_quiet
 def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=None,
              history_tol: float | None = None,
-             discriminator: RandomFeatures | NetworkDiscriminator | LearnedMetric | None = None,
+             discriminator: RandomFeatures | FastGaussTransform | NetworkDiscriminator | LearnedMetric
+             | None = None,
              divergence_bound: float | None = None, record_every: int = 1,
              max_memory=None) -> Trajectory:
     """Run the exact nonlinear GDA dynamics of a kernel GAN.
@@ -306,17 +317,24 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     start : None or Equilibrium
         ``None`` starts the discriminator at ``f0 = 0``; an equilibrium from
         :func:`find_equilibrium` starts it at that fixed point's ``f*``.
-    history_tol : float in (0, 1), optional
+    history_tol : float in [0, 1), optional
         Relative truncation tolerance of the discriminator history; the
         guaranteed bound on the gradient error is reported as
-        ``Trajectory.truncation_bound`` (see :mod:`kernelgda.discriminator`).
-    discriminator : None, RandomFeatures, NetworkDiscriminator or LearnedMetric
+        ``Trajectory.truncation_bound`` (see :mod:`kernelgda.discriminator`). The
+        default is lossless: ``2^-53``, float64 rounding of the gradient's scale
+        (:data:`kernelgda.discriminator.truncation.LOSSLESS_TOL`), which gives the full
+        history's numbers to rounding at ``O(T / (eta_d lam))`` cost; ``0`` keeps every slice.
+    discriminator : None, RandomFeatures, FastGaussTransform, NetworkDiscriminator or LearnedMetric
         ``None`` keeps the exact kernel expansion; ``kg.RandomFeatures(num_features=D,
         seed=s)`` uses the random-feature discriminator ``f = w.phi`` (cost
         ``O(T D (m + n) d)``, no history; simultaneous and alternating modes;
         see :mod:`kernelgda.features`). ``start=eq`` then sets ``w`` to the
-        random-feature ``f*``. ``kg.NetworkDiscriminator(width, ...)`` trains a two-layer
-        network in parameter space with weight decay ``lam`` toward its initialization
+        random-feature ``f*``. ``kg.FastGaussTransform(tol=...)`` keeps the history as
+        Hermite expansions in boxes (Gaussian and multiscale kernels, ``d <= 3``, every
+        rule; cost per step independent of the history's length), with its certified
+        gradient-error bound in ``Trajectory.truncation_bound``
+        (:mod:`kernelgda.discriminator.fgt`). ``kg.NetworkDiscriminator(width, ...)`` trains a
+        two-layer network in parameter space with weight decay ``lam`` toward its initialization
         (cost ``O(T width (m + n) d)``; simultaneous, alternating, optimistic and momentum
         GDA; see :mod:`kernelgda.discriminator.network`); ``start=eq`` starts it at its own
         fixed point (``eq.theta`` of a :class:`~kernelgda.discriminator.network.NetworkEquilibrium`,
@@ -350,7 +368,8 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     Notes
     -----
     Cost ``O(T (m + k n) n d)`` per step ``k`` with the full history, so
-    ``O(T^2 n^2 d)`` per run (theory section 2). The step is the rule's
+    ``O(T^2 n^2 d)`` per run (theory section 2); the lossless default keeps at most about
+    ``37 / (eta_d lam)`` slices, so ``O(T n^2 d / (eta_d lam))`` when ``lam > 0``. The step is the rule's
     :meth:`kernelgda.rules.Rule.step`, the same code that :func:`kernelgda.simulate_batch`
     runs on many cells.
 
@@ -376,20 +395,21 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     y, q = gan.check_generated(y0, q)
     s = y if s is None else s
     num_steps = V.integer(num_steps, "num_steps", minimum=0)
-    if history_tol is not None:
-        history_tol = V.scalar(history_tol, "history_tol", positive=True)
-        if history_tol >= 1:
-            raise ValueError(f"history_tol must be in (0, 1), got {history_tol}")
-    if discriminator is not None:
-        if not isinstance(discriminator, RandomFeatures | NetworkDiscriminator | LearnedMetric):
+    if discriminator is None:
+        history_tol = history_tolerance(history_tol)
+    else:
+        specs = RandomFeatures | FastGaussTransform | NetworkDiscriminator | LearnedMetric
+        if not isinstance(discriminator, specs):
             raise ValueError("discriminator must be None (exact expansion), "
-                             "kg.RandomFeatures(num_features=..., seed=...), "
+                             "kg.RandomFeatures(num_features=..., seed=...), kg.FastGaussTransform(tol=...), "
                              "kg.NetworkDiscriminator(width=...) or kg.LearnedMetric(every=...), "
                              f"got {discriminator!r}")
         if history_tol is not None:
             raise ValueError("history_tol applies to the exact expansion only; "
                              f"leave it unset with discriminator={type(discriminator).__name__}(...)")
-        if not isinstance(discriminator, RandomFeatures):
+        if isinstance(discriminator, FastGaussTransform):
+            discriminator.check(gan.kernel, y.shape[1])
+        elif not isinstance(discriminator, RandomFeatures):
             discriminator.check_rule(gda.mode)
     center = gan.x_true.mean(axis=0)
     if divergence_bound is None:

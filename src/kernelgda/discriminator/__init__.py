@@ -6,6 +6,8 @@
   (used by :func:`kernelgda.simulate_batch`);
 - :mod:`~kernelgda.discriminator.kernel_sums`: blocked kernel sums (gradients at many points);
 - :mod:`~kernelgda.discriminator.history`: the history buffer of centres;
+- :mod:`~kernelgda.discriminator.fgt`: the fast Gauss transform of the history (Hermite
+  expansions in boxes, a certified gradient-error bound; ``kg.FastGaussTransform``);
 - :mod:`~kernelgda.discriminator.truncation`: the one truncation tracker (dropped mass and its
   certified gradient bound);
 - :mod:`~kernelgda.discriminator.threads`: the shared worker pool.
@@ -15,10 +17,12 @@ interface the update rules step through (:mod:`kernelgda.rules`).
 """
 
 from .expansion import Expansion, MultiExpansion
+from .fgt import FastGaussTransform, GaussTransform
 from .history import RESCALE_BELOW, History
 from .kernel_sums import augment_centres, coef_columns, kernel_grad_sum
 from .threads import THREADS, ThreadPool
 from .truncation import MIX_COND_MAX, TruncationTracker
 
-__all__ = ["Expansion", "MultiExpansion", "History", "TruncationTracker", "ThreadPool", "THREADS",
+__all__ = ["Expansion", "MultiExpansion", "FastGaussTransform", "GaussTransform",
+           "History", "TruncationTracker", "ThreadPool", "THREADS",
            "kernel_grad_sum", "augment_centres", "coef_columns", "MIX_COND_MAX", "RESCALE_BELOW"]

@@ -103,7 +103,7 @@ class Profiles:
         return self.params["k1"] if "k1" in self.params else np.ones(len(self.sigma))
 
 
-def expansion_grad(prof, y, centers, weights, factor, scratch):
+def expansion_grad(prof, y, centers, weights, factor, scratch, origin=None):
     """``factor sum_c weights_c grad_u K(y_j, centers_c)`` per cell: ``(W, n, d)``.
 
     ``y (W, n, d)``, ``centers (W, M, d)``, ``weights (W, M)``, ``factor (W,)``, in blocks of
@@ -112,6 +112,14 @@ def expansion_grad(prof, y, centers, weights, factor, scratch):
     ``scratch`` is a list of two reusable buffers (fresh arrays of this size would be
     mapped and faulted in by the allocator at every call, which costs as much as the
     arithmetic).
+
+    For ``d >= 2`` the squared distances are accumulated coordinate by coordinate in the
+    scratch buffers (no ``(w, n, M, d)`` array), ``phi' / scale`` is applied in place, and
+    one matrix product per cell with the columns ``[w, w z]`` gives
+    ``sum_c e_c w_c (y - z_c) = y (e w) - e (w z)``. Coordinates are measured from
+    ``origin (W, d)`` (each cell's true-point mean; default: the first centre of each cell)
+    so that the difference of the two products keeps its digits, as in the single-run
+    kernel sums (:mod:`kernelgda.discriminator.kernel_sums`).
     """
     num, n, d = y.shape
     out = np.empty_like(y)
@@ -125,14 +133,16 @@ def expansion_grad(prof, y, centers, weights, factor, scratch):
                 out[b] = prof.kernel.grad_sum(y[b], centers[b], weights[b])
         out *= np.reshape(factor, (-1, 1, 1))
         return out
-    step = max(1, BLOCK_ELEMENTS // (n * size * d))
+    step = max(1, BLOCK_ELEMENTS // (n * size * (d if d == 1 else 1)))
     need = min(step, num) * n * size
     if scratch[0].size < need:
         scratch[:] = [np.empty(need), np.empty(need)]
+    if d > 1 and origin is None:
+        origin = centers[:, 0]
     for lo in range(0, num, step):
         rows = slice(lo, min(num, lo + step))
+        shape = (rows.stop - lo, n, size)
         if d == 1:
-            shape = (rows.stop - lo, n, size)
             r = scratch[0][:math.prod(shape)].reshape(shape)
             np.subtract(y[rows], centers[rows, None, :, 0], out=r)
             e = scratch[1][:r.size].reshape(shape)
@@ -140,11 +150,25 @@ def expansion_grad(prof, y, centers, weights, factor, scratch):
             e = prof.dphi_over_scale(e, rows)
             e *= r
             out[rows, :, 0] = np.einsum("wnm,wm->wn", e, weights[rows])  # one pass: multiply and sum
-        else:
-            r = y[rows, :, None, :] - centers[rows, None, :, :]  # (w, n, M, d)
-            e = prof.dphi_over_scale(np.einsum("wnmd,wnmd->wnm", r, r), rows)
-            e *= weights[rows, None, :]
-            out[rows] = np.einsum("wnm,wnmd->wnd", e, r)
+            continue
+        o = origin[rows, None, :]
+        yo = y[rows] - o  # (w, n, d)
+        zo = centers[rows] - o  # (w, M, d)
+        s = scratch[0][:math.prod(shape)].reshape(shape)
+        r = scratch[1][:s.size].reshape(shape)
+        for k in range(d):  # s = sum_k (y_k - z_k)^2, one coordinate at a time
+            dest = s if k == 0 else r
+            np.subtract(yo[:, :, k, None], zo[:, None, :, k], out=dest)
+            np.multiply(dest, dest, out=dest)
+            if k:
+                s += r
+        e = prof.dphi_over_scale(s, rows)
+        cols = np.empty((shape[0], size, d + 1))  # [w, w z] per cell
+        cols[..., 0] = weights[rows]
+        np.multiply(zo, weights[rows, :, None], out=cols[..., 1:])
+        acc = np.matmul(e, cols)  # (w, n, d + 1)
+        np.multiply(acc[..., :1], yo, out=out[rows])
+        out[rows] -= acc[..., 1:]
     out *= (2.0 * prof.scale * factor)[:, None, None]
     return out
 
@@ -177,7 +201,8 @@ class BatchedDiscriminators:
         self.cell = {
             "x": x, "p": p, "psum": p.sum(axis=1), "c": np.zeros((num, num_funcs)),
             "buf": np.zeros((num, capacity, n, d)), "coef": np.zeros((num, num_funcs, capacity, n)),
-            "start": np.ones(num, dtype=int), "scale": np.ones(num), "alive": np.ones(num, dtype=bool)}
+            "start": np.ones(num, dtype=int), "scale": np.ones(num), "alive": np.ones(num, dtype=bool),
+            "origin": x.mean(axis=1)}
 
     def start_at(self, has_f, y_star, q_star, lam):
         """``f = f* = (K(., X) p - K(., Y*) q*) / lam`` in the cells ``has_f`` (function 0)."""
@@ -218,17 +243,19 @@ class BatchedDiscriminators:
         """``grad f(y)`` per cell, ``(B, n, d)``."""
         cell, lo = self.cell, self.low
         num, _, d = y.shape
-        g = expansion_grad(self.prof, y, cell["x"], cell["p"], cell["c"][:, 0], self.scratch)
+        origin = cell["origin"]
+        g = expansion_grad(self.prof, y, cell["x"], cell["p"], cell["c"][:, 0], self.scratch, origin)
         z = cell["buf"][:, lo:self.stop].reshape(num, -1, d)
         w = cell["coef"][:, 0, lo:self.stop].reshape(num, -1)
-        g += expansion_grad(self.prof, y, z, w, cell["scale"], self.scratch)
+        g += expansion_grad(self.prof, y, z, w, cell["scale"], self.scratch, origin)
         return g
 
     def field_grad(self, y, z, q):
         """Gradient at ``y`` of the field term ``K(., X) p - K(., z) q`` per cell (not stored)."""
         cell, ones = self.cell, np.ones(len(y))
-        return (expansion_grad(self.prof, y, cell["x"], cell["p"], ones, self.scratch)
-                - expansion_grad(self.prof, y, z, q, ones, self.scratch))
+        origin = cell["origin"]
+        return (expansion_grad(self.prof, y, cell["x"], cell["p"], ones, self.scratch, origin)
+                - expansion_grad(self.prof, y, z, q, ones, self.scratch, origin))
 
     def decay(self, factor):
         """``f <- factor f`` (one column; ``Expansion.decay``); ``factor`` per cell."""

@@ -33,7 +33,36 @@ import math
 
 import numpy as np
 
-__all__ = ["TruncationTracker", "MIX_COND_MAX"]
+from .. import _validate as V
+
+__all__ = ["TruncationTracker", "MIX_COND_MAX", "LOSSLESS_TOL", "history_tolerance"]
+
+#: The default relative truncation tolerance of ``kg.simulate`` and ``kg.simulate_batch``: float64
+#: rounding, ``2^-53``. A slice is dropped only while the certified gradient error of everything
+#: dropped, ``G D_k``, stays within ``2^-53`` of ``G`` times the total coefficient mass, a bound on
+#: the gradient's size and on the rounding of its exact sum (``~eps`` of the sum of absolute terms);
+#: so default runs give the full history's numbers to rounding and keep at most about
+#: ``37 / (eta_d lam)`` slices (``log(2^-53) = -36.7``); with ``lam = 0`` nothing is dropped.
+LOSSLESS_TOL = 2.0**-53
+
+
+def history_tolerance(value, name: str = "history_tol"):
+    """The truncation tolerance of a run asked for ``history_tol = value``.
+
+    ``None`` (the default) is :data:`LOSSLESS_TOL`; ``0`` keeps the whole history (returns
+    ``None``); any other value must lie in ``(0, 1)`` (``ValueError`` naming ``name``).
+
+    Examples
+    --------
+    >>> history_tolerance(None) == 2.0**-53, history_tolerance(0), history_tolerance(1e-8)
+    (True, None, 1e-08)
+    """
+    if value is None:
+        return LOSSLESS_TOL
+    value = V.scalar(value, name, nonnegative=True)
+    if value >= 1:
+        raise ValueError(f"{name} must be in [0, 1) (0 keeps the whole history), got {value}")
+    return value or None
 
 #: Above this condition number of the mixing map's eigenvectors the dropped mass is bounded
 #: with the induced 1-norm instead of the eigenbasis (nearly defective map).
@@ -100,6 +129,21 @@ class TruncationTracker:
             self.kept[0] += mass
         else:
             self.kept += mass
+
+    def absorb(self, w) -> None:
+        """Count the coefficients ``w (F, n)`` of one cell as approximated (not kept exactly).
+
+        For an owner that replaces part of its expansion by an approximation whose error per
+        unit of coefficient mass is bounded (the fast Gauss transform,
+        :mod:`kernelgda.discriminator.fgt`): :meth:`dropped` then bounds the absolute
+        coefficient mass of everything absorbed, decayed or mixed like the rest (one
+        function: ``w`` in stored units, as :meth:`added`).
+        """
+        if self.num_funcs == 1:
+            self._dropped[0] += float(np.abs(w).sum())
+            return
+        self.amp[0] += np.abs(self.vinv[0] @ w).sum(axis=1)
+        self.mass[0] += float(np.abs(w).sum())
 
     def rescale(self, rows, factor) -> None:
         """The owner multiplied the stored coefficients of the cells ``rows`` by ``factor``."""

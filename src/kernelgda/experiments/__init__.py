@@ -37,6 +37,7 @@ from . import (
     smm_spread,
     smm_validity,
     spectral_maps,
+    spread_law,
     stability_regions,
     two_point,
 )
@@ -76,7 +77,7 @@ class Experiment:
 #: Registry name -> Experiment, in the order ``kernelgda reproduce`` runs them.
 EXPERIMENTS = {m.NAME: Experiment(m.NAME, m) for m in (
     rate_check, spectral_maps, regime_diagram, two_point, beyond_isolated, linear_validity, digits,
-    stability_regions, rule_comparison, rule_rates, smm_spread, smm_validity, kernel_shape,
+    stability_regions, rule_comparison, rule_rates, smm_spread, spread_law, smm_validity, kernel_shape,
     local_minima, ring, moment_models, ring_moments, network_discriminator, generator_kernel,
     parametric_minima, digits_generator)}
 

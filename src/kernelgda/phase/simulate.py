@@ -74,4 +74,4 @@ def _run(params, num, cells, settings, fps):
         eqs = [fps[c].eq for c in cells]
     # the same unit direction of e0 for every cell of this shape (kernelgda.check)
     return check_rates(gans, gdas, eqs, settings.num_steps, seed=settings.seed, e0_scale=E0_SCALE,
-                       history_tol=settings.history_tol, tol=settings.measure_tol)
+                       history_tol=settings.history_tol or 0.0, tol=settings.measure_tol)
