@@ -41,7 +41,7 @@ import numpy as np
 from ..check import MEASURED_TOL
 from ..regimes import DEFAULT_TOL
 from .dataset import build_dataset
-from .run import map_tasks
+from .run import check_runner, map_tasks
 from .simulate import HISTORY_TOL
 from .store import FILL, open_store
 from .sweep import Sweep, compute_block, plan_sweep
@@ -157,6 +157,7 @@ def run_sweep(sweep: Sweep, *, client=None, store=None, workers: int | None = No
     """Compute a planned sweep (:func:`kernelgda.phase.sweep.plan_sweep`): the scenario's
     fixed points, then every block not already in ``store``, as Dask tasks
     (:func:`kernelgda.phase.run.map_tasks`); arguments as :func:`phase_diagram`."""
+    check_runner(client, workers)
     saved = None
     if store is not None:
         import dask.array as da

@@ -56,7 +56,7 @@ def _axis_values(name, values):
     where = f"axes[{name!r}]"
     if isinstance(values, str):
         values = [values]
-    arr = np.asarray(values, dtype=object if name == "mode" else float)
+    arr = np.asarray(values, dtype=object) if name == "mode" else V.reals(values, where)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{where} must be a non-empty 1-d list of values, got shape {arr.shape}")
     if name != "mode" and not np.all(np.isfinite(arr)):

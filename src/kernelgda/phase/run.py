@@ -22,7 +22,9 @@ import os
 import uuid
 from collections.abc import Callable, Iterable
 
-__all__ = ["ClusterError", "map_tasks", "default_workers", "connect",
+from .. import _validate as V
+
+__all__ = ["ClusterError", "map_tasks", "default_workers", "connect", "check_runner",
            "WAVE_PER_WORKER", "INFLIGHT_PER_THREAD"]
 
 #: Embedded runs: tasks per thread in one wave of the local scheduler.
@@ -35,6 +37,17 @@ INFLIGHT_PER_THREAD = 4
 def default_workers() -> int:
     """Threads of an embedded run: 2, or 1 on a one-core machine."""
     return min(2, os.cpu_count() or 1)
+
+
+def check_runner(client, workers) -> None:
+    """Refuse, in one line, a ``client`` that is not a ``dask.distributed.Client`` (an address
+    string is a slip: :func:`connect` turns one into a client) and ``workers < 1``."""
+    if workers is not None:
+        V.integer(workers, "workers", minimum=1)
+    if client is not None and not all(callable(getattr(client, a, None)) for a in ("submit", "nthreads")):
+        hint = " (connect to an address with kernelgda.phase.run.connect)" if isinstance(client, str) else ""
+        raise ValueError(f"client must be a dask.distributed.Client or None, got "
+                         f"{type(client).__name__} {client!r:.60}{hint}")
 
 
 def map_tasks(fn: Callable, shared, items: Iterable, on_result: Callable, *, client=None,
