@@ -163,7 +163,9 @@ def test_interrupted_simulation_resumes_to_the_same_dataset(tmp_path, capsys, mo
     assert main(SIMULATE + ["--out", str(out)]) == 2
     assert "--resume" in capsys.readouterr().err
     # Other arguments cannot resume this sweep.
-    assert main(SIMULATE + ["--steps", "100", "--resume", "--out", str(out)]) == 2
+    other = [("100" if prev == "--steps" else a)
+             for prev, a in zip([None] + SIMULATE[:-1], SIMULATE, strict=True)]
+    assert main(other + ["--resume", "--out", str(out)]) == 2
     assert "other arguments" in capsys.readouterr().err
 
     counted = []

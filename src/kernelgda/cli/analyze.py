@@ -103,8 +103,9 @@ def format_report(res: dict, path: str | None = None) -> str:
     """The human-readable report of :func:`analyze`'s result."""
     par = res["parameters"]
     fp = res["fixed_point"]
-    kernel = par["kernel"] + "".join(f" {key} = {fmt(par[key])}"
-                                     for key in ("sigma", "alpha", "depth", "bias") if key in par)
+    kernel = par["kernel"] + "".join(
+        f" {key} = " + (", ".join(map(fmt, par[key])) if isinstance(par[key], list) else fmt(par[key]))
+        for key in ("sigma", "alpha", "depth", "bias", "sigmas", "scale_weights") if key in par)
     mode = par["mode"] + (f" (d_steps = {par['d_steps']})" if par.get("d_steps", 1) != 1 else "") + (
         f" (beta = {fmt(par['beta'])})" if par.get("beta", 0) else "")
     lines = [f"scenario {res['scenario']}" + (f" ({path})" if path else ""),
@@ -152,7 +153,7 @@ def format_report(res: dict, path: str | None = None) -> str:
 def run(args) -> int:
     import sys
 
-    from ..scenario import load_scenario
+    from .inputs import load_scenario
 
     scenario = load_scenario(args.scenario, max_memory=args.max_memory)
     res = analyze(scenario, check=args.check, steps=args.steps, seed=args.seed)

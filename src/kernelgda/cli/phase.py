@@ -186,6 +186,10 @@ def _plan(args, axes, fixed, scenario, out):
     from ..phase.sweep import PREDICTED, SIMULATED
     from ..resources import ITEMSIZE, default_limit, parse_size
 
+    if args.scheduler is not None:
+        from ..phase.run import parse_address
+
+        parse_address(args.scheduler)
     chunk = 1 if args.chunk_size is None else args.chunk_size
     for name, what in (("steps", args.steps), ("chunk-size", chunk),
                        ("workers", 1 if args.workers is None else args.workers)):
@@ -231,12 +235,12 @@ def run(args) -> int:
     axes, fixed = _parse(args)
     scenario = None
     if args.scenario is not None:
-        from ..scenario import load_scenario
+        from .inputs import load_scenario
 
         scenario = load_scenario(args.scenario)
     out = Path(args.out)
     sweep, fmt, store, limit = _plan(args, axes, fixed, scenario, out)
-    client, close = connect(args.scheduler) if args.scheduler else (None, None)
+    client, close = connect(args.scheduler) if args.scheduler is not None else (None, None)
     try:
         out = writable_dir(args.out)
         bar = None

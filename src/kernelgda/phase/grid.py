@@ -35,6 +35,8 @@ RULE_OPTIONS = OPTION_RULES
 OPTIONS = ("mode", "beta", "d_steps")
 
 _INTEGER = ("n", "d_steps")
+#: Largest ``n`` or ``d_steps`` of a grid: every integer up to it is exact in float64.
+MAX_INTEGER = 2**53
 _POSITIVE = ("q", "n", "eta_d", "eta_g", "sigma", "alpha", "d_steps")
 _NONNEGATIVE = ("p", "lam")
 
@@ -46,7 +48,11 @@ def _check_value(name, value, where):
             raise ValueError(f"{where} must be one of {', '.join(MODES)}; got {value!r}")
         return str(value)
     if name in _INTEGER:
-        return V.integer(value, where, minimum=1)
+        value = V.integer(value, where, minimum=1)
+        if value > MAX_INTEGER:
+            raise ValueError(f"{where} must be at most 2^53 = {MAX_INTEGER:.3g} (exact in float64), "
+                             f"got {V.short(value)}")
+        return value
     if name == "beta":
         return check_beta(value, where)
     return V.scalar(value, where, positive=name in _POSITIVE, nonnegative=name in _NONNEGATIVE)
