@@ -20,7 +20,9 @@ regime regions, with the closed-form boundaries of theory section 5 for an isola
 ``(sigma, lam)`` diagram of alternating GDA with one discriminator step; skipped with a
 note for three axes) and ``DIR/summary.json`` (grid, counts per regime, and
 for ``simulate`` the agreement of measured with predicted regimes,
-:func:`kernelgda.compare`).
+:func:`kernelgda.compare`; no timings: the time goes to stdout, so identical runs write
+identical files). A refusal found while computing (a cell beyond float64) removes what the
+run created: the directory, the store, the files.
 
 The grid is computed in blocks of ``--chunk-size`` cells, each a Dask task
 (:mod:`kernelgda.phase.run`): in this process by default, on a cluster with
@@ -227,10 +229,7 @@ def _plan(args, axes, fixed, scenario, out):
 def run(args) -> int:
     from pathlib import Path
 
-    from .. import compare
-    from ..io import atomic_path, atomic_write_text, writable_dir
-    from ..phase import closed_form_boundaries, for_netcdf, run_sweep
-    from ..phase.run import connect
+    from ..io import undo_on_refusal
 
     axes, fixed = _parse(args)
     scenario = None
@@ -240,6 +239,18 @@ def run(args) -> int:
         scenario = load_scenario(args.scenario)
     out = Path(args.out)
     sweep, fmt, store, limit = _plan(args, axes, fixed, scenario, out)
+    outputs = [out / name for name in ("phase.nc", "phase.png", "summary.json")]
+    with undo_on_refusal(out, outputs + ([store] if store is not None else [])):
+        return _execute(args, axes, fixed, sweep, fmt, store, limit)
+
+
+def _execute(args, axes, fixed, sweep, fmt, store, limit) -> int:
+    """Compute the planned sweep and write its files (``run`` removes them on a refusal)."""
+    from .. import compare
+    from ..io import atomic_path, atomic_write_text, writable_dir
+    from ..phase import closed_form_boundaries, for_netcdf, run_sweep
+    from ..phase.run import connect
+
     client, close = connect(args.scheduler) if args.scheduler is not None else (None, None)
     try:
         out = writable_dir(args.out)
@@ -274,7 +285,7 @@ def run(args) -> int:
     in_memory = sweep.memory()["result"] <= limit
     if in_memory:
         ds = ds.load()
-    summary = _summary(ds, args, axes, fixed, elapsed)
+    summary = _summary(ds, args, axes, fixed)  # no timings: identical runs, identical files
     comparison = None
     if args.method == "simulate" and in_memory:
         comparison = compare(ds)
@@ -323,13 +334,13 @@ def run(args) -> int:
     return 0
 
 
-def _summary(ds, args, axes, fixed, elapsed) -> dict:
+def _summary(ds, args, axes, fixed) -> dict:
     from ..regimes import REGIMES
     from ..status import Status
 
     labels = ("undetermined",) + REGIMES
     if not isinstance(ds["generator_rate"].data, np.ndarray):
-        return _lazy_summary(ds, args, axes, elapsed, labels)
+        return _lazy_summary(ds, args, axes, labels)
     rate = ds["generator_rate"].values
     summary = {
         "method": args.method,
@@ -343,7 +354,6 @@ def _summary(ds, args, axes, fixed, elapsed) -> dict:
         "regimes": _counts(ds["regime"].values, labels),
         "generator_rate": {"min": float(np.nanmin(rate)) if np.isfinite(rate).any() else None,
                            "max": float(np.nanmax(rate)) if np.isfinite(rate).any() else None},
-        "elapsed_s": round(elapsed, 3),
     }
     if np.isfinite(rate).any():
         best = np.unravel_index(np.nanargmin(rate), rate.shape)
@@ -358,7 +368,7 @@ def _summary(ds, args, axes, fixed, elapsed) -> dict:
     return summary
 
 
-def _lazy_summary(ds, args, axes, elapsed, labels) -> dict:
+def _lazy_summary(ds, args, axes, labels) -> dict:
     """The summary of a dataset too large for memory, by reductions over its blocks."""
     import dask
 
@@ -374,7 +384,7 @@ def _lazy_summary(ds, args, axes, elapsed, labels) -> dict:
                "fixed": {k: v for k, v in ds.attrs.items() if k not in _SETTINGS},
                "settings": {k: v for k, v in ds.attrs.items() if k in _SETTINGS and k != "scenario_source"},
                "cells": int(ds["generator_rate"].size), "regimes": counts("regime"),
-               "generator_rate": {"min": float(lo), "max": float(hi)}, "elapsed_s": round(elapsed, 3)}
+               "generator_rate": {"min": float(lo), "max": float(hi)}}
     if "measured_regime" in ds:
         from ..status import Status
 
