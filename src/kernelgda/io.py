@@ -91,14 +91,15 @@ def writable_dir(path, name: str = "output directory") -> Path:
 
 
 @contextlib.contextmanager
-def undo_on_refusal(directory, paths=()):
+def undo_on_refusal(directory, paths=(), *, spare=()):
     """Remove, when the block raises a ``ValueError`` (a refusal found while computing), what
     it created: those of ``paths`` (files or directory trees) that did not exist before it,
     then the directories of ``directory``'s chain that it created, where left empty.
 
     A refused run then leaves nothing behind, and the corrected rerun is not told that an
     empty directory or a half-initialised store "holds a sweep". Other exceptions (an
-    interruption) keep everything, so that a store can be resumed.
+    interruption) keep everything, so that a store can be resumed, and so do the ``ValueError``
+    subclasses in ``spare`` (a refusal because another process owns what is there now).
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp()) / "new" / "out"
@@ -117,7 +118,9 @@ def undo_on_refusal(directory, paths=()):
     new_paths = [Path(p) for p in paths if not os.path.lexists(p)]
     try:
         yield
-    except ValueError:
+    except ValueError as exc:
+        if isinstance(exc, tuple(spare)):
+            raise
         for path in new_paths:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)

@@ -221,8 +221,9 @@ def _plan(args, axes, fixed, scenario, out):
                          if args.method == "simulate" else "--resume applies to --method simulate or "
                          "--format zarr")
     if store is not None and store.exists() and not args.resume:
-        raise ValueError(f"{store} holds a sweep; rerun with --resume to continue it, or delete it to "
-                         "start again")
+        from ..phase.store import existing_store_message
+
+        raise ValueError(existing_store_message(store))
     return sweep, fmt, store, limit
 
 
@@ -240,7 +241,9 @@ def run(args) -> int:
     out = Path(args.out)
     sweep, fmt, store, limit = _plan(args, axes, fixed, scenario, out)
     outputs = [out / name for name in ("phase.nc", "phase.png", "summary.json")]
-    with undo_on_refusal(out, outputs + ([store] if store is not None else [])):
+    from ..phase.store import StoreTaken
+
+    with undo_on_refusal(out, outputs + ([store] if store is not None else []), spare=(StoreTaken,)):
         return _execute(args, axes, fixed, sweep, fmt, store, limit)
 
 

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SweepStore", "open_store", "fingerprint", "STORE_NAME", "FILL"]
+__all__ = ["SweepStore", "open_store", "fingerprint", "existing_store_message", "StoreTaken",
+           "STORE_NAME", "FILL"]
 
 STORE_NAME = "phase.zarr"
 #: Fill value of each dtype: what unfinished cells read as (Zarr's default for integers).
@@ -122,27 +123,95 @@ def open_store(path, sweep, template, *, resume: bool = True) -> SweepStore:
     spec = fingerprint(sweep)
     if path.exists():
         if not resume:
-            raise ValueError(f"{path} holds a sweep; rerun with --resume to continue it, or delete "
-                             "it to start again")
+            raise ValueError(existing_store_message(path))
         try:
             group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
             old = group.attrs.get("kernelgda_sweep")
-            group["progress/checksum"]  # noqa: B018 - present in every store this module writes
         except Exception:  # noqa: BLE001
-            raise ValueError(f"{path} is not a kernelgda sweep store; delete it or choose another "
-                             "--out") from None
+            old = None
+        if old is None:
+            raise ValueError(f"{path} is not a kernelgda sweep store (or its root metadata is damaged); "
+                             "delete it and rerun, or choose another --out")
         if old != spec:
             raise ValueError(f"{path} was started with other arguments; rerun the same command, "
                              "or delete it to start again")
+        _repair_metadata(zarr, path, group, sweep)
         store = SweepStore(path, sweep, group, set(), 0)
         store.done, store.corrupt = _verify(store)
         return store
-    encoding = {name: {"chunks": sweep.block} for name in sweep.variables}
-    template.attrs["kernelgda_sweep"] = spec
-    template.to_zarr(str(path), mode="w-", compute=False, zarr_format=2, consolidated=True,
-                     encoding=encoding)
+    _create(zarr, path, sweep, template, spec)
     group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
-    progress = group.create_group("progress")
-    progress.create_array("checksum", shape=(sweep.num_blocks,), chunks=(1,), dtype="int64",
-                          fill_value=-1)
     return SweepStore(path, sweep, group, set(), 0)
+
+
+class StoreTaken(ValueError):
+    """Another run created the store first: what is at its path is not this run's to remove."""
+
+
+def existing_store_message(path) -> str:
+    """What to do about an existing ``path`` when a sweep would start there afresh."""
+    return f"{path} holds a sweep; rerun with --resume to continue it, or delete it to start again"
+
+
+def _create(zarr, path: Path, sweep, template, spec) -> None:
+    """Write the empty store under a temporary name beside ``path`` and rename it into place:
+    a store that exists is complete (a full disk or an interruption leaves no half store), and
+    of two runs racing to create it the second is told so instead of finding half of one."""
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        encoding = {name: {"chunks": sweep.block} for name in sweep.variables}
+        template.attrs["kernelgda_sweep"] = spec
+        template.to_zarr(str(tmp), mode="a", compute=False, zarr_format=2, consolidated=True,
+                         encoding=encoding)
+        group = zarr.open_group(str(tmp), mode="r+", use_consolidated=False)
+        progress = group.create_group("progress")
+        progress.create_array("checksum", shape=(sweep.num_blocks,), chunks=(1,), dtype="int64",
+                              fill_value=-1)
+        try:
+            tmp.rename(path)
+        except OSError:
+            if path.exists():
+                raise StoreTaken(f"{path} was created by another run meanwhile; let that run finish "
+                                 "(or rerun with --resume if it stopped), or choose another --out") \
+                    from None
+            raise
+    except OSError as exc:  # a full disk, a read-only directory
+        raise ValueError(f"cannot create {path}: {exc.strerror or exc}; nothing was left behind") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _repair_metadata(zarr, path: Path, group, sweep) -> None:
+    """On resume: coordinates that differ from the sweep's (checksums cover only the blocks) are
+    rewritten from the arguments, and the consolidated metadata (what ``xarray.open_zarr``
+    reads) is rebuilt; a variable whose own metadata is missing or damaged is one line naming
+    it and the way out."""
+    for name, values in sweep.coords.items():
+        want = np.asarray(values)
+        try:
+            ok = np.array_equal(group[name][:], want)
+        except Exception:  # noqa: BLE001 - a damaged chunk or array fails in many ways
+            ok = False
+        if not ok:
+            try:
+                group[name][:] = want
+            except Exception as exc:  # noqa: BLE001
+                raise ValueError(f"{path}: coordinate {name!r} is damaged and cannot be rewritten "
+                                 f"({type(exc).__name__}); delete the store and rerun") from None
+    for name in list(sweep.variables) + ["progress/checksum"]:
+        try:
+            array = group[name]
+            if tuple(array.shape) != (tuple(sweep.shape) if name in sweep.variables else (sweep.num_blocks,)):
+                raise ValueError("wrong shape")
+        except Exception as exc:  # noqa: BLE001
+            why = "missing" if isinstance(exc, KeyError) else "damaged"
+            raise ValueError(f"{path}: the metadata of {name!r} is {why}; its blocks cannot be read: "
+                             "delete the store and rerun") from None
+    try:
+        zarr.consolidate_metadata(str(path), zarr_format=2)
+    except Exception as exc:  # noqa: BLE001
+        raise ValueError(f"{path}: its metadata cannot be rebuilt ({type(exc).__name__}); delete the "
+                         "store and rerun") from None
