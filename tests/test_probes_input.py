@@ -135,3 +135,59 @@ LIBRARY_REFUSALS = {
 def test_library_refuses_what_the_cli_refuses(case):
     call, name = LIBRARY_REFUSALS[case]
     _refused(call, name)
+
+
+# -- class 12: memory and loops sized from an argument are estimated first ------------------
+
+SIZED_FIRST = {
+    "random features in simulate": (lambda: kg.simulate(_gan(), kg.GDA(0.1, 0.1), [[0.1, 0.0]], 1.0, 2,
+                                                        discriminator=kg.RandomFeatures(10**13)),
+                                    "random features"),
+    "random features 1e12": (lambda: kg.RandomFeatures(10**12).sample(kg.Gaussian(1.0), 3),
+                             "random features"),
+    "fall_steps 1e5 x 1e5": (lambda: kg.smm.fall_steps(kg.Gaussian(0.7), p=np.ones(10**5), q=0.125, n=8,
+                                                        lam=np.ones((10**5, 1)), gda=kg.GDA(0.1, 2.0),
+                                                        e0=[0.0], cov0=[[0.01]], num_steps=5,
+                                                        factors=[10.0]), "fall_steps grid"),
+    "stability_region 1e12": (lambda: stability_region("simultaneous", num=10**12), "stability_region"),
+    "stability_region 1e15 momentum": (lambda: stability_region("momentum", beta=0.3, num=10**15),
+                                       "stability_region"),
+    "multiscale 1001 scales": (lambda: kg.Multiscale(np.linspace(0.1, 2.0, 1001)), "sigmas"),
+    "nngp depth 101": (lambda: kg.NNGP(depth=101), "depth"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SIZED_FIRST))
+def test_sizes_and_loops_are_checked_before_the_work(case):
+    import tracemalloc
+
+    call, name = SIZED_FIRST[case]
+    tracemalloc.start()
+    try:
+        _refused(call, name)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 10**6, f"refused before allocating: peak {peak / 1e6:.0f} MB"
+
+
+@pytest.mark.parametrize("argv", [["--axis", "sigma=0.1:1:1e8"], ["--axis", "sigma=0.1:1:1e8:log"],
+                                  ["--axis", "sigma=0.1:1:1e4", "--axis", "lam=0:1:1e4"],
+                                  ["--axis", "sigma=0.1:1:1e6", "--format", "zarr"]])
+def test_cli_axes_are_sized_before_they_are_built(capsys, tmp_path, argv):
+    import tracemalloc
+
+    from kernelgda.cli import main
+
+    tracemalloc.start()
+    try:
+        # an explicit limit: with the default (half the free memory) a big machine would run it
+        code = main(["phase"] + argv + ["--set", "eta_d=0.1", "--set", "eta_g=0.1", "--set", "lam=0.5",
+                                        "--max-memory", "1M", "--out", str(tmp_path / "o")])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    err = capsys.readouterr().err
+    assert code == 2 and "needs" in err and "\n" not in err.strip(), err
+    assert peak < 50 * 10**6, f"refused before building the axis: peak {peak / 1e6:.0f} MB"
+    assert not (tmp_path / "o").exists()

@@ -30,7 +30,7 @@ and key is listed; keys marked *optional* have the default shown)::
     # sigmas = [0.1, 1.0]             # multiscale only: the bandwidths (at most 1000)
     # scale_weights = [1.0, 0.5]      # multiscale only: weight of each bandwidth (default 1 each)
     # alpha = 1.0                     # rational_quadratic only (default 1), in [1e-50, 1e50]
-    # depth = 2                       # nngp only: number of ReLU layers (default 2, at most 1000)
+    # depth = 2                       # nngp only: number of ReLU layers (default 2, at most 100)
     # bias = 0.0                      # nngp only: bias std. dev. beta (default 0; else in [1e-50, 1e50])
 
     [gda]

@@ -52,7 +52,7 @@ import numpy as np
 
 from .rates import to_jsonable
 
-__all__ = ["register", "run", "parse_axis", "parse_setting"]
+__all__ = ["register", "run", "parse_axis", "axis_count", "parse_setting"]
 
 #: Largest dataset written as netCDF 3 by ``--format auto`` (the classic format's 2 GiB offsets).
 NETCDF_LIMIT = 2 * 10**9
@@ -74,26 +74,48 @@ def _number(text, what):
     return value
 
 
-def parse_axis(spec: str):
-    """``NAME=START:STOP:NUM[:log|lin]`` or ``NAME=V1,V2,...`` -> ``(name, values)``.
+def parse_axis(spec: str, *, max_memory=None):
+    """``NAME=START:STOP:NUM[:log|lin]`` or ``NAME=V1,V2,...`` -> ``(name, values)``; ``NUM``
+    values are sized against ``max_memory`` before they are built.
 
     >>> parse_axis("lam=0:1:3")
     ('lam', [0.0, 0.5, 1.0])
     >>> parse_axis("mode=alternating,simultaneous")
     ('mode', ['alternating', 'simultaneous'])
     """
+    name, values, num, what = _axis(spec)
+    if values is not None:
+        return name, values
+    from ..resources import ITEMSIZE, check_bytes, format_count
+
+    check_bytes(num * ITEMSIZE, f"--axis {name}", limit=max_memory, hint="use fewer values",
+                detail=f"{format_count(num)} float64 values")
+    start, stop, scale = _axis(spec, describe=True)
+    values = np.geomspace(start, stop, num) if scale == "log" else np.linspace(start, stop, num)
+    return name, values.tolist() if values.size <= 10**4 else values  # an array: 8 bytes a value
+
+
+def axis_count(spec: str) -> int:
+    """How many values ``--axis spec`` gives, without building them."""
+    return _axis(spec)[2]
+
+
+def _axis(spec: str, describe: bool = False):
+    """``(name, values or None, count, what)``: the values of a list, ``None`` for a range (built
+    by :func:`parse_axis` once sized); with ``describe``, ``(start, stop, scale)`` of the range."""
     name, sep, rest = spec.partition("=")
     name = name.strip()
     what = f"--axis {spec!r}"
     if not sep or not name or not rest.strip():
         raise ValueError(f"{what}: expected NAME=START:STOP:NUM[:log|lin] or NAME=V1,V2,...")
     if name == "mode":
-        return name, [v.strip() for v in rest.split(",") if v.strip()]
+        values = [v.strip() for v in rest.split(",") if v.strip()]
+        return name, values, len(values), what
     if ":" not in rest:
         items = [v for v in rest.split(",") if v.strip()]
         if not items:
             raise ValueError(f"{what}: no values")
-        return name, [_number(v, what) for v in items]
+        return name, [_number(v, what) for v in items], len(items), what
     parts = rest.split(":")
     if len(parts) not in (3, 4):
         raise ValueError(f"{what}: expected START:STOP:NUM or START:STOP:NUM:log")
@@ -107,13 +129,11 @@ def parse_axis(spec: str):
     scale = parts[3].strip() if len(parts) == 4 else "lin"
     if scale not in ("log", "lin", "linear"):
         raise ValueError(f"{what}: spacing must be 'log' or 'lin', got {scale!r}")
-    if scale == "log":
-        if start <= 0 or stop <= 0:
-            raise ValueError(f"{what}: a log axis needs START > 0 and STOP > 0")
-        values = np.geomspace(start, stop, int(num))
-    else:
-        values = np.linspace(start, stop, int(num))
-    return name, values.tolist()
+    if scale == "log" and (start <= 0 or stop <= 0):
+        raise ValueError(f"{what}: a log axis needs START > 0 and STOP > 0")
+    if describe:
+        return start, stop, scale
+    return name, None, int(num), what
 
 
 def parse_setting(spec: str):
@@ -167,9 +187,14 @@ def _counts(codes, labels):
 
 def _parse(args):
     """Axes and fixed parameters, every repetition refused."""
+    if args.format != "zarr":  # the grid must fit in memory: sized before any axis is built
+        from ..phase.sweep import check_cells
+
+        check_cells(math.prod(axis_count(spec) for spec in args.axis), args.method,
+                    max_memory=args.max_memory)
     axes = {}
     for spec in args.axis:
-        name, values = parse_axis(spec)
+        name, values = parse_axis(spec, max_memory=args.max_memory)
         if name in axes:
             raise ValueError(f"--axis {name} given twice")
         axes[name] = values

@@ -67,10 +67,18 @@ def _axis_values(name, values):
         raise ValueError(f"{where} must be a non-empty 1-d list of values, got shape {arr.shape}")
     if name != "mode" and not np.all(np.isfinite(arr)):
         raise ValueError(f"{where} must contain only finite numbers (no NaN or inf)")
-    checked = [_check_value(name, v, where) for v in arr.tolist()]
-    if name == "mode":
-        return np.array(checked, dtype=str)
-    return np.array(checked, dtype=int if name in _INTEGER else float)
+    if name in ("mode", "beta"):  # strings, and beta's rule-dependent check: value by value
+        checked = [_check_value(name, v, where) for v in arr.tolist()]
+        return np.array(checked, dtype=str if name == "mode" else float)
+    # the other parameters vectorized: a long axis never becomes a list of Python numbers
+    arr = V.array(arr, where, positive=name in _POSITIVE, nonnegative=name in _NONNEGATIVE)
+    if name in _INTEGER:
+        if not np.all(arr == np.round(arr)) or np.any(arr < 1) or np.any(arr > MAX_INTEGER):
+            bad = arr[(arr != np.round(arr)) | (arr < 1) | (arr > MAX_INTEGER)][0]
+            raise ValueError(f"{where} must hold whole numbers from 1 to 2^53 = {MAX_INTEGER:.3g} (exact "
+                             f"in float64), got {bad:g}")
+        return arr.astype(np.int64)
+    return arr
 
 
 def _parse(axes, fixed, valid, defaults):
