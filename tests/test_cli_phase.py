@@ -75,8 +75,8 @@ def test_momentum_theory_and_optimistic_simulation(tmp_path, capsys):
     assert main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["agreement"]["agree_away"] == 1.0 and summary["status"]["completed"] == 6
-    # theory section 7: measured rates equal the closed form (1e-3 demanded)
-    assert summary["agreement"]["rate_error_max"] < 1e-3
+    # theory section 7: measured rates equal the closed form (1e-5 demanded; the runs stay linear)
+    assert summary["agreement"]["rate_error_max"] < 1e-5
     capsys.readouterr()
 
 
