@@ -242,3 +242,46 @@ def test_large_integer_parameters_on_the_command_line(capsys, tmp_path):
     want = kg.isolated.eigenvalues(n=10**12, q=1.0, p=1.0, eta_d=0.1, eta_g=0.1, lam=0.5, sigma=1.0)
     np.testing.assert_allclose(ds["generator_rate"].values[1], want.generator_rate, rtol=1e-12,
                                err_msg="the closed form at n = 1e12")
+
+
+# -- class 14: figures of valid input never warn ------------------------------------------------
+
+FIGURE_GRIDS = {
+    "one axis, every cell skipped": ({"lam": [0.0, 0.0]}, {"q": 0.5, "sigma": 0.5}, "simulate"),
+    "one axis, out of order": ({"sigma": [1.0, 0.3, 0.6]}, {"lam": 0.5}, "theory"),
+    "two axes, out of order": ({"sigma": [1.0, 0.3, 0.6], "lam": [0.5, 0.1, 2.0]}, {}, "theory"),
+    "two axes, decreasing": ({"sigma": [1.0, 0.6, 0.3], "lam": [2.0, 0.5]}, {}, "theory"),
+    "two axes, one value each": ({"sigma": [0.5], "lam": [0.5]}, {}, "theory"),
+    "two axes, repeated value": ({"sigma": [0.5, 0.5, 1.0], "lam": [0.5, 1.0]}, {}, "theory"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FIGURE_GRIDS))
+def test_phase_figures_of_valid_grids_do_not_warn(case):
+    """pytest turns warnings into errors: matplotlib's empty-legend and non-monotone-mesh
+    warnings fail here. The drawn data is the dataset's (oracle: the values plotted)."""
+    import matplotlib.pyplot as plt
+
+    from kernelgda.plotting import phase_figure
+
+    axes, fixed, method = FIGURE_GRIDS[case]
+    ds = kg.phase_diagram(axes, {"eta_d": 0.1, "eta_g": 0.1, **fixed}, method=method, num_steps=30)
+    fig = phase_figure(ds)
+    try:
+        if len(axes) == 1:
+            line = fig.axes[0].lines[0]
+            order = np.argsort(ds[next(iter(axes))].values, kind="stable")
+            np.testing.assert_array_equal(np.sort(line.get_xdata()), ds[next(iter(axes))].values[order])
+    finally:
+        plt.close(fig)
+
+
+@pytest.mark.slow
+def test_cli_one_axis_linearize_with_every_cell_skipped_writes_a_figure(capsys, tmp_path):
+    path = tmp_path / "mm.toml"
+    path.write_text(BASE.replace("on_true = true", "on_true = true\nweights = 0.5"))
+    out = tmp_path / "o"
+    code, _, err = _cli(capsys, ["phase", "--method", "linearize", "--scenario", str(path), "--axis", "lam=0",
+                                 "--out", str(out)])
+    assert code == 0 and err == "", err
+    assert (out / "phase.png").exists()
