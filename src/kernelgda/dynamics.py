@@ -230,7 +230,7 @@ def measure_recorded(y, y_star, *, linear_limit: float, noise_floor: float, dela
 def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, features=None,
                        max_memory=None):
     if features is not None:  # random features: f = w.phi, no history (kernelgda.features)
-        disc = features.build(gan.kernel, gan.x_true, gan.p_true, num_funcs)
+        disc = features.build(gan.kernel, gan.x_true, gan.p_true, num_funcs, max_memory=max_memory)
     elif num_funcs is None:
         disc = Expansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, history_tol,
                          max_memory=max_memory)
@@ -300,7 +300,7 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         step; see :meth:`Trajectory.measure` for the resolution a rate needs.
     max_memory : int or str, optional
         Limit on the bytes of the stored trajectory and, separately, of the discriminator's
-        history (``"2G"``, see
+        history or random features (``"2G"``, see
         :func:`kernelgda.resources.parse_size`), checked before anything is allocated;
         ``None`` is :func:`kernelgda.resources.default_limit`.
 

@@ -126,10 +126,11 @@ class RandomFeatures:
         return omega, phase, math.sqrt(2.0 * diag / self.num_features)
 
     def build(self, kernel: Kernel, x: np.ndarray, p: np.ndarray,
-              num_funcs: int | None = None) -> FeatureDiscriminator:
+              num_funcs: int | None = None, *, max_memory=None) -> FeatureDiscriminator:
         """A discriminator ``f = 0`` over the true points ``x (m, d)`` with weights ``p``
-        (``num_funcs`` functions sharing the features for optimistic and momentum GDA)."""
-        omega, phase, amp = self.sample(kernel, x.shape[1])
+        (``num_funcs`` functions sharing the features for optimistic and momentum GDA);
+        ``max_memory`` as in :meth:`sample`."""
+        omega, phase, amp = self.sample(kernel, x.shape[1], max_memory=max_memory)
         return FeatureDiscriminator(omega, phase, amp, x, p, num_funcs)
 
 
