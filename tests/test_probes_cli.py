@@ -285,3 +285,12 @@ def test_cli_one_axis_linearize_with_every_cell_skipped_writes_a_figure(capsys, 
                                  "--out", str(out)])
     assert code == 0 and err == "", err
     assert (out / "phase.png").exists()
+
+
+@pytest.mark.parametrize("address", ["", "local:\u00b2", "inproc://x"])
+def test_reproduce_refuses_bad_scheduler_addresses_before_anything(capsys, tmp_path, address):
+    out = tmp_path / "r"
+    code, _, err = _cli(capsys, ["reproduce", "--quick", "--only", "two-point", "--scheduler", address,
+                                 "--out", str(out)])
+    _one_error(code, err, "--scheduler")
+    assert not out.exists()

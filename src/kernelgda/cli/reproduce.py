@@ -164,7 +164,7 @@ def _reproduce(args) -> int:
         get(n)
     from ..phase.run import connect
 
-    client, close = connect(args.scheduler) if args.scheduler else (None, None)
+    client, close = connect(args.scheduler) if args.scheduler is not None else (None, None)
     try:
         out = _output_dir(args.out)
         start = time.perf_counter()
@@ -174,7 +174,7 @@ def _reproduce(args) -> int:
             close()
     command = "kernelgda reproduce" + (" --quick" if args.quick else "") + (
         " --only " + " ".join(names) if args.only else "") + (
-        f" --scheduler {args.scheduler}" if args.scheduler else "")
+        f" --scheduler {args.scheduler}" if args.scheduler is not None else "")
     meta = ReportMeta(version=__version__, quick=args.quick, command=command,
                       date=time.strftime("%Y-%m-%d %H:%M:%S %Z"), seconds=time.perf_counter() - start)
     atomic_write_text(out / "report.md", render_markdown(entries, meta))
