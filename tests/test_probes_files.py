@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import os
 import shutil
 
 import numpy as np
@@ -128,7 +129,7 @@ def test_the_loser_of_a_race_is_told_and_keeps_the_winners_store(capsys, tmp_pat
 
     def racing(zarr, p, sweep, template, spec):
         if winner == "store":  # the other run finished creating a complete store first
-            real(zarr, p, sweep, template, spec)
+            os.close(real(zarr, p, sweep, template, spec))  # (and released its lock)
         else:  # or has only just made its directory
             p.mkdir()
         (p / "winner").write_text("theirs")
@@ -141,6 +142,29 @@ def test_the_loser_of_a_race_is_told_and_keeps_the_winners_store(capsys, tmp_pat
     assert "delete" not in err, f"the loser must not be told to delete the winner's store: {err!r}"
     assert (path / "winner").read_text() == "theirs", "the winner's store is untouched"
     assert [p.name for p in out.iterdir()] == ["phase.zarr"], "no temporary left beside it"
+
+
+@pytest.mark.parametrize("resume", [False, True], ids=["rerun", "resume"])
+def test_a_store_being_written_is_neither_resumed_nor_offered_for_deletion(capsys, tmp_path, resume):
+    """A store another process is writing (it holds the lock): a second run on the same --out,
+    plain or --resume, is told so and touches nothing."""
+    import fcntl
+
+    out = tmp_path / "o"
+    argv = ["phase", "--axis", "sigma=0.3,0.6", "--axis", "lam=0,0.5"] + ISOLATED + [
+        "--method", "simulate", "--steps", "20", "--format", "zarr", "--out", str(out)]
+    assert _cli(capsys, argv)[0] == 0
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in (out / "phase.zarr").rglob("*"))
+    fd = os.open(out / "phase.zarr", os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as the writing run holds it
+    try:
+        code, _, err = _cli(capsys, argv + (["--resume"] if resume else []))
+    finally:
+        os.close(fd)
+    _one_error(code, err, "another run is writing")
+    assert "delete" not in err
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in (out / "phase.zarr").rglob("*")) == before
+    assert _cli(capsys, argv + ["--resume"])[0] == 0, "once released, the store resumes"
 
 
 # -- class 13: coordinates and metadata on --resume ---------------------------------------------

@@ -245,10 +245,13 @@ def _plan(args, axes, fixed, scenario, out):
         raise ValueError("--resume needs a store: pip install 'kernelgda[cluster]'"
                          if args.method == "simulate" else "--resume applies to --method simulate or "
                          "--format zarr")
-    if store is not None and store.exists() and not args.resume:
-        from ..phase.store import existing_store_message
+    if store is not None and store.exists():
+        from ..phase.store import existing_store_message, in_use_message, store_in_use
 
-        raise ValueError(existing_store_message(store))
+        if store_in_use(store):  # another run is writing it: neither resume nor delete it
+            raise ValueError(in_use_message(store))
+        if not args.resume:
+            raise ValueError(existing_store_message(store))
     return sweep, fmt, store, limit
 
 

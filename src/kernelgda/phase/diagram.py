@@ -168,6 +168,16 @@ def run_sweep(sweep: Sweep, *, client=None, store=None, workers: int | None = No
         if saved.corrupt:
             _LOG.warning("%s: %d incomplete or damaged block(s) found; recomputing them", store,
                          saved.corrupt)
+    try:  # a store stays locked against other runs while this one writes it
+        return _compute(sweep, saved, client, workers, progress)
+    finally:
+        if saved is not None:
+            saved.close()
+
+
+def _compute(sweep, saved, client, workers, progress):
+    """The scenario's fixed points, then the blocks not in ``saved``: stored there, or gathered
+    into the dataset returned."""
     todo = [i for i in range(sweep.num_blocks) if saved is None or i not in saved.done]
     if sweep.scenario is not None and todo:
         from .sweep import kernel_scenarios

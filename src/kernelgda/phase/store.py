@@ -18,12 +18,14 @@ counted in ``SweepStore.corrupt``).
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 __all__ = ["SweepStore", "open_store", "fingerprint", "existing_store_message", "StoreTaken",
+           "store_in_use", "in_use_message",
            "STORE_NAME", "FILL"]
 
 STORE_NAME = "phase.zarr"
@@ -69,8 +71,8 @@ class SweepStore:
     """An open sweep store: :meth:`write` a block, ``done`` (blocks complete), ``corrupt``
     (blocks found incomplete or damaged when it was opened)."""
 
-    def __init__(self, path: Path, sweep, group, done: set, corrupt: int):
-        self.path, self.sweep, self.group = path, sweep, group
+    def __init__(self, path: Path, sweep, group, done: set, corrupt: int, lock=None):
+        self.path, self.sweep, self.group, self.lock = path, sweep, group, lock
         self.checksum = group["progress/checksum"]
         self.done, self.corrupt = done, corrupt
 
@@ -81,6 +83,11 @@ class SweepStore:
             self.group[name][sl] = arrays[name]
         self.checksum[index] = _crc({k: arrays[k] for k in self.sweep.variables})
         self.done.add(index)
+
+    def close(self) -> None:
+        """Release the store's lock (another run may then resume it)."""
+        _unlock(self.lock)
+        self.lock = None
 
     def read(self, index: int) -> dict:
         sl = self.sweep.slices(index)
@@ -124,24 +131,73 @@ def open_store(path, sweep, template, *, resume: bool = True) -> SweepStore:
     if path.exists():
         if not resume:
             raise ValueError(existing_store_message(path))
+        lock = _lock(path)
+        if lock is None:
+            raise StoreTaken(in_use_message(path))
         try:
             group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
             old = group.attrs.get("kernelgda_sweep")
         except Exception:  # noqa: BLE001
             old = None
         if old is None:
+            _unlock(lock)
             raise ValueError(f"{path} is not a kernelgda sweep store (or its root metadata is damaged); "
                              "delete it and rerun, or choose another --out")
-        if old != spec:
-            raise ValueError(f"{path} was started with other arguments; rerun the same command, "
-                             "or delete it to start again")
-        _repair_metadata(zarr, path, group, sweep)
-        store = SweepStore(path, sweep, group, set(), 0)
-        store.done, store.corrupt = _verify(store)
+        try:
+            if old != spec:
+                raise ValueError(f"{path} was started with other arguments; rerun the same command, "
+                                 "or delete it to start again")
+            _repair_metadata(zarr, path, group, sweep)
+            store = SweepStore(path, sweep, group, set(), 0, lock)
+            store.done, store.corrupt = _verify(store)
+        except BaseException:
+            _unlock(lock)
+            raise
         return store
-    _create(zarr, path, sweep, template, spec)
+    lock = _create(zarr, path, sweep, template, spec)
     group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
-    return SweepStore(path, sweep, group, set(), 0)
+    return SweepStore(path, sweep, group, set(), 0, lock)
+
+
+def _lock(directory: Path):
+    """A descriptor holding an exclusive advisory lock (``flock``) on the store's directory
+    itself (a file inside would be read as a Zarr member); None when another process holds
+    it. Where ``fcntl`` is missing (Windows) every lock is granted (no check)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        return -1
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return -1  # not a directory (a damaged store): the checks after this one report it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _unlock(fd) -> None:
+    if fd is not None and fd >= 0:
+        os.close(fd)
+
+
+def store_in_use(path) -> bool:
+    """Whether another process is writing the store at ``path`` now (holds its lock)."""
+    path = Path(path)
+    if not path.is_dir():
+        return False
+    fd = _lock(path)
+    _unlock(fd)
+    return fd is None
+
+
+def in_use_message(path) -> str:
+    """What to do when another run is writing ``path``."""
+    return (f"another run is writing {path} now; let it finish (or rerun with --resume once it has "
+            "stopped), or choose another --out")
 
 
 class StoreTaken(ValueError):
@@ -161,6 +217,7 @@ def _create(zarr, path: Path, sweep, template, spec) -> None:
     import tempfile
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    lock = _lock(tmp)  # held from before the store appears under its name
     try:
         encoding = {name: {"chunks": sweep.block} for name in sweep.variables}
         template.attrs["kernelgda_sweep"] = spec
@@ -172,13 +229,18 @@ def _create(zarr, path: Path, sweep, template, spec) -> None:
                               fill_value=-1)
         try:
             tmp.rename(path)
+            return lock
         except OSError:
             if path.exists():
                 raise StoreTaken(f"{path} was created by another run meanwhile; let that run finish "
                                  "(or rerun with --resume if it stopped), or choose another --out") \
                     from None
             raise
-    except OSError as exc:  # a full disk, a read-only directory
+    except BaseException as exc:
+        _unlock(lock)
+        if not isinstance(exc, OSError):
+            raise
+        # a full disk, a read-only directory
         raise ValueError(f"cannot create {path}: {exc.strerror or exc}; nothing was left behind") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
