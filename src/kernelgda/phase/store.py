@@ -9,10 +9,20 @@ done). The subgroup ``progress`` holds ``checksum``: one
 CRC-32 per block of its stored bytes, written *after* the block's data, ``-1`` while
 missing. The root attribute ``kernelgda_sweep`` records the sweep's arguments.
 
+Creation is atomic: the empty store is written under a temporary name beside ``path`` and
+renamed into place, so a store that exists is complete (a full disk leaves nothing), and
+the run writing a store holds an exclusive ``flock`` on its directory from before the
+rename until the sweep ends; a second run on the same path is told another run is writing
+it (:class:`StoreTaken`), whether it resumes or starts afresh.
+
 Resuming (:func:`open_store` on an existing store): a store of other arguments is refused;
 a block is complete when its checksum is present and equal to the CRC-32 of what is read
 back, so a block whose data file is missing, truncated or altered is recomputed (and
-counted in ``SweepStore.corrupt``).
+counted in ``SweepStore.corrupt``). The checksums cover the blocks only: coordinates that
+differ from the arguments and a damaged or missing consolidated metadata are rewritten
+from the arguments; a variable or checksum array whose own metadata is missing or damaged
+cannot be recomputed in place and is one ``ValueError`` naming it and the way out (delete
+the store and rerun).
 """
 
 from __future__ import annotations
