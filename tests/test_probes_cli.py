@@ -152,13 +152,17 @@ def test_an_option_given_twice_is_refused_by_every_command(capsys, tmp_path, mon
     assert out == "" and not (tmp_path / "a").exists()
 
 
-@pytest.mark.parametrize("size", ["0.5", "0", "0.999", "-1G", "1e-4K"])
-def test_max_memory_below_a_byte_names_the_option(capsys, tmp_path, size):
+@pytest.mark.parametrize("command", ["analyze", "phase"])
+@pytest.mark.parametrize("size", ["0.5", "0", "0.999", "-1G", "1e-4K", "lots"])
+def test_max_memory_below_a_byte_names_the_option(capsys, tmp_path, size, command):
     path = tmp_path / "s.toml"
     path.write_text(BASE)
-    code, _, err = _cli(capsys, ["analyze", str(path), "--max-memory", size])
+    argv = ([str(path)] if command == "analyze" else
+            ["--axis", "sigma=0.5,1"] + ISOLATED + ["--out", str(tmp_path / "o")])
+    code, _, err = _cli(capsys, [command] + argv + ["--max-memory", size])
     _one_error(code, err, "--max-memory")
     assert "scenario file" not in err, f"the option is at fault, not the file: {err!r}"
+    assert not (tmp_path / "o").exists()
 
 
 def test_rates_sigma_range_is_documented_as_any_float64(capsys):

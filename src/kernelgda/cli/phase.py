@@ -172,7 +172,9 @@ def register(sub) -> None:
                    help="run the blocks on a Dask cluster: tcp://HOST:PORT or local:N (N worker processes)")
     p.add_argument("--format", choices=("auto", "netcdf", "zarr"), default="auto",
                    help="phase.nc or phase.zarr (default auto: netCDF when it fits in memory)")
-    p.add_argument("--max-memory", metavar="SIZE", default=None,
+    from .analyze import memory_size
+
+    p.add_argument("--max-memory", type=memory_size, metavar="SIZE", default=None,
                    help="memory limit of the estimate checked first (default half the available memory)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep from DIR/phase.zarr")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
