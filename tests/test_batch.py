@@ -243,7 +243,7 @@ def test_batch_measure_equals_trajectory_measure(mode, kw):
         assert batch.trajectory(i).delays == kg.rules.num_delays(mode)
         np.testing.assert_allclose(meas.dominant[i], single.dominant, rtol=0, atol=0,
                                    err_msg="batched measurement differs from Trajectory.measure")
-        # theory section 7: the fitted rate equals the closed form (1e-3 demanded; ~1e-9 in practice)
+        # theory section 7: the fitted rate equals the closed form (~1e-9 in practice)
         ref = kg.isolated.eigenvalues(eta_d=0.2, eta_g=0.2, lam=gan.lam, sigma=0.5, mode=mode, **kw)
         np.testing.assert_allclose(meas.rate[i], ref.generator_rate, rtol=0, atol=1e-6,
                                    err_msg="measured rate vs kg.isolated.eigenvalues")

@@ -81,8 +81,9 @@ def test_rate_check_measured_rates_match_away_from_boundaries(rate_check_result)
     r = rate_check_result
     away = r["away"].astype(bool)
     assert away.sum() >= 5, "too few configurations away from boundaries to test"
-    # The criterion: exact-simulation rate within 1e-3 of the predicted one.
-    np.testing.assert_allclose(r["measured_rate"][away], r["predicted_rate"][away], rtol=0, atol=1e-3,
+    # The experiment's criterion is 1e-3; away from boundaries the runs stay linear and reach
+    # ~1e-6, so 1e-5 is demanded here.
+    np.testing.assert_allclose(r["measured_rate"][away], r["predicted_rate"][away], rtol=0, atol=1e-5,
                                err_msg="measured (exact simulation) vs generator-visible rate of J")
     assert np.all(r["measured_regime"][away] == r["predicted_regime"][away]), \
         "measured regime differs from the predicted one away from a boundary"
@@ -185,7 +186,7 @@ def test_regime_diagram_measured_regimes_and_rates_agree_away_from_boundaries():
     assert np.array_equal(r["measured_regime"][away], r["predicted_regime"][away]), \
         "regime of the exact simulation vs closed form"
     err = r["rate_error"][away]
-    assert np.all(err < 1e-3), f"measured rate off by {err.max():.2e} (exact simulation vs closed form)"
+    assert np.all(err < 1e-5), f"measured rate off by {err.max():.2e} (exact simulation vs closed form)"
     # Every cell has its own raw (eta_d, sigma, q) but sits at the cell's (a, c).
     np.testing.assert_allclose(r["eta_d"] * r["lam"], np.broadcast_to(r["a"][:, None], r["lam"].shape),
                                rtol=1e-12, err_msg="a = eta_d lam")
@@ -238,7 +239,7 @@ def test_beyond_isolated_rates_against_closed_form_and_simulation():
                                    err_msg="general Jacobian vs isolated closed form at s = 8 sigma")
     gap = r["boundary"] > 1e-3
     meas, gen = np.abs(r["measured"]), np.abs(r["general"])
-    np.testing.assert_allclose(meas[gap], gen[gap], atol=1e-3, rtol=0,
+    np.testing.assert_allclose(meas[gap], gen[gap], atol=1e-5, rtol=0,
                                err_msg="exact simulation vs general Jacobian rate")
     assert np.abs(gen[:, 0] - r["isolated_rate"][:, 0]).max() > 1e-2, \
         "at half a bandwidth the isolated closed form should be visibly off"

@@ -8,6 +8,8 @@ Oracles: the kernel formulas of theory section 1 (``oracles.kernel_value``,
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -158,3 +160,71 @@ def test_bad_discriminator_options_are_refused(kwargs, name):
     gda = kwargs.pop("gda", kg.GDA(0.1, 0.1))
     with pytest.raises(ValueError, match=name):
         kg.simulate(gan, gda, [[0.1]], 1.0, 5, **kwargs)
+
+
+# -- the sampler against each kernel's spectral density (issue 20, gap 19) -------------------
+
+def _phi(x):
+    """The standard normal CDF, from math.erf."""
+    return 0.5 * (1.0 + np.vectorize(math.erf)(np.asarray(x, dtype=float) / math.sqrt(2.0)))
+
+
+def _gaussian_cdf(x, sigma):
+    return _phi(x * sigma)  # Bochner: K = exp(-|r|^2 / (2 sigma^2)) <-> omega ~ N(0, I / sigma^2)
+
+
+def _rational_quadratic_cdf(x, sigma, alpha):
+    """(1 + |r|^2 / (2 alpha sigma^2))^-alpha = E exp(-tau |r|^2 / 2), tau ~ Gamma(alpha, rate
+    alpha sigma^2) (the Gamma Laplace transform), so omega_1 = z sqrt(tau): a Gaussian scale
+    mixture, its CDF integrated numerically."""
+    from scipy.integrate import quad
+    from scipy.stats import gamma, norm
+
+    tau = gamma(alpha, scale=1.0 / (alpha * sigma**2))
+    return quad(lambda t: norm.cdf(x / np.sqrt(t)) * tau.pdf(t), 0, np.inf, limit=200)[0]
+
+
+def _multiscale_cdf(x, sigmas, weights):
+    w = np.asarray(weights) / np.sum(weights)  # a weighted sum of Gaussians: a mixture of normals
+    return float(sum(wi * _phi(x * s) for s, wi in zip(sigmas, w, strict=True)))
+
+
+SPECTRA = [
+    (kg.Gaussian(0.6), lambda x: _gaussian_cdf(x, 0.6), 1.0),
+    pytest.param(kg.RationalQuadratic(0.8, alpha=1.5), lambda x: _rational_quadratic_cdf(x, 0.8, 1.5), 1.0,
+                 marks=pytest.mark.slow),  # scipy's quad at 21 points
+    (kg.Multiscale((0.3, 1.7), (1.0, 0.4)), lambda x: _multiscale_cdf(x, (0.3, 1.7), (1.0, 0.4)), 1.4),
+]
+
+
+@pytest.mark.parametrize(("kernel", "cdf", "k0"), SPECTRA,
+                         ids=["gaussian", "rational_quadratic", "multiscale"])
+def test_sampled_frequencies_follow_the_spectral_density(kernel, cdf, k0):
+    """Every coordinate of the sampled frequencies against the CDF of the kernel's spectral
+    density (Bochner), the phases against U(0, 2 pi), the amplitude against sqrt(2 K(0) / D).
+    DKW: sup |F_D - F| > 0.006 has probability below 2 exp(-2 D 0.006^2) = 1e-6 at D = 2e5,
+    while frequencies off by 5 % move the CDF by ~0.02."""
+    num, d = 200_000, 2
+    omega, phase, amp = kg.RandomFeatures(num, seed=3).sample(kernel, d)
+    assert omega.shape == (num, d) and phase.shape == (num,)
+    np.testing.assert_allclose(amp, np.sqrt(2 * k0 / num), rtol=1e-14, err_msg="a = sqrt(2 K(0) / D)")
+    grid = np.linspace(-2.5, 2.5, 21) / min(getattr(kernel, "sigmas", (kernel.sigma,)))
+    want = np.array([cdf(x) for x in grid])
+    for axis in range(d):
+        emp = np.searchsorted(np.sort(omega[:, axis]), grid, side="right") / num
+        np.testing.assert_allclose(emp, want, rtol=0, atol=0.006,
+                                   err_msg=f"{kernel.name}: frequencies vs spectral density, axis {axis}")
+    corr = np.corrcoef(omega.T)[0, 1]
+    assert abs(corr) < 0.006 * 3, f"the coordinates are uncorrelated (isotropic density): {corr:.3g}"
+    grid = np.linspace(0, 2 * np.pi, 21)
+    emp = np.searchsorted(np.sort(phase), grid, side="right") / num
+    np.testing.assert_allclose(emp, grid / (2 * np.pi), rtol=0, atol=0.006, err_msg="phases ~ U(0, 2 pi)")
+
+
+def test_a_five_percent_error_in_the_frequencies_is_seen():
+    """The check above has the power the issue asks for: scaled by 1.05, the Gaussian sampler's
+    frequencies fail it (the oracle itself is not loose)."""
+    omega, _, _ = kg.RandomFeatures(200_000, seed=3).sample(kg.Gaussian(0.6), 2)
+    grid = np.linspace(-2.5, 2.5, 41) / 0.6
+    emp = np.searchsorted(np.sort(1.05 * omega[:, 0]), grid, side="right") / omega.shape[0]
+    assert np.abs(emp - _gaussian_cdf(grid, 0.6)).max() > 0.006

@@ -110,15 +110,16 @@ def _start_and_steps(lin, sigma):
     return e0, int(min(3000, np.log(1e-3 * sigma / e0) / np.log(rate) + 50))
 
 
-def _check_rate(gan, eq, gda, rng, label):
+def _check_rate(gan, eq, gda, rng, label, rtol=1e-5):
     lin = kg.linearize(gan, eq, gda)
     size, num_steps = _start_and_steps(lin, gan.kernel.sigma)
     e0 = unit(rng, eq.y.shape, size)
     traj = kg.simulate(gan, gda, eq.y + e0, eq.q, num_steps, start=eq)
     measured = traj.rate(eq.y)
-    # Theory section 7: the measured rate agrees with the generator-visible spectral radius
-    # to 3-4 digits; the nonlinear drift over the window is |e| / sigma <= 1e-3.
-    np.testing.assert_allclose(measured, lin.generator_rate, rtol=1e-3,
+    # Theory section 7: the measured rate agrees with the generator-visible spectral radius; the
+    # listed cases reach ~1.6e-6 (the run stays within 1e-3 sigma, where the nonlinear drift is
+    # far below that), so 1e-5 is demanded.
+    np.testing.assert_allclose(measured, lin.generator_rate, rtol=rtol,
                                err_msg=f"traj.rate vs lin.generator_rate (exact simulation), {label}")
     return lin
 
@@ -176,8 +177,26 @@ def test_measured_rate_equals_generator_rate_random_sweep(rng):
         r = lin.generator_rate
         if 0.997 < r < 1 - 1e-9 or 1 + 1e-9 < r < 1.003:
             continue  # too slow to leave the linear window or the noise in 3000 steps
-        _check_rate(gan, eq, case.gda(mode), rng, f"trial {trial}: {case}")
+        # Random configurations include slow or nearly tied modes whose fit reaches ~1.5e-5.
+        _check_rate(gan, eq, case.gda(mode), rng, f"trial {trial}: {case}", rtol=1e-4)
         checked += 1
         regimes.add(lin.regime)
     assert checked >= 60, f"only {checked} random configurations were usable"
     assert {"monotone", "oscillatory", "divergent"} <= regimes, regimes
+
+
+@pytest.mark.parametrize("stride", [2, 3, 7])
+@pytest.mark.parametrize("sigma", [0.5, 0.7])
+def test_complex_eigenvalues_from_a_strided_run_match_the_closed_form(stride, sigma):
+    """Issue 20, gap 16: a run recorded every ``stride`` steps sees the map's ``stride``-th power;
+    the reported per-step eigenvalue must be the closed form's, argument included (arg z =
+    0.14 and 0.20 here, so stride x arg < pi). Oracle: the isolated closed form (theory
+    section 5); the run stays linear, so ~1e-14 is achieved and 1e-10 demanded."""
+    gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma), lam=0.5)
+    eq = kg.find_equilibrium(gan, [[0.0]], 1.0)
+    want = kg.isolated.eigenvalues(p=1.0, q=1.0, n=1, eta_d=0.1, eta_g=0.1, lam=0.5, sigma=sigma).dominant
+    assert abs(want.imag) > 0.1 and stride * abs(np.angle(want)) < np.pi
+    traj = kg.simulate(gan, kg.GDA(0.1, 0.1), eq.y + 1e-6 * sigma, eq.q, 500, start=eq, record_every=stride)
+    got = traj.measure(eq.y).dominant
+    np.testing.assert_allclose(got, want, rtol=1e-10,
+                               err_msg=f"stride {stride}: per-step eigenvalue vs the closed form")

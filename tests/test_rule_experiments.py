@@ -53,8 +53,8 @@ def test_rule_rates_theory_and_measurement():
     meas, pred = res["measured_rate"], res["predicted_measured"]
     ok = np.isfinite(meas)
     assert ok.sum() >= 0.7 * ok.size
-    # Exact simulation vs linear prediction (theory section 7.1 accuracy: 1e-3).
-    np.testing.assert_allclose(meas[ok], pred[ok], atol=1e-3, err_msg="simulated vs predicted rate")
+    # Exact simulation vs linear prediction: the runs stay linear, 1e-5 demanded.
+    np.testing.assert_allclose(meas[ok], pred[ok], atol=1e-5, err_msg="simulated vs predicted rate")
 
 
 @pytest.mark.slow

@@ -119,7 +119,8 @@ def test_simulation_follows_jacobian_and_measured_rate(rng, mode):
         np.testing.assert_allclose(traj.y[:k] - eq.y, pred[:k], rtol=0, atol=1e-4 * size[:k].max(),
                                    err_msg=f"{mode}: exact run vs iterating the Jacobian")
         # Measured vs predicted generator-visible rate (theory section 4 "measure").
-        assert abs(traj.rate(eq.y) - lin.generator_rate) < 1e-3, f"{mode} sep={sep}"
+        # (the run stays linear: ~1e-6 achieved; 1e-5 demanded)
+        assert abs(traj.rate(eq.y) - lin.generator_rate) < 1e-5, f"{mode} sep={sep}"
 
 
 @pytest.mark.slow  # ~1.5-3.5 s

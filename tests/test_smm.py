@@ -102,21 +102,23 @@ def test_linear_model_is_the_isolated_points_model(rng, mode, q):
 
 
 def test_stationary_spread_is_the_long_run_limit():
-    kernel = kg.Gaussian(sigma=1.0)
+    sigma = 0.8  # not 1: g = 1/sigma^2 and g2 = 1/sigma^4 differ, so swapping them shows
+    kernel = kg.Gaussian(sigma=sigma)
     for d in (1, 2, 3):
         kw = dict(p=1.0, q=0.11, n=10, lam=0.5, gda=kg.GDA(0.1, 1.0))
         res = kg.smm.run_diagonal(kernel, variances0=np.full(d, 0.005), num_steps=6000, **kw)
         want = kg.smm.stationary_spread(kernel, p=1.0, q=0.11, n=10, d=d)
         np.testing.assert_allclose(res.spread[-1], want, rtol=1e-6,
                                    err_msg="long run of the diagonal recursion")
-        np.testing.assert_allclose(want, -d * (1 - 1.1) / (1.1 * (1 + d / 2)), rtol=1e-12,
-                                   err_msg="Gaussian closed form, theory section 9")
+        np.testing.assert_allclose(want, -d * (1 - 1.1) * sigma**2 / (1.1 * (1 + d / 2)), rtol=1e-12,
+                                   err_msg="Gaussian closed form -d delta sigma^2 / (Q (1 + d/2)), "
+                                           "theory section 9")
     assert np.isnan(kg.smm.stationary_spread(kernel, p=1.0, q=0.1, n=10, d=2))
 
 
 @pytest.mark.parametrize("d", [1, 3])
 def test_half_life_matches_a_quasi_static_run(d):
-    kernel = kg.Gaussian(sigma=1.0)
+    kernel = kg.Gaussian(sigma=0.8)
     n, q, lam, eta_d, eta_g, r0 = 8, 1 / 8, 1.0, 0.5, 0.5, 1e-3
     k_half = kg.smm.half_life(kernel, p=1.0, q=q, n=n, d=d, lam=lam, eta_g=eta_g, spread0=d * r0)
     assert k_half > 100 / (eta_d * lam)          # deep in the quasi-static regime
@@ -132,7 +134,8 @@ def test_half_life_matches_a_quasi_static_run(d):
 
 
 def test_fall_steps_match_the_point_oracle():
-    kernel = kg.Gaussian(sigma=1.0)
+    kernel = kg.Gaussian(sigma=0.7)  # g = 1/sigma^2 != g2 = 1/sigma^4
+    g, g2 = oracles.smm_coefficients(kernel)
     n, p, eta_d, eta_g = 4, 1.0, 0.2, 2.0
     lams = np.array([0.2, 0.8])
     y0 = np.array([[0.1, 0.0], [-0.1, 0.02], [0.05, -0.05], [0.0, 0.1]]) + [0.05, 0.0]
@@ -142,7 +145,7 @@ def test_fall_steps_match_the_point_oracle():
                                      e0=base.e[0], cov0=base.cov[0], num_steps=1500,
                                      factors=[1e3, 1e6])
     for i, lam in enumerate(lams):
-        mean, cov, _, _ = oracles.smm_points(1.0, 1.0, p, 0.25, lam, eta_d, eta_g, "alternating", y0,
+        mean, cov, _, _ = oracles.smm_points(g, g2, p, 0.25, lam, eta_d, eta_g, "alternating", y0,
                                              1500, 0.0)
         w = np.trace(cov, axis1=1, axis2=2) + (mean**2).sum(1)
         for j, fac in enumerate((1e3, 1e6)):
@@ -194,7 +197,8 @@ def test_from_points_needs_one_true_point_and_equal_weights():
 
 
 def test_from_points_accepts_the_simulate_starts(rng):
-    gan = kg.KernelGAN([[0.0, 0.0]], 1.0, kg.Gaussian(1.0), lam=0.5)
+    sigma = 0.8
+    gan = kg.KernelGAN([[0.0, 0.0]], 1.0, kg.Gaussian(sigma), lam=0.5)
     y0 = 0.05 * rng.normal(size=(6, 2))
     eq = kg.find_equilibrium(gan, np.zeros((6, 2)), 0.2)
     a = kg.smm.from_points(gan, kg.GDA(0.1, 1.0), y0, 0.2, 20, start=eq)
@@ -202,8 +206,8 @@ def test_from_points_accepts_the_simulate_starts(rng):
     c = kg.smm.from_points(gan, kg.GDA(0.1, 1.0), y0, 0.2, 20, start=None)
     np.testing.assert_allclose(a.cov, b.cov, rtol=1e-14)
     np.testing.assert_allclose(c.curvature[0], 0.0, atol=0)
-    np.testing.assert_allclose(b.curvature[0], -0.2 / 0.5 * np.eye(2), rtol=1e-12,
-                               err_msg="C0 = g delta / lam I")
+    np.testing.assert_allclose(b.curvature[0], -0.2 / sigma**2 / 0.5 * np.eye(2), rtol=1e-12,
+                               err_msg="C0 = g delta / lam I with g = 1/sigma^2")
 
 
 @pytest.mark.parametrize("mode", ["alternating", "simultaneous"])

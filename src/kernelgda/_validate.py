@@ -28,7 +28,12 @@ def scalar(value, name: str, *, positive: bool = False, nonnegative: bool = Fals
             value = float(value)
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be a real number, got {value!r}") from None
-    value = float(value)
+        except OverflowError:
+            raise ValueError(f"{name} must be finite (within the float64 range)") from None
+    try:
+        value = float(value)
+    except OverflowError:  # a Python int (or Fraction) beyond the float64 range
+        raise ValueError(f"{name} must be finite (within the float64 range), got {short(value)}") from None
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     if positive and value <= 0:
@@ -38,22 +43,60 @@ def scalar(value, name: str, *, positive: bool = False, nonnegative: bool = Fals
     return value
 
 
-def array(value, name: str, *, positive: bool = False, nonnegative: bool = False,
-          allow_inf: bool = False) -> np.ndarray:
-    """Coerce a real scalar or array (any shape) to float64: no NaN, finite unless ``allow_inf``,
-    and the sign checked; a ``ValueError`` naming ``name`` otherwise."""
+def _digits(value) -> int:
+    try:
+        return len(str(abs(int(value))))
+    except (TypeError, ValueError, OverflowError):  # beyond int's str() limit
+        return math.ceil(abs(int(value)).bit_length() * math.log10(2))
+
+
+def reals(value, name: str, *, kinds: str = "biuf", dtype=float) -> np.ndarray:
+    """Coerce a number or a (nested) array of numbers to a ``dtype`` array, refusing anything
+    that is not a number: strings and bytes (``"0.1"`` would parse, but a string among numbers
+    is a slip), dates, objects, ragged nestings, and integers beyond the float64 range.
+
+    The one rule for every array argument, as :func:`scalar` is for every scalar one:
+    real numbers only (``kinds`` ``"biufc"`` and ``dtype=complex`` where complex numbers are
+    meant). Values are not otherwise checked (NaN passes; see :func:`array`).
+
+    >>> reals([1, 2.5], "x").tolist()
+    [1.0, 2.5]
+    >>> reals([["0", "1"]], "x")
+    Traceback (most recent call last):
+    ...
+    ValueError: x must be numbers, not strings, bytes or dates: got <U1 values
+    """
+    if isinstance(value, np.ndarray) and value.dtype.kind in kinds:
+        return np.asarray(value, dtype=dtype)
     try:
         raw = np.asarray(value)
     except ValueError:  # a ragged nesting
         raise ValueError(f"{name} must be a number or a rectangular array of numbers") from None
-    if raw.dtype.kind not in "biufO":  # strings, complex numbers, dates: not real parameters
-        raise ValueError(f"{name} must be real numbers, got {raw.dtype} values")
+    except OverflowError:
+        raise ValueError(f"{name} must be finite (within the float64 range)") from None
+    if raw.dtype.kind in "USaMmV":
+        raise ValueError(f"{name} must be numbers, not strings, bytes or dates: got {raw.dtype} values")
+    if raw.dtype.kind == "O":  # mixed nestings: every item must itself be a number
+        for item in raw.ravel().tolist():
+            number = isinstance(item, Real | np.number) or ("c" in kinds and isinstance(item, complex))
+            if not number or (isinstance(item, bool) and "b" not in kinds):
+                raise ValueError(f"{name} must be numbers, got {type(item).__name__} {item!r:.40}")
+    elif raw.dtype.kind not in kinds:
+        what = "real numbers" if "c" not in kinds else "numbers"
+        raise ValueError(f"{name} must be {what}, got {raw.dtype} values")
     try:
-        arr = np.asarray(raw, dtype=float)
+        return np.asarray(raw, dtype=dtype)
     except OverflowError:  # a Python int beyond the float64 range
         raise ValueError(f"{name} must be finite (within the float64 range)") from None
     except (TypeError, ValueError):  # objects that are not numbers
-        raise ValueError(f"{name} must be real numbers, got {raw.dtype} values") from None
+        raise ValueError(f"{name} must be numbers, got {raw.dtype} values") from None
+
+
+def array(value, name: str, *, positive: bool = False, nonnegative: bool = False,
+          allow_inf: bool = False) -> np.ndarray:
+    """Coerce a real scalar or array (any shape) to float64: no NaN, finite unless ``allow_inf``,
+    and the sign checked; a ``ValueError`` naming ``name`` otherwise."""
+    arr = reals(value, name)
     if allow_inf:
         if np.any(np.isnan(arr)):
             raise ValueError(f"{name} must not contain NaN")
@@ -76,8 +119,19 @@ def integer(value, name: str, *, minimum: int | None = None) -> int:
         raise ValueError(f"{name} must be an integer, got {value!r}")
     value = int(value)
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise ValueError(f"{name} must be >= {minimum}, got {short(value)}")
     return value
+
+
+def short(value) -> str:
+    """``value`` for a one-line message: an integer of more than 30 digits by its length.
+
+    >>> short(12), short(-10**400)
+    ('12', '-(an integer of 401 digits)')
+    """
+    if isinstance(value, int | np.integer) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"{'-' if value < 0 else ''}(an integer of {_digits(value)} digits)"
+    return repr(value)
 
 
 def points(value, name: str, *, d: int | None = None) -> np.ndarray:
@@ -85,10 +139,7 @@ def points(value, name: str, *, d: int | None = None) -> np.ndarray:
 
     A 1-d array is read as ``num`` points in one dimension.
     """
-    try:
-        arr = np.array(value, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an array of numbers, got {value!r}") from None
+    arr = np.array(reals(value, name), dtype=float)  # a copy: the caller keeps its array
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
@@ -108,10 +159,7 @@ def weights(value, name: str, num: int, *, positive: bool = True) -> np.ndarray:
 
     A scalar is broadcast to all ``num`` points.
     """
-    try:
-        arr = np.array(value, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an array of numbers, got {value!r}") from None
+    arr = np.array(reals(value, name), dtype=float)
     if arr.ndim == 0:
         arr = np.full(num, float(arr))
     if arr.shape != (num,):

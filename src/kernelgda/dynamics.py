@@ -248,7 +248,9 @@ def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, 
                        max_memory=None):
     if isinstance(features, FastGaussTransform):  # history as Hermite expansions in boxes
         disc = features.build(gan.kernel, gan.x_true, gan.p_true, n, num_funcs, max_memory=max_memory)
-    elif features is not None:  # random features: f = w.phi, no history (kernelgda.features)
+    elif isinstance(features, RandomFeatures):  # random features: f = w.phi, no history (kernelgda.features)
+        disc = features.build(gan.kernel, gan.x_true, gan.p_true, num_funcs, max_memory=max_memory)
+    elif features is not None:  # a network or a learned metric (discriminator/network.py, metric.py)
         disc = features.build(gan.kernel, gan.x_true, gan.p_true, num_funcs)
     elif num_funcs is None:
         disc = Expansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, history_tol,
@@ -351,7 +353,7 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         step; see :meth:`Trajectory.measure` for the resolution a rate needs.
     max_memory : int or str, optional
         Limit on the bytes of the stored trajectory and, separately, of the discriminator's
-        history (``"2G"``, see
+        history or random features (``"2G"``, see
         :func:`kernelgda.resources.parse_size`), checked before anything is allocated;
         ``None`` is :func:`kernelgda.resources.default_limit`.
 

@@ -41,6 +41,7 @@ import numpy as np
 from . import _validate as V
 from .discriminator.threads import THREADS
 from .kernels import Gaussian, Kernel, Multiscale, RationalQuadratic
+from .resources import check_bytes, format_count, points_bytes
 
 __all__ = ["RandomFeatures", "FeatureDiscriminator"]
 
@@ -101,13 +102,14 @@ class RandomFeatures:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         object.__setattr__(self, "seed", int(seed))
 
-    def sample(self, kernel: Kernel, d: int):
+    def sample(self, kernel: Kernel, d: int, *, max_memory=None):
         """Frequencies ``Omega (D, d)``, phases ``b (D,)`` and amplitude ``a`` for ``kernel``.
 
         The discriminator built on true points ``X`` uses the features
         ``a cos(Omega (u - mean(X)) + b)`` (measuring from the mean keeps the phases
         small; the shift is absorbed by the uniform phases). Raises ``ValueError``
-        (naming ``kernel``) for a kernel without a random-feature map.
+        (naming ``kernel``) for a kernel without a random-feature map, and for features
+        over ``max_memory`` (:func:`kernelgda.resources.check_bytes`) before drawing them.
         """
         sampler = SAMPLERS.get(type(kernel))
         if sampler is None:
@@ -115,16 +117,20 @@ class RandomFeatures:
             raise ValueError(f"kernel {kernel.name!r} has no random-feature map; "
                              f"discriminator=RandomFeatures(...) needs one of: {names}")
         d = V.integer(d, "d", minimum=1)
+        check_bytes(points_bytes(self.num_features, d + 2), "random features", limit=max_memory,
+                    detail=f"{format_count(self.num_features)} features x ({d} frequencies + phase + "
+                           "weight) float64", hint="use fewer features")
         rng = np.random.default_rng(self.seed)
         omega, diag = sampler(kernel, d, self.num_features, rng)
         phase = rng.uniform(0.0, 2.0 * math.pi, self.num_features)
         return omega, phase, math.sqrt(2.0 * diag / self.num_features)
 
     def build(self, kernel: Kernel, x: np.ndarray, p: np.ndarray,
-              num_funcs: int | None = None) -> FeatureDiscriminator:
+              num_funcs: int | None = None, *, max_memory=None) -> FeatureDiscriminator:
         """A discriminator ``f = 0`` over the true points ``x (m, d)`` with weights ``p``
-        (``num_funcs`` functions sharing the features for optimistic and momentum GDA)."""
-        omega, phase, amp = self.sample(kernel, x.shape[1])
+        (``num_funcs`` functions sharing the features for optimistic and momentum GDA);
+        ``max_memory`` as in :meth:`sample`."""
+        omega, phase, amp = self.sample(kernel, x.shape[1], max_memory=max_memory)
         return FeatureDiscriminator(omega, phase, amp, x, p, num_funcs)
 
 

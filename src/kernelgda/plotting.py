@@ -207,6 +207,11 @@ def phase_figure(ds, boundaries=None, *, title: str | None = None):
     if len(dims) not in (1, 2):
         raise ValueError(f"phase_figure draws diagrams with 1 or 2 axes; this one has {len(dims)} "
                          f"({', '.join(dims)})")
+    for dim in dims:  # an axis given out of order is drawn in order (cell edges need monotone centres)
+        values = ds[dim].values
+        if values.dtype.kind in "fiu" and values.size > 1 and not (
+                np.all(np.diff(values) >= 0) or np.all(np.diff(values) <= 0)):
+            ds = ds.sortby(dim)
     measured = "measured_regime" in ds
     rate = ds["generator_rate"].values
     codes = ds["regime"].values.astype(int)
@@ -226,7 +231,10 @@ def phase_figure(ds, boundaries=None, *, title: str | None = None):
                            label="measured", zorder=3)
             ax.axhline(1.0, color="0.3", lw=0.6, ls=":")
             ax.set_ylabel(SYMBOLS["generator_rate"])
-            ax.legend(frameon=False)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(frameon=False)
+            else:  # every cell undetermined (no fixed point): say so instead of an empty legend
+                ax.text(0.5, 0.5, "no cell has a fixed point", transform=ax.transAxes, ha="center")
         else:
             panels = 3 if measured else 2
             fig, axes = new_figure(1, panels, width=3.3 * panels, height=3.0)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _validate as V
+
 __all__ = ["REGIMES", "REGIME_CODES", "DEFAULT_TOL", "classify", "classify_codes",
            "COARSE", "TIE_RTOL", "dominant_eigenvalue", "runner_up", "boundary_distance"]
 
@@ -38,7 +40,8 @@ def classify_codes(z, tol: float = DEFAULT_TOL) -> np.ndarray:
 
     ``nan`` eigenvalues give code -1.
     """
-    z = np.asarray(z, dtype=complex)
+    z = V.reals(z, "z", kinds="biufc", dtype=complex)
+    tol = V.scalar(tol, "tol", nonnegative=True)
     r = np.abs(z)
     cplx = np.abs(z.imag) > tol
     out = np.where(r > 1 + tol, 5,

@@ -140,8 +140,8 @@ def parse_size(text) -> int:
             raise ValueError(f"expected a size such as 4G, 512M, 2GiB or a number of bytes, got {text!r}")
         value, unit = float(match.group(1)), match.group(2).upper()
     nbytes = value * _UNITS[unit]
-    if not math.isfinite(nbytes) or nbytes <= 0:
-        raise ValueError(f"a size must be a positive, finite number of bytes, got {text!r}")
+    if not math.isfinite(nbytes) or nbytes < 1:
+        raise ValueError(f"a size must be a finite number of bytes >= 1, got {text!r}")
     return int(nbytes)
 
 

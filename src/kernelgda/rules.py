@@ -424,6 +424,11 @@ def stability_region(mode: str, beta: float = 0.0, num: int = 2001) -> list[np.n
     if mode not in MU_RULES:
         raise ValueError(f"the {mode!r} rule has no stability region in the mu-plane; "
                          f"use one of {', '.join(MU_RULES)}")
+    num = V.integer(num, "num", minimum=2)
+    from .resources import check_bytes, format_count
+
+    check_bytes(num * 16 * 6, "stability_region curve", detail=f"{format_count(num)} points x 6 complex "
+                "work arrays", hint="use a smaller num")
     z = np.exp(1j * np.linspace(0, 2 * np.pi, num))
     if mode == "simultaneous":
         return [z - 1]

@@ -24,10 +24,13 @@ and key is listed; keys marked *optional* have the default shown)::
                                       # vector or an (n, d) array); default 0
 
     [kernel]
-    kind = "gaussian"                 # "gaussian" | "rational_quadratic" | "laplacian" | "nngp"
-    sigma = 0.5                       # bandwidth in [1e-50, 1e50] (not for nngp)
+    kind = "gaussian"                 # "gaussian" | "rational_quadratic" | "laplacian" |
+                                      # "multiscale" | "nngp"
+    sigma = 0.5                       # bandwidth in [1e-50, 1e50] (not for nngp, multiscale)
+    # sigmas = [0.1, 1.0]             # multiscale only: the bandwidths (at most 1000)
+    # scale_weights = [1.0, 0.5]      # multiscale only: weight of each bandwidth (default 1 each)
     # alpha = 1.0                     # rational_quadratic only (default 1), in [1e-50, 1e50]
-    # depth = 2                       # nngp only: number of ReLU layers (default 2, at most 1000)
+    # depth = 2                       # nngp only: number of ReLU layers (default 2, at most 100)
     # bias = 0.0                      # nngp only: bias std. dev. beta (default 0; else in [1e-50, 1e50])
 
     [gda]
@@ -75,7 +78,6 @@ from __future__ import annotations
 
 import copy
 import math
-import tomllib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +85,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _validate as V
+from . import tables as T
 from .game import GDA, MODES, KernelGAN
 from .generators import Generator
 from .generators.config import from_table as generator_from_table
@@ -92,8 +95,8 @@ from .resources import check_bytes, format_count, pairwise_bytes, points_bytes
 __all__ = ["Scenario", "parse_scenario", "load_scenario", "KERNEL_KINDS", "GENERATORS",
            "OVERRIDABLE"]
 
-#: Kernels a scenario file may name (the multiscale kernel has no single ``sigma``).
-KERNEL_KINDS = ("gaussian", "rational_quadratic", "laplacian", "nngp")
+#: Kernels a scenario file may name.
+KERNEL_KINDS = ("gaussian", "rational_quadratic", "laplacian", "multiscale", "nngp")
 #: Point generators and the keys each accepts (besides ``kind``).
 GENERATORS = {
     "ring": ("num", "radius", "dim", "center"),
@@ -104,7 +107,7 @@ GENERATORS = {
 OVERRIDABLE = ("sigma", "alpha", "lam", "eta_d", "eta_g", "mode", "d_steps", "beta")
 
 _TOP_KEYS = ("name", "description", "lam", "true", "generated", "kernel", "gda", "generator")
-_KERNEL_KEYS = ("kind", "sigma", "alpha", "depth", "bias")
+_KERNEL_KEYS = ("kind", "sigma", "alpha", "depth", "bias", "sigmas", "scale_weights")
 _GDA_KEYS = ("eta_d", "eta_g", "mode", "d_steps", "beta")
 _TRUE_KEYS = ("points", "kind", "weights") + tuple(sorted({k for v in GENERATORS.values() for k in v}))
 _GEN_KEYS = _TRUE_KEYS + ("on_true", "per_point", "offset")
@@ -145,13 +148,15 @@ class Scenario:
         """Flat dict of the scalar parameters.
 
         Keys ``kernel`` (kind), ``sigma`` (and ``alpha`` for the rational quadratic
-        kernel; ``depth`` and ``bias`` instead for the NNGP kernel), ``lam``, ``eta_d``,
+        kernel; ``depth`` and ``bias`` instead for the NNGP kernel, the lists ``sigmas`` and
+        ``scale_weights`` for the multiscale kernel), ``lam``, ``eta_d``,
         ``eta_g``, ``mode``, ``d_steps``, ``beta``, ``n``,
         ``m``, ``d``.
         """
         kp = self.gan.kernel.params()
         out = {"kernel": kp["kind"]}
-        out.update({k: (int(v) if k == "depth" else float(v)) for k, v in kp.items() if k != "kind"})
+        out.update({k: (int(v) if k == "depth" else [float(u) for u in v] if isinstance(v, list | tuple)
+                        else float(v)) for k, v in kp.items() if k != "kind"})
         out.update(lam=self.gan.lam, eta_d=self.gda.eta_d, eta_g=self.gda.eta_g, mode=self.gda.mode,
                    d_steps=self.gda.d_steps, beta=self.gda.beta,
                    n=int(self.y0.shape[0]), m=self.gan.m, d=self.gan.d)
@@ -198,87 +203,8 @@ class Scenario:
             else:
                 (kernel_tab if key in ("sigma", "alpha") else gda_tab)[key] = value
         kernel = _kernel(kernel_tab)
-        gan = self.gan.with_kernel(kernel).with_lam(_scalar(source, "lam", "", nonnegative=True))
+        gan = self.gan.with_kernel(kernel).with_lam(T.scalar(source, "lam", "", nonnegative=True))
         return Scenario(self.name, gan, _gda(gda_tab), self.y0, self.q, source, self.generator)
-
-
-# -- reading values ------------------------------------------------------------------------
-
-def _table(parent: dict, key: str, path: str, *, required: bool = True) -> dict:
-    full = f"{path}{key}"
-    if key not in parent:
-        if required:
-            raise ValueError(f"missing required table [{full}]")
-        return {}
-    value = parent[key]
-    if not isinstance(value, dict):
-        raise ValueError(f"{full} must be a table ([{full}]), got {type(value).__name__} {value!r}")
-    return value
-
-
-def _check_keys(tab: dict, allowed, path: str, what: str) -> None:
-    unknown = [k for k in tab if k not in allowed]
-    if unknown:
-        where = f"in [{path.rstrip('.')}]" if path else "at the top level"
-        raise ValueError(f"unknown key {path}{unknown[0]!r} {where}; expected {what}: {', '.join(allowed)}")
-
-
-def _number(value, full: str):
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{full} must be a number, got {type(value).__name__} {value!r}")
-    return value
-
-
-def _scalar(tab: dict, key: str, path: str, *, default=None, positive=False, nonnegative=False) -> float:
-    full = f"{path}{key}"
-    if key not in tab:
-        if default is None:
-            raise ValueError(f"missing required key {full}")
-        return default
-    return V.scalar(_number(tab[key], full), full, positive=positive, nonnegative=nonnegative)
-
-
-def _integer(tab: dict, key: str, path: str, *, default=None, minimum=None) -> int:
-    full = f"{path}{key}"
-    if key not in tab:
-        if default is None:
-            raise ValueError(f"missing required key {full}")
-        return default
-    value = tab[key]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{full} must be an integer, got {type(value).__name__} {value!r}")
-    return V.integer(value, full, minimum=minimum)
-
-
-def _string(tab: dict, key: str, path: str, *, default=None, options=None) -> str:
-    full = f"{path}{key}"
-    if key not in tab:
-        if default is None:
-            raise ValueError(f"missing required key {full}")
-        return default
-    value = tab[key]
-    if not isinstance(value, str):
-        raise ValueError(f"{full} must be a string, got {type(value).__name__} {value!r}")
-    if options is not None:
-        V.choice(value, full, options)
-    return value
-
-
-def _numeric_array(value, full: str) -> np.ndarray:
-    """A (nested) list of numbers as a float array; refuses strings, bools and ragged lists."""
-    def walk(v):
-        if isinstance(v, list):
-            for item in v:
-                walk(item)
-        else:
-            _number(v, full)
-    if not isinstance(value, list):
-        _number(value, full)
-    walk(value)
-    try:
-        return np.array(value, dtype=float)
-    except ValueError:
-        raise ValueError(f"{full} must be a rectangular array of numbers (rows of equal length)") from None
 
 
 # -- building blocks ------------------------------------------------------------------------
@@ -289,25 +215,25 @@ def _generate(tab: dict, path: str, kind: str) -> np.ndarray:
     if extra:
         raise ValueError(f"key {path}{extra[0]} does not apply to kind = {kind!r}; "
                          f"that generator takes: {', '.join(GENERATORS[kind])}")
-    num = _integer(tab, "num", path, minimum=1)
-    dim = _integer(tab, "dim", path, default=2, minimum=2 if kind == "ring" else 1)
+    num = T.integer(tab, "num", path, minimum=1)
+    dim = T.integer(tab, "dim", path, default=2, minimum=2 if kind == "ring" else 1)
     if kind == "ring":
-        radius = _scalar(tab, "radius", path, default=1.0, positive=True)
+        radius = T.scalar(tab, "radius", path, default=1.0, positive=True)
         angle = 2.0 * math.pi * np.arange(num) / num
         pts = np.zeros((num, dim))
         pts[:, 0] = radius * np.cos(angle)
         pts[:, 1] = radius * np.sin(angle)
     elif kind == "grid":
-        spacing = _scalar(tab, "spacing", path, default=1.0, positive=True)
+        spacing = T.scalar(tab, "spacing", path, default=1.0, positive=True)
         axis = (np.arange(num) - (num - 1) / 2.0) * spacing
         mesh = np.meshgrid(*([axis] * dim), indexing="ij")
         pts = np.stack([g.ravel() for g in mesh], axis=1)
     else:
-        scale = _scalar(tab, "scale", path, default=1.0, positive=True)
-        seed = _integer(tab, "seed", path, default=0, minimum=0)
+        scale = T.scalar(tab, "scale", path, default=1.0, positive=True)
+        seed = T.integer(tab, "seed", path, default=0, minimum=0)
         pts = scale * np.random.default_rng(seed).standard_normal((num, dim))
     if "center" in tab:
-        center = _numeric_array(tab["center"], f"{path}center")
+        center = T.numeric_array(tab["center"], f"{path}center")
         if center.shape != (dim,):
             raise ValueError(f"{path}center must be a list of {dim} numbers (dim = {dim}), "
                              f"got shape {center.shape}")
@@ -324,9 +250,9 @@ def _points(tab: dict, path: str, *, alternatives: str) -> np.ndarray:
         if extra:
             raise ValueError(f"key {path}{extra[0]} only applies to a generator ({path}kind); "
                              f"it does not go with {path}points")
-        return V.points(_numeric_array(tab["points"], f"{path}points"), f"{path}points")
+        return V.points(T.numeric_array(tab["points"], f"{path}points"), f"{path}points")
     if has_kind:
-        kind = _string(tab, "kind", path, options=tuple(GENERATORS))
+        kind = T.string(tab, "kind", path, options=tuple(GENERATORS))
         return _generate(tab, path, kind)
     raise ValueError(f"missing required key: [{path.rstrip('.')}] needs {alternatives}")
 
@@ -335,25 +261,33 @@ def _weights(tab: dict, path: str, num: int, default) -> np.ndarray:
     if "weights" not in tab:
         return np.full(num, default) if np.ndim(default) == 0 else np.asarray(default, dtype=float)
     full = f"{path}weights"
-    return V.weights(_numeric_array(tab["weights"], full), full, num)
+    return V.weights(T.numeric_array(tab["weights"], full), full, num)
 
 
 def _kernel(tab: dict):
     path = "kernel."
-    _check_keys(tab, _KERNEL_KEYS, path, "kernel keys")
-    kind = _string(tab, "kind", path, default="gaussian", options=KERNEL_KINDS)
-    for key, owner in (("alpha", "rational_quadratic"), ("depth", "nngp"), ("bias", "nngp")):
+    T.check_keys(tab, _KERNEL_KEYS, path, "kernel keys")
+    kind = T.string(tab, "kind", path, default="gaussian", options=KERNEL_KINDS)
+    for key, owner in (("alpha", "rational_quadratic"), ("depth", "nngp"), ("bias", "nngp"),
+                       ("sigmas", "multiscale"), ("scale_weights", "multiscale")):
         if key in tab and kind != owner:
             raise ValueError(f"kernel.{key} applies only to kind = {owner!r}, not {kind!r}")
+    if kind in ("nngp", "multiscale") and "sigma" in tab:
+        raise ValueError(f"kernel.sigma does not apply to kind = {kind!r}: its keys are "
+                         + ("depth and bias" if kind == "nngp" else "sigmas and scale_weights"))
+    if kind == "multiscale":
+        if "sigmas" not in tab:
+            raise ValueError("missing required key kernel.sigmas (the bandwidths of the multiscale kernel)")
+        sigmas = T.numeric_array(tab["sigmas"], "kernel.sigmas")
+        weights = tab.get("scale_weights")
+        return make_kernel(kind, sigmas=sigmas, scale_weights=None if weights is None else
+                           T.numeric_array(weights, "kernel.scale_weights"))
     if kind == "nngp":
-        if "sigma" in tab:
-            raise ValueError("kernel.sigma does not apply to kind = 'nngp': the NNGP kernel has no "
-                             "bandwidth (its keys are depth and bias)")
-        return make_kernel(kind, depth=_integer(tab, "depth", path, default=2, minimum=1),
-                           bias=_scalar(tab, "bias", path, default=0.0, nonnegative=True))
-    sigma = _scalar(tab, "sigma", path, positive=True)
+        return make_kernel(kind, depth=T.integer(tab, "depth", path, default=2, minimum=1),
+                           bias=T.scalar(tab, "bias", path, default=0.0, nonnegative=True))
+    sigma = T.scalar(tab, "sigma", path, positive=True)
     if kind == "rational_quadratic":
-        return make_kernel(kind, sigma=sigma, alpha=_scalar(tab, "alpha", path, default=1.0, positive=True))
+        return make_kernel(kind, sigma=sigma, alpha=T.scalar(tab, "alpha", path, default=1.0, positive=True))
     return make_kernel(kind, sigma=sigma)
 
 
@@ -366,30 +300,30 @@ def _lam(table: dict) -> float:
                              "top level")
         warnings.warn("gda.lam is deprecated: lam is a parameter of the game, write it at the top "
                       "level of the scenario (lam = ...)", DeprecationWarning, stacklevel=3)
-        return _scalar(gda_tab, "lam", "gda.", nonnegative=True)
-    return _scalar(table, "lam", "", nonnegative=True)
+        return T.scalar(gda_tab, "lam", "gda.", nonnegative=True)
+    return T.scalar(table, "lam", "", nonnegative=True)
 
 
 def _gda(tab: dict) -> GDA:
     path = "gda."
     tab = {k: v for k, v in tab.items() if k != "lam"}  # lam: see _lam
-    _check_keys(tab, _GDA_KEYS, path, "GDA keys")
-    mode = _string(tab, "mode", path, default="alternating", options=MODES)
-    d_steps = _integer(tab, "d_steps", path, default=1, minimum=1)
-    beta = _scalar(tab, "beta", path, default=0.0)
+    T.check_keys(tab, _GDA_KEYS, path, "GDA keys")
+    mode = T.string(tab, "mode", path, default="alternating", options=MODES)
+    d_steps = T.integer(tab, "d_steps", path, default=1, minimum=1)
+    beta = T.scalar(tab, "beta", path, default=0.0)
     if d_steps != 1 and mode != "alternating":
         raise ValueError(f"gda.d_steps applies to mode = 'alternating' only, not {mode!r}")
     if beta != 0 and mode != "momentum":
         raise ValueError(f"gda.beta applies to mode = 'momentum' only, not {mode!r}")
     if not -1 < beta < 1:
         raise ValueError(f"gda.beta must be in (-1, 1), got {beta}")
-    return GDA(eta_d=_scalar(tab, "eta_d", path, positive=True),
-               eta_g=_scalar(tab, "eta_g", path, positive=True), mode=mode, d_steps=d_steps, beta=beta)
+    return GDA(eta_d=T.scalar(tab, "eta_d", path, positive=True),
+               eta_g=T.scalar(tab, "eta_g", path, positive=True), mode=mode, d_steps=d_steps, beta=beta)
 
 
 def _generated(tab: dict, x: np.ndarray, p: np.ndarray):
     path = "generated."
-    _check_keys(tab, _GEN_KEYS, path, "generated-point keys")
+    T.check_keys(tab, _GEN_KEYS, path, "generated-point keys")
     on_true = tab.get("on_true", False)
     if not isinstance(on_true, bool):
         raise ValueError(f"generated.on_true must be true or false, got {on_true!r}")
@@ -397,7 +331,7 @@ def _generated(tab: dict, x: np.ndarray, p: np.ndarray):
         clash = [k for k in ("points", "kind") if k in tab]
         if clash:
             raise ValueError(f"give either generated.on_true or generated.{clash[0]}, not both")
-        k = _integer(tab, "per_point", path, default=1, minimum=1)
+        k = T.integer(tab, "per_point", path, default=1, minimum=1)
         y = np.repeat(x, k, axis=0)
         q = _weights(tab, path, y.shape[0], np.repeat(p / k, k))
     else:
@@ -409,7 +343,7 @@ def _generated(tab: dict, x: np.ndarray, p: np.ndarray):
                              f"{x.shape[1]}")
         q = _weights(tab, path, y.shape[0], p.sum() / y.shape[0])
     if "offset" in tab:
-        off = _numeric_array(tab["offset"], "generated.offset")
+        off = T.numeric_array(tab["offset"], "generated.offset")
         if off.shape not in ((), (x.shape[1],), y.shape):
             raise ValueError(f"generated.offset must be a number, a list of d = {x.shape[1]} numbers "
                              f"or an {y.shape} array, got shape {off.shape}")
@@ -488,18 +422,18 @@ def parse_scenario(table: dict, name: str = "scenario", *, max_memory=None) -> S
     """
     if not isinstance(table, dict):
         raise ValueError(f"a scenario must be a table (dict), got {type(table).__name__}")
-    _check_keys(table, _TOP_KEYS, "", "top-level keys and tables")
+    T.check_keys(table, _TOP_KEYS, "", "top-level keys and tables")
     _check_size(table, max_memory)
-    name = _string(table, "name", "", default=str(name))
+    name = T.string(table, "name", "", default=str(name))
     if "description" in table:
-        _string(table, "description", "")
-    true_tab = _table(table, "true", "")
-    _check_keys(true_tab, _TRUE_KEYS, "true.", "true-point keys")
+        T.string(table, "description", "")
+    true_tab = T.table(table, "true", "")
+    T.check_keys(true_tab, _TRUE_KEYS, "true.", "true-point keys")
     x = _points(true_tab, "true.", alternatives="points or kind (a generator)")
     p = _weights(true_tab, "true.", x.shape[0], 1.0)
-    y, q = _generated(_table(table, "generated", ""), x, p)
-    kernel = _kernel(_table(table, "kernel", ""))
-    gda = _gda(_table(table, "gda", ""))
+    y, q = _generated(T.table(table, "generated", ""), x, p)
+    kernel = _kernel(T.table(table, "kernel", ""))
+    gda = _gda(T.table(table, "gda", ""))
     gan = KernelGAN(x_true=x, p_true=p, kernel=kernel, lam=_lam(table))
     y, q = gan.check_generated(y, q)
     y.flags.writeable = False
@@ -529,15 +463,7 @@ def load_scenario(path, *, max_memory=None) -> Scenario:
     ('one', 1)
     """
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            table = tomllib.load(fh)
-    except OSError as exc:
-        raise ValueError(f"cannot read scenario file {str(path)!r}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"scenario file {str(path)!r} is not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"scenario file {str(path)!r} is not UTF-8 text: {exc}") from None
+    table = T.read_toml(path)
     try:
         return parse_scenario(table, name=path.stem, max_memory=max_memory)
     except ValueError as exc:

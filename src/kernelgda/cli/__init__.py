@@ -25,9 +25,26 @@ class UsageError(ValueError):
     """Bad command-line input (exit code 2)."""
 
 
+class _Once(argparse.Action):
+    """Store an option's value, refusing a second one: ``--sigma 0.3 --sigma 0.5`` is a slip
+    (every command, as ``phase`` refuses a repeated ``--axis`` name)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        seen = namespace.__dict__.setdefault("_given", set())
+        if self.dest in seen:
+            raise UsageError(f"argument {'/'.join(self.option_strings)}: given twice; give it once")
+        seen.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, no usage dump
         raise UsageError(message)
+
+    def add_argument(self, *args, **kwargs):
+        if args and args[0].startswith("-") and kwargs.get("action", "store") == "store":
+            kwargs["action"] = _Once  # options with a value: each at most once
+        return super().add_argument(*args, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:

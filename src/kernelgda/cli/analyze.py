@@ -137,8 +137,9 @@ def format_report(res: dict, path: str | None = None) -> str:
     """The human-readable report of :func:`analyze`'s result."""
     par = res["parameters"]
     fp = res["fixed_point"]
-    kernel = par["kernel"] + "".join(f" {key} = {fmt(par[key])}"
-                                     for key in ("sigma", "alpha", "depth", "bias") if key in par)
+    kernel = par["kernel"] + "".join(
+        f" {key} = " + (", ".join(map(fmt, par[key])) if isinstance(par[key], list) else fmt(par[key]))
+        for key in ("sigma", "alpha", "depth", "bias", "sigmas", "scale_weights") if key in par)
     mode = par["mode"] + (f" (d_steps = {par['d_steps']})" if par.get("d_steps", 1) != 1 else "") + (
         f" (beta = {fmt(par['beta'])})" if par.get("beta", 0) else "")
     lines = [f"scenario {res['scenario']}" + (f" ({path})" if path else ""),
@@ -253,7 +254,7 @@ def format_catalogue(res: dict, path: str | None = None) -> str:
 def run(args) -> int:
     import sys
 
-    from ..scenario import load_scenario
+    from .inputs import load_scenario
 
     if args.all and (args.check or args.steps is not None):
         raise ValueError("--check and --steps check one fixed point; they do not combine with --all")

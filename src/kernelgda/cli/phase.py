@@ -20,7 +20,9 @@ regime regions, with the closed-form boundaries of theory section 5 for an isola
 ``(sigma, lam)`` diagram of alternating GDA with one discriminator step; skipped with a
 note for three axes) and ``DIR/summary.json`` (grid, counts per regime, and
 for ``simulate`` the agreement of measured with predicted regimes,
-:func:`kernelgda.compare`).
+:func:`kernelgda.compare`; no timings: the time goes to stdout, so identical runs write
+identical files). A refusal found while computing (a cell beyond float64) removes what the
+run created: the directory, the store, the files.
 
 The grid is computed in blocks of ``--chunk-size`` cells, each a Dask task
 (:mod:`kernelgda.phase.run`): in this process by default, on a cluster with
@@ -50,7 +52,7 @@ import numpy as np
 
 from .rates import to_jsonable
 
-__all__ = ["register", "run", "parse_axis", "parse_setting"]
+__all__ = ["register", "run", "parse_axis", "axis_count", "parse_setting"]
 
 #: Largest dataset written as netCDF 3 by ``--format auto`` (the classic format's 2 GiB offsets).
 NETCDF_LIMIT = 2 * 10**9
@@ -72,26 +74,48 @@ def _number(text, what):
     return value
 
 
-def parse_axis(spec: str):
-    """``NAME=START:STOP:NUM[:log|lin]`` or ``NAME=V1,V2,...`` -> ``(name, values)``.
+def parse_axis(spec: str, *, max_memory=None):
+    """``NAME=START:STOP:NUM[:log|lin]`` or ``NAME=V1,V2,...`` -> ``(name, values)``; ``NUM``
+    values are sized against ``max_memory`` before they are built.
 
     >>> parse_axis("lam=0:1:3")
     ('lam', [0.0, 0.5, 1.0])
     >>> parse_axis("mode=alternating,simultaneous")
     ('mode', ['alternating', 'simultaneous'])
     """
+    name, values, num, what = _axis(spec)
+    if values is not None:
+        return name, values
+    from ..resources import ITEMSIZE, check_bytes, format_count
+
+    check_bytes(num * ITEMSIZE, f"--axis {name}", limit=max_memory, hint="use fewer values",
+                detail=f"{format_count(num)} float64 values")
+    start, stop, scale = _axis(spec, describe=True)
+    values = np.geomspace(start, stop, num) if scale == "log" else np.linspace(start, stop, num)
+    return name, values.tolist() if values.size <= 10**4 else values  # an array: 8 bytes a value
+
+
+def axis_count(spec: str) -> int:
+    """How many values ``--axis spec`` gives, without building them."""
+    return _axis(spec)[2]
+
+
+def _axis(spec: str, describe: bool = False):
+    """``(name, values or None, count, what)``: the values of a list, ``None`` for a range (built
+    by :func:`parse_axis` once sized); with ``describe``, ``(start, stop, scale)`` of the range."""
     name, sep, rest = spec.partition("=")
     name = name.strip()
     what = f"--axis {spec!r}"
     if not sep or not name or not rest.strip():
         raise ValueError(f"{what}: expected NAME=START:STOP:NUM[:log|lin] or NAME=V1,V2,...")
     if name == "mode":
-        return name, [v.strip() for v in rest.split(",") if v.strip()]
+        values = [v.strip() for v in rest.split(",") if v.strip()]
+        return name, values, len(values), what
     if ":" not in rest:
         items = [v for v in rest.split(",") if v.strip()]
         if not items:
             raise ValueError(f"{what}: no values")
-        return name, [_number(v, what) for v in items]
+        return name, [_number(v, what) for v in items], len(items), what
     parts = rest.split(":")
     if len(parts) not in (3, 4):
         raise ValueError(f"{what}: expected START:STOP:NUM or START:STOP:NUM:log")
@@ -105,13 +129,11 @@ def parse_axis(spec: str):
     scale = parts[3].strip() if len(parts) == 4 else "lin"
     if scale not in ("log", "lin", "linear"):
         raise ValueError(f"{what}: spacing must be 'log' or 'lin', got {scale!r}")
-    if scale == "log":
-        if start <= 0 or stop <= 0:
-            raise ValueError(f"{what}: a log axis needs START > 0 and STOP > 0")
-        values = np.geomspace(start, stop, int(num))
-    else:
-        values = np.linspace(start, stop, int(num))
-    return name, values.tolist()
+    if scale == "log" and (start <= 0 or stop <= 0):
+        raise ValueError(f"{what}: a log axis needs START > 0 and STOP > 0")
+    if describe:
+        return start, stop, scale
+    return name, None, int(num), what
 
 
 def parse_setting(spec: str):
@@ -150,7 +172,9 @@ def register(sub) -> None:
                    help="run the blocks on a Dask cluster: tcp://HOST:PORT or local:N (N worker processes)")
     p.add_argument("--format", choices=("auto", "netcdf", "zarr"), default="auto",
                    help="phase.nc or phase.zarr (default auto: netCDF when it fits in memory)")
-    p.add_argument("--max-memory", metavar="SIZE", default=None,
+    from .analyze import memory_size
+
+    p.add_argument("--max-memory", type=memory_size, metavar="SIZE", default=None,
                    help="memory limit of the estimate checked first (default half the available memory)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep from DIR/phase.zarr")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
@@ -165,9 +189,14 @@ def _counts(codes, labels):
 
 def _parse(args):
     """Axes and fixed parameters, every repetition refused."""
+    if args.format != "zarr":  # the grid must fit in memory: sized before any axis is built
+        from ..phase.sweep import check_cells
+
+        check_cells(math.prod(axis_count(spec) for spec in args.axis), args.method,
+                    max_memory=args.max_memory)
     axes = {}
     for spec in args.axis:
-        name, values = parse_axis(spec)
+        name, values = parse_axis(spec, max_memory=args.max_memory)
         if name in axes:
             raise ValueError(f"--axis {name} given twice")
         axes[name] = values
@@ -186,6 +215,10 @@ def _plan(args, axes, fixed, scenario, out):
     from ..phase.sweep import PREDICTED, SIMULATED
     from ..resources import ITEMSIZE, default_limit, parse_size
 
+    if args.scheduler is not None:
+        from ..phase.run import parse_address
+
+        parse_address(args.scheduler)
     chunk = 1 if args.chunk_size is None else args.chunk_size
     for name, what in (("steps", args.steps), ("chunk-size", chunk),
                        ("workers", 1 if args.workers is None else args.workers)):
@@ -214,29 +247,44 @@ def _plan(args, axes, fixed, scenario, out):
         raise ValueError("--resume needs a store: pip install 'kernelgda[cluster]'"
                          if args.method == "simulate" else "--resume applies to --method simulate or "
                          "--format zarr")
-    if store is not None and store.exists() and not args.resume:
-        raise ValueError(f"{store} holds a sweep; rerun with --resume to continue it, or delete it to "
-                         "start again")
+    if store is not None and store.exists():
+        from ..phase.store import existing_store_message, in_use_message, store_in_use
+
+        if store_in_use(store):  # another run is writing it: neither resume nor delete it
+            raise ValueError(in_use_message(store))
+        if not args.resume:
+            raise ValueError(existing_store_message(store))
     return sweep, fmt, store, limit
 
 
 def run(args) -> int:
     from pathlib import Path
 
+    from ..io import undo_on_refusal
+
+    axes, fixed = _parse(args)
+    scenario = None
+    if args.scenario is not None:
+        from .inputs import load_scenario
+
+        scenario = load_scenario(args.scenario)
+    out = Path(args.out)
+    sweep, fmt, store, limit = _plan(args, axes, fixed, scenario, out)
+    outputs = [out / name for name in ("phase.nc", "phase.png", "summary.json")]
+    from ..phase.store import StoreTaken
+
+    with undo_on_refusal(out, outputs + ([store] if store is not None else []), spare=(StoreTaken,)):
+        return _execute(args, axes, fixed, sweep, fmt, store, limit)
+
+
+def _execute(args, axes, fixed, sweep, fmt, store, limit) -> int:
+    """Compute the planned sweep and write its files (``run`` removes them on a refusal)."""
     from .. import compare
     from ..io import atomic_path, atomic_write_text, writable_dir
     from ..phase import closed_form_boundaries, for_netcdf, run_sweep
     from ..phase.run import connect
 
-    axes, fixed = _parse(args)
-    scenario = None
-    if args.scenario is not None:
-        from ..scenario import load_scenario
-
-        scenario = load_scenario(args.scenario)
-    out = Path(args.out)
-    sweep, fmt, store, limit = _plan(args, axes, fixed, scenario, out)
-    client, close = connect(args.scheduler) if args.scheduler else (None, None)
+    client, close = connect(args.scheduler) if args.scheduler is not None else (None, None)
     try:
         out = writable_dir(args.out)
         bar = None
@@ -270,7 +318,7 @@ def run(args) -> int:
     in_memory = sweep.memory()["result"] <= limit
     if in_memory:
         ds = ds.load()
-    summary = _summary(ds, args, axes, fixed, elapsed)
+    summary = _summary(ds, args, axes, fixed)  # no timings: identical runs, identical files
     comparison = None
     if args.method == "simulate" and in_memory:
         comparison = compare(ds)
@@ -319,13 +367,13 @@ def run(args) -> int:
     return 0
 
 
-def _summary(ds, args, axes, fixed, elapsed) -> dict:
+def _summary(ds, args, axes, fixed) -> dict:
     from ..regimes import REGIMES
     from ..status import Status
 
     labels = ("undetermined",) + REGIMES
     if not isinstance(ds["generator_rate"].data, np.ndarray):
-        return _lazy_summary(ds, args, axes, elapsed, labels)
+        return _lazy_summary(ds, args, axes, labels)
     rate = ds["generator_rate"].values
     summary = {
         "method": args.method,
@@ -339,7 +387,6 @@ def _summary(ds, args, axes, fixed, elapsed) -> dict:
         "regimes": _counts(ds["regime"].values, labels),
         "generator_rate": {"min": float(np.nanmin(rate)) if np.isfinite(rate).any() else None,
                            "max": float(np.nanmax(rate)) if np.isfinite(rate).any() else None},
-        "elapsed_s": round(elapsed, 3),
     }
     if np.isfinite(rate).any():
         best = np.unravel_index(np.nanargmin(rate), rate.shape)
@@ -354,7 +401,7 @@ def _summary(ds, args, axes, fixed, elapsed) -> dict:
     return summary
 
 
-def _lazy_summary(ds, args, axes, elapsed, labels) -> dict:
+def _lazy_summary(ds, args, axes, labels) -> dict:
     """The summary of a dataset too large for memory, by reductions over its blocks."""
     import dask
 
@@ -370,7 +417,7 @@ def _lazy_summary(ds, args, axes, elapsed, labels) -> dict:
                "fixed": {k: v for k, v in ds.attrs.items() if k not in _SETTINGS},
                "settings": {k: v for k, v in ds.attrs.items() if k in _SETTINGS and k != "scenario_source"},
                "cells": int(ds["generator_rate"].size), "regimes": counts("regime"),
-               "generator_rate": {"min": float(lo), "max": float(hi)}, "elapsed_s": round(elapsed, 3)}
+               "generator_rate": {"min": float(lo), "max": float(hi)}}
     if "measured_regime" in ds:
         from ..status import Status
 

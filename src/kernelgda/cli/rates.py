@@ -246,7 +246,9 @@ def register(subparsers) -> None:
     sp.add_argument("--eta-d", type=positive_float, required=True, help="discriminator learning rate")
     sp.add_argument("--eta-g", type=positive_float, required=True, help="generator learning rate")
     sp.add_argument("--lam", type=nonnegative_float, required=True, help="regularization lam >= 0")
-    sp.add_argument("--sigma", type=positive_float, required=True, help="kernel bandwidth sigma > 0")
+    sp.add_argument("--sigma", type=positive_float, required=True,
+                    help="kernel bandwidth sigma > 0 (any float64: the closed forms evaluate no "
+                         "kernel, so the kernels' range [1e-50, 1e50] does not apply)")
     sp.add_argument("--mode", choices=MODES, default="alternating", help="update rule (default alternating)")
     sp.add_argument("--beta", type=real_float, default=None, help="momentum coefficient (mode momentum)")
     sp.add_argument("--d-steps", type=positive_int, default=None,

@@ -69,27 +69,30 @@ def _progress_factory():
     return progress
 
 
+#: PDF metadata of written figures: no ``CreationDate`` (identical runs, identical bytes).
+PDF_METADATA = {"CreationDate": None}
+
+
 def write_experiment(experiment, result, out: Path) -> tuple[dict, bytes]:
     """Write ``NAME.png``, ``NAME.pdf`` and ``NAME.nc`` atomically; return the file names and the PNG."""
     import matplotlib.pyplot as plt
 
     from ..experiments import to_dataset
-    from ..io import atomic_path
+    from ..io import atomic_paths
 
     name = experiment.name
     files = {"png": f"{name}.png", "pdf": f"{name}.pdf", "data": f"{name}.nc"}
     fig = experiment.plot(result)
-    try:
-        with atomic_path(out / files["png"]) as tmp:
-            fig.savefig(tmp, format="png", dpi=200)
-            png = tmp.read_bytes()
-        with atomic_path(out / files["pdf"]) as tmp:
-            fig.savefig(tmp, format="pdf")
-    finally:
-        plt.close(fig)
-    dataset = to_dataset(result)
-    with atomic_path(out / files["data"]) as tmp:
-        dataset.to_netcdf(tmp, engine="scipy")
+    # all three or none: an interruption between two of them must not leave a figure without
+    # its data; no creation date in the PDF, so that identical runs give identical bytes
+    with atomic_paths([out / files[k] for k in ("png", "pdf", "data")]) as (png_tmp, pdf_tmp, data_tmp):
+        try:
+            fig.savefig(png_tmp, format="png", dpi=200)
+            png = png_tmp.read_bytes()
+            fig.savefig(pdf_tmp, format="pdf", metadata=PDF_METADATA)
+        finally:
+            plt.close(fig)
+        to_dataset(result).to_netcdf(data_tmp, engine="scipy")
     return files, png
 
 
@@ -161,7 +164,7 @@ def _reproduce(args) -> int:
         get(n)
     from ..phase.run import connect
 
-    client, close = connect(args.scheduler) if args.scheduler else (None, None)
+    client, close = connect(args.scheduler) if args.scheduler is not None else (None, None)
     try:
         out = _output_dir(args.out)
         start = time.perf_counter()
@@ -171,7 +174,7 @@ def _reproduce(args) -> int:
             close()
     command = "kernelgda reproduce" + (" --quick" if args.quick else "") + (
         " --only " + " ".join(names) if args.only else "") + (
-        f" --scheduler {args.scheduler}" if args.scheduler else "")
+        f" --scheduler {args.scheduler}" if args.scheduler is not None else "")
     meta = ReportMeta(version=__version__, quick=args.quick, command=command,
                       date=time.strftime("%Y-%m-%d %H:%M:%S %Z"), seconds=time.perf_counter() - start)
     atomic_write_text(out / "report.md", render_markdown(entries, meta))

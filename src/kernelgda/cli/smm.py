@@ -104,7 +104,7 @@ def format_report(res: dict) -> str:
 
 
 def run(args) -> int:
-    from ..scenario import load_scenario
+    from .inputs import load_scenario
 
     scenario = load_scenario(args.scenario)
     res = compute(scenario, steps=args.steps, start=args.start)

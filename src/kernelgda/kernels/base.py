@@ -39,8 +39,6 @@ __all__ = ["Kernel", "RadialKernel", "PARAM_MIN", "PARAM_MAX", "check_param", "c
 
 #: Range of bandwidths, ``alpha``, multiscale weights and a positive NNGP bias (module docstring).
 PARAM_MIN, PARAM_MAX = 1e-50, 1e50
-#: Deepest NNGP recursion accepted (each layer is a pass over all pairs).
-MAX_DEPTH = 1000
 #: Values of one ``(n, block, d)`` block of :meth:`Kernel.pair_grad` in the generic kernel
 #: sum :meth:`Kernel.grad_sum` (2 MiB of float64; a kernel's recursion keeps a few such
 #: temporaries alive).

@@ -169,6 +169,10 @@ class Laplacian(RadialKernel):
         return np.exp(-np.sqrt((r * r).sum(-1)) / self.sigma)
 
 
+#: Most bandwidths of a :class:`Multiscale` kernel (each evaluation is a sum over them).
+MAX_SCALES = 1000
+
+
 @dataclass(frozen=True)
 class Multiscale(RadialKernel):
     """Sum of Gaussians ``sum_i w_i exp(-|u - v|^2 / (2 sigma_i^2))``.
@@ -183,9 +187,11 @@ class Multiscale(RadialKernel):
     name = "multiscale"
 
     def __post_init__(self):
-        sig = np.atleast_1d(np.array(self.sigmas, dtype=float))
+        sig = np.atleast_1d(V.reals(self.sigmas, "sigmas"))
         if sig.ndim != 1 or sig.size == 0 or not np.all(np.isfinite(sig)) or np.any(sig <= 0):
             raise ValueError(f"sigmas must be a non-empty list of positive numbers, got {self.sigmas}")
+        if sig.size > MAX_SCALES:  # every kernel evaluation loops over the scales
+            raise ValueError(f"sigmas: {sig.size} scales, at most {MAX_SCALES}; merge nearby bandwidths")
         wts = np.ones_like(sig) if self.scale_weights is None else V.weights(
             self.scale_weights, "scale_weights", sig.size)
         for name, values in (("sigmas", sig), ("scale_weights", wts)):

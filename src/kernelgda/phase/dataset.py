@@ -23,11 +23,26 @@ NETCDF_MODE = "gda_mode"
 
 def for_netcdf(ds):
     """A copy of ``ds`` whose attributes SciPy's netCDF-3 writer can store (``mode`` as
-    :data:`NETCDF_MODE`)."""
-    if "mode" not in ds.attrs:
-        return ds
-    attrs = {(NETCDF_MODE if k == "mode" else k): v for k, v in ds.attrs.items()}
-    return _with_attrs(ds, attrs)
+    :data:`NETCDF_MODE`; integers beyond the format's 32 bits, such as ``n = 10**12``, as
+    float64, exact up to ``2^53``)."""
+    attrs = {(NETCDF_MODE if k == "mode" else k): _int32_or_float(v) for k, v in ds.attrs.items()}
+    out = _with_attrs(ds, attrs)
+    wide = {name: out[name].astype(float) for name in list(out.coords) + list(out.data_vars)
+            if out[name].dtype.kind in "iu" and out[name].size
+            and not INT32[0] <= int(out[name].min()) <= int(out[name].max()) <= INT32[1]}
+    return out.assign_coords({k: v for k, v in wide.items() if k in out.coords}).assign(
+        {k: v for k, v in wide.items() if k not in out.coords})
+
+
+#: The range of netCDF-3 integers.
+INT32 = (-(2**31), 2**31 - 1)
+
+
+def _int32_or_float(value):
+    if isinstance(value, int | np.integer) and not isinstance(value, bool) and \
+            not INT32[0] <= int(value) <= INT32[1]:
+        return float(value)
+    return value
 
 
 def from_netcdf(ds):

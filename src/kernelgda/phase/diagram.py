@@ -41,7 +41,7 @@ import numpy as np
 from ..check import MEASURED_TOL
 from ..regimes import DEFAULT_TOL
 from .dataset import build_dataset
-from .run import map_tasks
+from .run import check_runner, map_tasks
 from .simulate import HISTORY_TOL
 from .store import FILL, open_store
 from .sweep import Sweep, compute_block, plan_sweep
@@ -157,6 +157,7 @@ def run_sweep(sweep: Sweep, *, client=None, store=None, workers: int | None = No
     """Compute a planned sweep (:func:`kernelgda.phase.sweep.plan_sweep`): the scenario's
     fixed points, then every block not already in ``store``, as Dask tasks
     (:func:`kernelgda.phase.run.map_tasks`); arguments as :func:`phase_diagram`."""
+    check_runner(client, workers)
     saved = None
     if store is not None:
         import dask.array as da
@@ -167,6 +168,16 @@ def run_sweep(sweep: Sweep, *, client=None, store=None, workers: int | None = No
         if saved.corrupt:
             _LOG.warning("%s: %d incomplete or damaged block(s) found; recomputing them", store,
                          saved.corrupt)
+    try:  # a store stays locked against other runs while this one writes it
+        return _compute(sweep, saved, client, workers, progress)
+    finally:
+        if saved is not None:
+            saved.close()
+
+
+def _compute(sweep, saved, client, workers, progress):
+    """The scenario's fixed points, then the blocks not in ``saved``: stored there, or gathered
+    into the dataset returned."""
     todo = [i for i in range(sweep.num_blocks) if saved is None or i not in saved.done]
     if sweep.scenario is not None and todo:
         from .sweep import kernel_scenarios

@@ -35,6 +35,8 @@ RULE_OPTIONS = OPTION_RULES
 OPTIONS = ("mode", "beta", "d_steps")
 
 _INTEGER = ("n", "d_steps")
+#: Largest ``n`` or ``d_steps`` of a grid: every integer up to it is exact in float64.
+MAX_INTEGER = 2**53
 _POSITIVE = ("q", "n", "eta_d", "eta_g", "sigma", "alpha", "d_steps")
 _NONNEGATIVE = ("p", "lam")
 
@@ -46,7 +48,11 @@ def _check_value(name, value, where):
             raise ValueError(f"{where} must be one of {', '.join(MODES)}; got {value!r}")
         return str(value)
     if name in _INTEGER:
-        return V.integer(value, where, minimum=1)
+        value = V.integer(value, where, minimum=1)
+        if value > MAX_INTEGER:
+            raise ValueError(f"{where} must be at most 2^53 = {MAX_INTEGER:.3g} (exact in float64), "
+                             f"got {V.short(value)}")
+        return value
     if name == "beta":
         return check_beta(value, where)
     return V.scalar(value, where, positive=name in _POSITIVE, nonnegative=name in _NONNEGATIVE)
@@ -56,15 +62,23 @@ def _axis_values(name, values):
     where = f"axes[{name!r}]"
     if isinstance(values, str):
         values = [values]
-    arr = np.asarray(values, dtype=object if name == "mode" else float)
+    arr = np.asarray(values, dtype=object) if name == "mode" else V.reals(values, where)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{where} must be a non-empty 1-d list of values, got shape {arr.shape}")
     if name != "mode" and not np.all(np.isfinite(arr)):
         raise ValueError(f"{where} must contain only finite numbers (no NaN or inf)")
-    checked = [_check_value(name, v, where) for v in arr.tolist()]
-    if name == "mode":
-        return np.array(checked, dtype=str)
-    return np.array(checked, dtype=int if name in _INTEGER else float)
+    if name in ("mode", "beta"):  # strings, and beta's rule-dependent check: value by value
+        checked = [_check_value(name, v, where) for v in arr.tolist()]
+        return np.array(checked, dtype=str if name == "mode" else float)
+    # the other parameters vectorized: a long axis never becomes a list of Python numbers
+    arr = V.array(arr, where, positive=name in _POSITIVE, nonnegative=name in _NONNEGATIVE)
+    if name in _INTEGER:
+        if not np.all(arr == np.round(arr)) or np.any(arr < 1) or np.any(arr > MAX_INTEGER):
+            bad = arr[(arr != np.round(arr)) | (arr < 1) | (arr > MAX_INTEGER)][0]
+            raise ValueError(f"{where} must hold whole numbers from 1 to 2^53 = {MAX_INTEGER:.3g} (exact "
+                             f"in float64), got {bad:g}")
+        return arr.astype(np.int64)
+    return arr
 
 
 def _parse(axes, fixed, valid, defaults):

@@ -114,8 +114,14 @@ def predict_scenario(scenario, params, num, tol, groups):
             h = fp.blocks["H"] / lam_c if lam_c > 0 else np.zeros_like(fp.blocks["H"])
             # optimistic / momentum: the augmented state (z_k, z_k-1) or (z, D v); the visible
             # block is the e-block of the first copy (as kernelgda.linearize)
-            mats.append(step_matrix(lam_c, gda.eta_d, gda.eta_g, {**fp.blocks, "H": h}, gda.mode,
-                                    beta=gda.beta, d_steps=gda.d_steps))
+            with np.errstate(over="ignore", invalid="ignore"):  # refused below, in one line
+                mat = step_matrix(lam_c, gda.eta_d, gda.eta_g, {**fp.blocks, "H": h}, gda.mode,
+                                  beta=gda.beta, d_steps=gda.d_steps)
+            if not np.isfinite(mat).all():
+                raise ValueError(f"the linearized GDA step overflows float64 in the cell lam = {lam_c:g}, "
+                                 f"eta_d = {gda.eta_d:g}, eta_g = {gda.eta_g:g}, mode {gda.mode}, d_steps = "
+                                 f"{gda.d_steps}: use smaller learning rates (or fewer discriminator steps)")
+            mats.append(mat)
             gdas.append(gda)
         size_b = fp.blocks["C"].shape[0]
         size = size_b + fp.blocks["C"].shape[1]

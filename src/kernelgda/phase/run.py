@@ -19,10 +19,13 @@ calling thread as soon as its task finishes (the caller stores it, then drops it
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterable
 
-__all__ = ["ClusterError", "map_tasks", "default_workers", "connect",
+from .. import _validate as V
+
+__all__ = ["ClusterError", "map_tasks", "default_workers", "connect", "check_runner", "parse_address",
            "WAVE_PER_WORKER", "INFLIGHT_PER_THREAD"]
 
 #: Embedded runs: tasks per thread in one wave of the local scheduler.
@@ -35,6 +38,17 @@ INFLIGHT_PER_THREAD = 4
 def default_workers() -> int:
     """Threads of an embedded run: 2, or 1 on a one-core machine."""
     return min(2, os.cpu_count() or 1)
+
+
+def check_runner(client, workers) -> None:
+    """Refuse, in one line, a ``client`` that is not a ``dask.distributed.Client`` (an address
+    string is a slip: :func:`connect` turns one into a client) and ``workers < 1``."""
+    if workers is not None:
+        V.integer(workers, "workers", minimum=1)
+    if client is not None and not all(callable(getattr(client, a, None)) for a in ("submit", "nthreads")):
+        hint = " (connect to an address with kernelgda.phase.run.connect)" if isinstance(client, str) else ""
+        raise ValueError(f"client must be a dask.distributed.Client or None, got "
+                         f"{type(client).__name__} {client!r:.60}{hint}")
 
 
 def map_tasks(fn: Callable, shared, items: Iterable, on_result: Callable, *, client=None,
@@ -116,25 +130,49 @@ def _cluster(fn, shared, items, on_result, client, name):
         shared_future.release()
 
 
+#: Protocols of a scheduler address (the others dask knows need extra set-up or run in-process).
+PROTOCOLS = ("tcp", "tls")
+
+
+def parse_address(address) -> tuple[str, int | str]:
+    """Check a ``--scheduler`` address without connecting: ``("local", N)`` for ``local:N``
+    (``1 <= N <= 4 x`` the CPUs, ASCII digits), ``("remote", address)`` for
+    ``tcp://HOST:PORT`` or ``tls://HOST:PORT``; a one-line ``ValueError`` otherwise.
+
+    >>> parse_address("local:2"), parse_address("tcp://10.0.0.1:8786")
+    (('local', 2), ('remote', 'tcp://10.0.0.1:8786'))
+    """
+    expected = "expected tcp://HOST:PORT, tls://HOST:PORT or local:N"
+    if not isinstance(address, str) or not address.strip():
+        raise ValueError(f"--scheduler must name a scheduler ({expected}), got {address!r}")
+    if address.startswith("local:"):
+        count = address.partition(":")[2]
+        if not re.fullmatch(r"[0-9]{1,6}", count) or int(count) < 1:
+            raise ValueError(f"--scheduler {address!r}: expected local:N with N >= 1 worker processes")
+        most = 4 * (os.cpu_count() or 1)
+        if int(count) > most:
+            raise ValueError(f"--scheduler {address!r}: at most {most} local worker processes on this "
+                             f"machine ({os.cpu_count()} CPUs); use a cluster for more")
+        return "local", int(count)
+    match = re.fullmatch(r"([a-z]+)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):([0-9]{1,5})", address)
+    if match is None or match.group(1) not in PROTOCOLS or not 1 <= int(match.group(3)) <= 65535:
+        raise ValueError(f"--scheduler {address!r}: {expected}")
+    return "remote", address
+
+
 def connect(address: str, *, timeout: float = 3.0):
     """A ``dask.distributed.Client`` for ``address``: ``tcp://host:port`` (a running
     scheduler) or ``local:N`` (a new ``LocalCluster`` of N single-threaded worker
     processes, closed with the client). Returns ``(client, close)``; raises ``ValueError``
     (one line) for a bad address, an unreachable scheduler, or without the ``cluster``
     extra."""
+    kind, value = parse_address(address)
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         raise ValueError("--scheduler needs dask.distributed: pip install 'kernelgda[cluster]'") from None
-    if address.startswith("local:"):
-        count = address.partition(":")[2]
-        if not count.isdigit() or int(count) < 1:
-            raise ValueError(f"--scheduler {address!r}: expected local:N with N >= 1 worker processes")
-        most = 4 * (os.cpu_count() or 1)
-        if int(count) > most:
-            raise ValueError(f"--scheduler {address!r}: at most {most} local worker processes on this "
-                             f"machine ({os.cpu_count()} CPUs); use a cluster for more")
-        cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True,
+    if kind == "local":
+        cluster = LocalCluster(n_workers=value, threads_per_worker=1, processes=True,
                                dashboard_address=":0")
         client = Client(cluster)
 
@@ -143,10 +181,8 @@ def connect(address: str, *, timeout: float = 3.0):
             cluster.close()
 
         return client, close
-    if "://" not in address:
-        raise ValueError(f"--scheduler {address!r}: expected tcp://HOST:PORT or local:N")
     try:
-        client = Client(address, timeout=timeout)
+        client = Client(value, timeout=timeout)
     except (OSError, TimeoutError) as exc:
         raise ValueError(f"--scheduler {address!r}: no scheduler reachable within {timeout:g} s "
                          f"({type(exc).__name__})") from None

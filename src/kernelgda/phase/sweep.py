@@ -30,7 +30,7 @@ from .grid import setup_grid
 from .predict import predict_isolated, predict_scenario
 from .simulate import CHUNK_SIZE, HISTORY_TOL, simulate_cells
 
-__all__ = ["Sweep", "plan_sweep", "block_shape", "compute_block", "kernel_scenarios",
+__all__ = ["Sweep", "plan_sweep", "block_shape", "compute_block", "kernel_scenarios", "check_cells",
            "DEFAULT_CHUNK", "PREDICTED", "SIMULATED"]
 
 #: Default cells per block by method: the closed forms are a few array expressions per
@@ -211,6 +211,13 @@ def compute_block(sweep: Sweep, index: int) -> dict:
         data.update(simulate_cells(params, num, np.asarray(runnable), sweep, fps))
     return {name: np.asarray(data[name]).astype(dtype).reshape(shape)
             for name, dtype in sweep.variables.items()}
+
+
+def check_cells(cells, method: str, *, max_memory=None, directory=".") -> None:
+    """Refuse a grid of ``cells`` whose dataset would not fit in memory, from the count alone
+    (a caller that builds the axes from a description checks before building them)."""
+    limit = resources.default_limit() if max_memory is None else resources.parse_size(max_memory)
+    _grid_check(cells, len(PREDICTED) + (len(SIMULATED) if method == "simulate" else 0), limit, directory)
 
 
 def _grid_check(cells, nvars, limit, directory):

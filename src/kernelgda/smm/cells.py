@@ -60,6 +60,10 @@ def fall_steps(kernel, *, p, q, n, lam, gda, e0, cov0, num_steps, factors=(1e3, 
     fac = as_array(factors, "factors").ravel()
     if fac.size == 0 or np.any(fac <= 1):
         raise ValueError("factors must be a non-empty list of numbers > 1")
+    batch = np.broadcast_to(0.0, np.broadcast_shapes(e0.shape[:-1], cov0.shape[:-2]))
+    # per cell: six coefficients, e and S with their copies and work buffers, the results
+    V.broadcast_cells("fall_steps grid", 6 + 6 * (d + d * d) + 2 * fac.size, p=p, q=q, n=n, lam=lam,
+                      batch=batch)
     m = Model(kernel, p, q, n, lam, gda, np.broadcast_shapes(e0.shape[:-1], cov0.shape[:-2]), start)
     shape = m.shape
     num = int(np.prod(shape, dtype=int))
