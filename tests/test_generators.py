@@ -120,7 +120,7 @@ def test_relu_generator_refused_by_fixed_points_and_contraction(rng):
     (lambda: Affine([[1.0], [2.0]], d=0), "d must be >= 1"),
     (lambda: Affine([[1.0], [2.0]], d=1, theta=[1.0, 2.0, 3.0]), "theta must be a vector of 2"),
     (lambda: Affine([[1.0], [2.0]], d=1, theta=[1.0, 2.0], seed=3), "theta or seed"),
-    (lambda: Affine([["a"], ["b"]], d=1), "z must be real"),
+    (lambda: Affine([["a"], ["b"]], d=1), "z must be numbers"),
     (lambda: Affine(np.zeros((0, 2)), d=1), "latent codes"),
     (lambda: MLP([[0.0]], 1, hidden=(), activation="tanh"), "hidden"),
     (lambda: MLP([[0.0]], 1, hidden=(0,)), "hidden must be >= 1"),
