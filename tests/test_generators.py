@@ -585,3 +585,24 @@ def test_simulate_batch_refuses_a_generator_in_one_line(rng):
     for y0 in (gen, [gen, gen]):
         with pytest.raises(ValueError, match="free points only"):
             kg.simulate_batch(gan, kg.GDA(0.1, 0.1), y0, 0.5, 10)
+
+
+# -- scenario files name the network kernels of theory section 13 -------------------------------
+
+def test_scenario_ntk_kernel_and_its_refusals():
+    from kernelgda.scenario import parse_scenario
+    base = {"lam": 2.0, "true": {"points": [[0.3]]}, "generated": {"on_true": True, "weights": 0.8},
+            "gda": {"eta_d": 0.2, "eta_g": 0.05}}
+    s = parse_scenario(dict(base, kernel={"kind": "ntk", "sigma_b": 0.5}))
+    assert s.gan.kernel == kg.NTK("erf", sigma_w=1.0, sigma_b=0.5)
+    eq = kg.find_equilibrium(s.gan, s.y0, s.q)
+    # theory section 13: with q = 0.8 the analytic NTK's fixed point is 0.3181, not the true point
+    assert abs(float(eq.y[0, 0]) - 0.3181) < 5e-5
+    assert parse_scenario(dict(base, kernel={"kind": "erf_nngp", "sigma_w": 2.0})).gan.kernel == \
+        kg.ErfNNGP(sigma_w=2.0, sigma_b=0.0)
+    for tab, match in (({"kind": "ntk", "sigma": 1.0}, "kernel.sigma does not apply"),
+                       ({"kind": "erf_nngp", "activation": "relu"}, "kernel.activation applies only"),
+                       ({"kind": "gaussian", "sigma": 1.0, "sigma_w": 1.0}, "kernel.sigma_w applies only"),
+                       ({"kind": "ntk", "activation": "tanh"}, "kernel.activation")):
+        with pytest.raises(ValueError, match=match):
+            parse_scenario(dict(base, kernel=tab))

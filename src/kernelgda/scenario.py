@@ -25,13 +25,15 @@ and key is listed; keys marked *optional* have the default shown)::
 
     [kernel]
     kind = "gaussian"                 # "gaussian" | "rational_quadratic" | "laplacian" |
-                                      # "multiscale" | "nngp"
+                                      # "multiscale" | "nngp" | "ntk" | "erf_nngp"
     sigma = 0.5                       # bandwidth in [1e-50, 1e50] (not for nngp, multiscale)
     # sigmas = [0.1, 1.0]             # multiscale only: the bandwidths (at most 1000)
     # scale_weights = [1.0, 0.5]      # multiscale only: weight of each bandwidth (default 1 each)
     # alpha = 1.0                     # rational_quadratic only (default 1), in [1e-50, 1e50]
     # depth = 2                       # nngp only: number of ReLU layers (default 2, at most 100)
     # bias = 0.0                      # nngp only: bias std. dev. beta (default 0; else in [1e-50, 1e50])
+    # sigma_w = 1.0, sigma_b = 0.0    # ntk and erf_nngp (theory section 13): weight and bias std. devs.
+    # activation = "erf"              # ntk only: "erf" (every derivative) or "relu" (value, gradient)
 
     [gda]
     eta_d = 0.1                       # discriminator learning rate, > 0
@@ -96,7 +98,7 @@ __all__ = ["Scenario", "parse_scenario", "load_scenario", "KERNEL_KINDS", "GENER
            "OVERRIDABLE"]
 
 #: Kernels a scenario file may name.
-KERNEL_KINDS = ("gaussian", "rational_quadratic", "laplacian", "multiscale", "nngp")
+KERNEL_KINDS = ("gaussian", "rational_quadratic", "laplacian", "multiscale", "nngp", "ntk", "erf_nngp")
 #: Point generators and the keys each accepts (besides ``kind``).
 GENERATORS = {
     "ring": ("num", "radius", "dim", "center"),
@@ -107,7 +109,8 @@ GENERATORS = {
 OVERRIDABLE = ("sigma", "alpha", "lam", "eta_d", "eta_g", "mode", "d_steps", "beta")
 
 _TOP_KEYS = ("name", "description", "lam", "true", "generated", "kernel", "gda", "generator")
-_KERNEL_KEYS = ("kind", "sigma", "alpha", "depth", "bias", "sigmas", "scale_weights")
+_KERNEL_KEYS = ("kind", "sigma", "alpha", "depth", "bias", "sigmas", "scale_weights", "activation", "sigma_w",
+                "sigma_b")
 _GDA_KEYS = ("eta_d", "eta_g", "mode", "d_steps", "beta")
 _TRUE_KEYS = ("points", "kind", "weights") + tuple(sorted({k for v in GENERATORS.values() for k in v}))
 _GEN_KEYS = _TRUE_KEYS + ("on_true", "per_point", "offset")
@@ -156,7 +159,7 @@ class Scenario:
         kp = self.gan.kernel.params()
         out = {"kernel": kp["kind"]}
         out.update({k: (int(v) if k == "depth" else [float(u) for u in v] if isinstance(v, list | tuple)
-                        else float(v)) for k, v in kp.items() if k != "kind"})
+                        else v if isinstance(v, str) else float(v)) for k, v in kp.items() if k != "kind"})
         out.update(lam=self.gan.lam, eta_d=self.gda.eta_d, eta_g=self.gda.eta_g, mode=self.gda.mode,
                    d_steps=self.gda.d_steps, beta=self.gda.beta,
                    n=int(self.y0.shape[0]), m=self.gan.m, d=self.gan.d)
@@ -269,9 +272,18 @@ def _kernel(tab: dict):
     T.check_keys(tab, _KERNEL_KEYS, path, "kernel keys")
     kind = T.string(tab, "kind", path, default="gaussian", options=KERNEL_KINDS)
     for key, owner in (("alpha", "rational_quadratic"), ("depth", "nngp"), ("bias", "nngp"),
-                       ("sigmas", "multiscale"), ("scale_weights", "multiscale")):
-        if key in tab and kind != owner:
-            raise ValueError(f"kernel.{key} applies only to kind = {owner!r}, not {kind!r}")
+                       ("sigmas", "multiscale"), ("scale_weights", "multiscale"), ("activation", "ntk"),
+                       ("sigma_w", "ntk erf_nngp"), ("sigma_b", "ntk erf_nngp")):
+        if key in tab and kind not in owner.split():
+            raise ValueError(f"kernel.{key} applies only to kind = {owner.split()[0]!r}, not {kind!r}")
+    if kind in ("ntk", "erf_nngp"):  # the two-layer network's kernels (theory section 13)
+        if "sigma" in tab:
+            raise ValueError(f"kernel.sigma does not apply to kind = {kind!r}: its keys are sigma_w, sigma_b")
+        scales = {k: T.scalar(tab, k, path, default=d, nonnegative=True)
+                  for k, d in (("sigma_w", 1.0), ("sigma_b", 0.0))}
+        if kind == "ntk":
+            scales["activation"] = T.string(tab, "activation", path, default="erf", options=("erf", "relu"))
+        return make_kernel(kind, **scales)
     if kind in ("nngp", "multiscale") and "sigma" in tab:
         raise ValueError(f"kernel.sigma does not apply to kind = {kind!r}: its keys are "
                          + ("depth and bias" if kind == "nngp" else "sigmas and scale_weights"))

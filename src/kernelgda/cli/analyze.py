@@ -138,8 +138,10 @@ def format_report(res: dict, path: str | None = None) -> str:
     par = res["parameters"]
     fp = res["fixed_point"]
     kernel = par["kernel"] + "".join(
-        f" {key} = " + (", ".join(map(fmt, par[key])) if isinstance(par[key], list) else fmt(par[key]))
-        for key in ("sigma", "alpha", "depth", "bias", "sigmas", "scale_weights") if key in par)
+        f" {key} = " + (", ".join(map(fmt, par[key])) if isinstance(par[key], list)
+                        else par[key] if isinstance(par[key], str) else fmt(par[key]))
+        for key in ("sigma", "alpha", "depth", "bias", "sigmas", "scale_weights", "activation", "sigma_w",
+                    "sigma_b") if key in par)
     mode = par["mode"] + (f" (d_steps = {par['d_steps']})" if par.get("d_steps", 1) != 1 else "") + (
         f" (beta = {fmt(par['beta'])})" if par.get("beta", 0) else "")
     lines = [f"scenario {res['scenario']}" + (f" ({path})" if path else ""),
