@@ -1,13 +1,17 @@
 """Regime labels of a dominant eigenvalue (theory section 6).
 
-| label         | rule                                              |
-|---------------|---------------------------------------------------|
-| monotone      | ``|z| < 1 - tol``, ``z`` real and positive        |
-| oscillatory   | ``|z| < 1 - tol``, ``z`` complex                  |
-| flipping      | ``|z| < 1 - tol``, ``z`` real and negative        |
-| neutral       | ``|z|`` within ``tol`` of 1, real                 |
-| cycling       | ``|z|`` within ``tol`` of 1, complex              |
-| divergent     | ``|z| > 1 + tol``                                 |
+The labels:
+
+===========  ============================================
+label        rule
+===========  ============================================
+monotone     ``|z| < 1 - tol``, ``z`` real and positive
+oscillatory  ``|z| < 1 - tol``, ``z`` complex
+flipping     ``|z| < 1 - tol``, ``z`` real and negative
+neutral      ``|z|`` within ``tol`` of 1, real
+cycling      ``|z|`` within ``tol`` of 1, complex
+divergent    ``|z| > 1 + tol``
+===========  ============================================
 
 ``z`` counts as complex when ``|Im z| > tol`` (double real roots computed in
 floating point split into pairs with ``|Im z| ~ sqrt(eps) ~ 1e-8``).
