@@ -18,7 +18,6 @@ without an edit here:
 
 from __future__ import annotations
 
-import importlib
 import os
 import pkgutil
 import re

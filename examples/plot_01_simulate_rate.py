@@ -11,7 +11,6 @@ perturbation and compare the error's decay with the prediction.
 import os
 
 import matplotlib.pyplot as plt
-import numpy as np
 
 import kernelgda as kg
 

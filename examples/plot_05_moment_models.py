@@ -27,9 +27,8 @@ spread = np.trace(cov[:, 0], axis1=1, axis2=2)
 smm = kg.smm.from_points(gan, gda, y0, q, T)
 clusters = kg.moments.clusters_from_points(y0, q, x_true=gan.x_true)
 closure = kg.moments.gaussian_closure(gan, gda, clusters, T, history_tol=1e-10)
-print("spread / exact at the last step: linear %.3g, SMM %.3f, closure %.4f"
-      % (smm.linear_spread[-1] / spread[-1], smm.spread[-1] / spread[-1],
-         closure.spread[-1, 0] / spread[-1]))
+ratios = (smm.linear_spread[-1] / spread[-1], smm.spread[-1] / spread[-1], closure.spread[-1, 0] / spread[-1])
+print("spread / exact at the last step: linear {:.3g}, SMM {:.3f}, closure {:.4f}".format(*ratios))
 
 fig, ax = plt.subplots(figsize=(6, 3.8))
 k = np.arange(T + 1)
