@@ -145,10 +145,6 @@ def _api_page() -> str:
     return "\n".join(lines)
 
 
-#: ``theory section 7.1`` or ``sections 9, 11`` in an experiment's description.
-_SECTIONS = re.compile(r"sections?\s+(\d+(?:\.\d+)?(?:\s*(?:,|and|-)\s*\d+(?:\.\d+)?)*)")
-
-
 def _experiments_page(figures: bool) -> str:
     from kernelgda.experiments import EXPERIMENTS
 
@@ -160,9 +156,8 @@ def _experiments_page(figures: bool) -> str:
              "come from `kernelgda reproduce`. `kernelgda figure NAME [--quick]` runs one.", ""]
     for name, exp in EXPERIMENTS.items():
         lines += [f"## {name}", "", exp.description + ".", ""]
-        found = _SECTIONS.search(exp.description)
-        if found:
-            nums = sorted({int(float(s)) for s in re.findall(r"\d+(?:\.\d+)?", found.group(1))})
+        nums = exp.theory_sections
+        if nums:
             links = ", ".join(f"{{ref}}`section {n} <theory-section-{n}>`" for n in nums)
             lines += [f"Theory: {links}.", ""]
         if figures:

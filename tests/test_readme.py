@@ -1,4 +1,4 @@
-"""The README's quick start runs as written and says what it claims."""
+"""The README's quick start and the guide's worked examples run as written and say what they claim."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+GUIDE = ROOT / "docs" / "guide"
 
 
-def _block(title: str) -> str:
-    text = README.read_text(encoding="utf-8")
+def _block(title: str, path: Path = README) -> str:
+    text = path.read_text(encoding="utf-8")
     section = text.split(f"## {title}", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
@@ -27,14 +30,16 @@ def test_quick_start_runs_and_agrees(capsys):
 
 
 def test_moment_models_example_runs_and_agrees(capsys):
-    # "Beyond the linear regime": exact, linear, SMM and closure spreads on one 12-point cloud.
+    # The guide's "Beyond the linear regime" (docs/guide/moments.md): exact, linear, SMM and
+    # closure spreads on one 12-point cloud.
     ns: dict = {}
-    exec(compile(_block("Beyond the linear regime"), "README moment models", "exec"), ns)  # noqa: S102
+    code = _block("Beyond the linear regime", GUIDE / "moments.md")
+    exec(compile(code, "guide moment models", "exec"), ns)  # noqa: S102
     printed = capsys.readouterr().out.split("\n")[:3]
-    block = _block("Beyond the linear regime")
+    block = _block("Beyond the linear regime", GUIDE / "moments.md")
     comments = [line.split("#")[1].strip().split("]")[0] + "]" for line in block.splitlines()
                 if line.startswith("# [")]
-    assert [p.strip() for p in printed] == comments, "the printed ratios are the ones in the README"
+    assert [p.strip() for p in printed] == comments, "the printed ratios are the ones in the guide"
     # Independent oracle for the exact spread: numpy's variance of the simulated points.
     exact = ns["exact"].y.var(axis=1).sum(axis=1)
     np.testing.assert_allclose(ns["spread"], exact, rtol=1e-12, err_msg="numpy var")
@@ -46,10 +51,30 @@ def test_moment_models_example_runs_and_agrees(capsys):
 
 def test_parametric_generators_example_runs_and_says_what_it_prints(capsys):
     ns: dict = {}
-    exec(compile(_block("Parametric generators"), "README generators", "exec"), ns)  # noqa: S102
+    exec(compile(_block("Parametric generators", GUIDE / "generators.md"), "README generators", "exec"), ns)  # noqa: S102
     out = capsys.readouterr().out.split("\n")
     assert out[0] == "perfect-gradient"
     assert out[1] == "0.948683 10"
     assert out[2] == "(501, 13)"
     # theory section 5/12: inside the complex band every pair has modulus sqrt(1 - eta_d lam)
     np.testing.assert_allclose(ns["lin"].generator_rate, np.sqrt(1 - 0.1 * 1.0), atol=1e-9)
+
+
+#: Guide pages whose code blocks are checked above with their printed numbers.
+_CHECKED_ABOVE = {"moments.md", "generators.md"}
+_GUIDE_BLOCKS = [(page, i, code) for page in sorted(GUIDE.glob("*.md")) if page.name not in _CHECKED_ABOVE
+                 for i, code in enumerate(re.findall(r"```python\n(.*?)```", page.read_text("utf-8"), re.S))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page, index, code", _GUIDE_BLOCKS,
+                         ids=[f"{p.stem}-{i}" for p, i, _ in _GUIDE_BLOCKS])
+def test_guide_code_block_runs_and_prints_what_its_comments_say(page, index, code, capsys):
+    exec(compile(code, f"{page.name} block {index}", "exec"), {})  # noqa: S102
+    printed = capsys.readouterr().out.splitlines()
+    prints = [line for line in code.splitlines() if line.lstrip().startswith("print(")]
+    assert len(printed) == len(prints), f"{page.name} block {index}: one line per print"
+    for out, line in zip(printed, prints, strict=True):
+        if "#" in line:  # a claimed output
+            claim = line.split("#", 1)[1].strip()
+            assert out.strip() == claim, f"{page.name} block {index}: printed {out!r}, page says {claim!r}"
