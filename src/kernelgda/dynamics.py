@@ -107,6 +107,14 @@ class Trajectory:
     theta : (R, P) array or None
         A parametric generator's parameters at the recorded steps (theory section 12);
         ``None`` for the point model.
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=1.0), lam=1.0)
+    >>> traj = kg.simulate(gan, kg.GDA(0.1, 0.1), [[0.5]], 1.0, num_steps=10)
+    >>> traj.y.shape, str(traj.status), int(traj.steps[-1])
+    ((11, 1, 1), 'completed', 10)
     """
 
     y: np.ndarray

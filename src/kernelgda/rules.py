@@ -411,6 +411,15 @@ def stability_region(mode: str, beta: float = 0.0, num: int = 2001) -> list[np.n
     Root locus: ``mu`` such that one step eigenvalue is ``z = exp(i theta)``,
     keeping only the points where the other root (if any) has modulus ``<= 1``.
 
+    Parameters
+    ----------
+    mode : str
+        An update rule of :data:`REGISTRY` (``GDA.mode``).
+    beta : float
+        Momentum coefficient (``mode="momentum"`` only).
+    num : int
+        Points on the unit circle of ``z``.
+
     Returns
     -------
     list of complex arrays
