@@ -10,8 +10,8 @@ the gallery runs the scripts in ``examples/`` here. Three pages are generated fr
 package on every build, so that a new public name, module or experiment gets its entry
 without an edit here:
 
-- ``generated/api.rst``: the API reference, one page per name in ``kernelgda.__all__`` and a
-  recursive page per public module (autosummary);
+- ``generated/api.rst``: the API reference, one page per name in ``kernelgda.__all__``;
+- ``generated/modules.rst``: a recursive page per public module (autosummary);
 - ``generated/experiments.md``: the experiments of ``kernelgda reproduce`` with their
   figures at the quick settings (``KERNELGDA_DOCS_FIGURES=0`` skips the figures).
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import pkgutil
 import re
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -88,6 +87,7 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "show_memory": False,
     "write_computation_times": False,   # its page loads DataTables from a CDN
+    "capture_repr": (),                  # print() output only, not the last expression
     "show_signature": False,
     "plot_gallery": "True",
 }
@@ -118,7 +118,7 @@ def _modules_page() -> str:
 def _api_page() -> str:
     """The API reference: the front doors of ``kernelgda.__all__``, then the public modules."""
     names = [n for n in kernelgda.__all__ if not n.startswith("__")]
-    kinds: dict[str, list[str]] = {"Classes": [], "Functions": [], "Constants": [], "Modules": []}
+    kinds: dict[str, list[str]] = {"Classes": [], "Functions": [], "Constants": []}
     for name in names:
         obj = getattr(kernelgda, name)
         if isinstance(obj, type):
@@ -137,8 +137,7 @@ def _api_page() -> str:
     for title in ("Classes", "Functions", "Constants"):
         if not kinds[title]:
             continue
-        lines += [title, "-" * len(title), "", ".. autosummary::", "   :toctree: api",
- ""]
+        lines += [title, "-" * len(title), "", ".. autosummary::", "   :toctree: api", ""]
         lines += [f"   {n}" for n in sorted(kinds[title], key=str.lower)] + [""]
     lines += ["Modules", "-------", "", "Every public module, with the names it defines: :doc:`modules`.", "",
               ".. toctree::", "   :hidden:", "", "   modules", ""]
@@ -161,12 +160,13 @@ def _experiments_page(figures: bool) -> str:
             links = ", ".join(f"{{ref}}`section {n} <theory-section-{n}>`" for n in nums)
             lines += [f"Theory: {links}.", ""]
         if figures:
-            png = _experiment_figure(exp)
-            lines += [f"```{{figure}} {png}", ":width: 100%", "", _caption(exp), "```", ""]
+            png, caption = _experiment_figure(exp)
+            lines += [f"```{{figure}} {png}", ":width: 100%", "", caption, "```", ""]
     return "\n".join(lines)
 
 
-def _experiment_figure(exp) -> str:
+def _experiment_figure(exp) -> tuple[str, str]:
+    """Run the quick configuration, save the figure; its path (relative to the page) and caption."""
     import matplotlib.pyplot as plt
 
     out = GENERATED / "experiments" / f"{exp.name}.png"
@@ -175,17 +175,9 @@ def _experiment_figure(exp) -> str:
     fig = exp.plot(result)
     fig.savefig(out, dpi=90)
     plt.close(fig)
-    exp_caption[exp.name] = result.caption
-    return f"experiments/{exp.name}.png"
-
-
-exp_caption: dict[str, str] = {}
-
-
-def _caption(exp) -> str:
-    # Markdown-safe: the captions are plain text with ASCII maths (asterisks and underscores).
-    text = exp_caption.get(exp.name, "")
-    return re.sub(r"([*_`\\])", r"\\\1", text).replace("\n", " ")
+    # Markdown-safe caption: plain text with ASCII maths (asterisks and underscores escaped).
+    caption = re.sub(r"([*_`\\])", r"\\\1", result.caption).replace("\n", " ")
+    return f"experiments/{exp.name}.png", caption
 
 
 def _write(path: Path, text: str) -> None:
@@ -194,7 +186,7 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def _generate(app) -> None:
+def _generate() -> None:
     _write(GENERATED / "api.rst", _api_page())
     _write(GENERATED / "modules.rst", _modules_page())
     figures = os.environ.get("KERNELGDA_DOCS_FIGURES", "1") != "0"
@@ -220,11 +212,9 @@ def _theory_anchors(app, doctree) -> None:
 
 
 # Generated when the configuration is read, before autosummary writes its stub pages.
-_generate(None)
+_generate()
 
 
 def setup(app):
     app.connect("doctree-read", _theory_anchors)
 
-
-sys.path.insert(0, str(HERE))
