@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 
 import numpy as np
@@ -66,3 +67,15 @@ def test_format_value():
     assert format_value((0.1, 2)) == "(0.1, 2)"
     assert format_value(True) == "yes"
     assert format_value("x|y") == "x|y"
+
+
+def test_html_links_each_experiment_to_its_theory_sections_when_the_site_is_known():
+    entry = dataclasses.replace(_entry("alpha", b""), theory=(7, 9))
+    site_meta = dataclasses.replace(META, site="../docs/_build/html")
+    page = render_html([entry], site_meta)
+    hrefs = re.findall(r'href="([^"]*theory[^"]*)"', page)
+    assert hrefs == ["../docs/_build/html/theory.html#section-7", "../docs/_build/html/theory.html#section-9"]
+    md = render_markdown([entry], site_meta)
+    assert "[section 9](../docs/_build/html/theory.html#section-9)" in md
+    # No site next to the report: no link to it (the page stays self-contained).
+    assert "theory.html" not in render_html([entry], META) + render_markdown([entry], META)

@@ -125,6 +125,15 @@ class RateCheck:
         The run's message.
     trajectory : Trajectory
         The run itself.
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=0.3), lam=0.5)
+    >>> gda = kg.GDA(0.1, 0.1)
+    >>> chk = kg.check_rate(gan, kg.find_equilibrium(gan, [[0.0]], 0.8), gda, num_steps=300)
+    >>> chk.measured_regime, bool(abs(chk.measured.rate - chk.predicted.generator_rate) < 1e-3)
+    ('oscillatory', True)
     """
 
     predicted: Linearization

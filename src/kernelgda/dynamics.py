@@ -118,6 +118,14 @@ class Trajectory:
         step relative to its initial one (how far the run left the lazy regime, theory
         section 13); with a :class:`~kernelgda.LearnedMetric` the same for the kernel with
         the current metric; ``None`` otherwise.
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=1.0), lam=1.0)
+    >>> traj = kg.simulate(gan, kg.GDA(0.1, 0.1), [[0.5]], 1.0, num_steps=10)
+    >>> traj.y.shape, str(traj.status), int(traj.steps[-1])
+    ((11, 1, 1), 'completed', 10)
     """
 
     y: np.ndarray

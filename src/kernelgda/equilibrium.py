@@ -105,6 +105,14 @@ class Equilibrium:
 
     ``Equilibrium(..., converged=True, ...)`` is accepted in place of ``status``
     (``CONVERGED`` or ``NOT_CONVERGED``).
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=1.0), lam=1.0)
+    >>> eq = kg.find_equilibrium(gan, [[0.1]], 1.0)
+    >>> eq.status.name, bool(abs(eq.y[0, 0]) < 1e-12)   # the perfect fit y* = x
+    ('CONVERGED', True)
     """
 
     y: np.ndarray

@@ -89,6 +89,14 @@ class Linearization:
     neutral : bool array or None
         Eigenvalues whose eigenvector moves ``theta`` but no point (``J t = 0``: a
         reparametrization, eigenvalue 1); they are left out of ``spectral_radius``.
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(sigma=0.3), lam=0.5)
+    >>> lin = kg.linearize(gan, kg.find_equilibrium(gan, [[0.0]], 0.8), kg.GDA(0.1, 0.1))
+    >>> lin.matrix.shape, round(lin.generator_rate, 6), lin.regime
+    ((2, 2), 0.782446, 'oscillatory')
     """
 
     matrix: np.ndarray

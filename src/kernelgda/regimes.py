@@ -1,13 +1,17 @@
 """Regime labels of a dominant eigenvalue (theory section 6).
 
-| label         | rule                                              |
-|---------------|---------------------------------------------------|
-| monotone      | ``|z| < 1 - tol``, ``z`` real and positive        |
-| oscillatory   | ``|z| < 1 - tol``, ``z`` complex                  |
-| flipping      | ``|z| < 1 - tol``, ``z`` real and negative        |
-| neutral       | ``|z|`` within ``tol`` of 1, real                 |
-| cycling       | ``|z|`` within ``tol`` of 1, complex              |
-| divergent     | ``|z| > 1 + tol``                                 |
+The labels:
+
+===========  ============================================
+label        rule
+===========  ============================================
+monotone     ``|z| < 1 - tol``, ``z`` real and positive
+oscillatory  ``|z| < 1 - tol``, ``z`` complex
+flipping     ``|z| < 1 - tol``, ``z`` real and negative
+neutral      ``|z|`` within ``tol`` of 1, real
+cycling      ``|z|`` within ``tol`` of 1, complex
+divergent    ``|z| > 1 + tol``
+===========  ============================================
 
 ``z`` counts as complex when ``|Im z| > tol`` (double real roots computed in
 floating point split into pairs with ``|Im z| ~ sqrt(eps) ~ 1e-8``).
@@ -51,7 +55,27 @@ def classify_codes(z, tol: float = DEFAULT_TOL) -> np.ndarray:
 
 
 def classify(z, tol: float = DEFAULT_TOL):
-    """Regime label(s) of dominant eigenvalue(s) ``z``: a str for a scalar, else an array of str."""
+    """Regime label(s) of dominant eigenvalue(s) ``z``: a str for a scalar, else an array of str.
+
+    Parameters
+    ----------
+    z : complex or array of complex
+        Dominant eigenvalue(s) of a one-step map.
+    tol : float
+        Tolerance of the unit circle and of the imaginary part (module docstring).
+
+    Returns
+    -------
+    str or array of str
+        Labels from :data:`REGIMES` (theory section 6).
+
+    Examples
+    --------
+    >>> classify(0.5), classify(-0.5), classify(0.3 + 0.4j), classify(1.2)
+    ('monotone', 'flipping', 'oscillatory', 'divergent')
+    >>> classify([1.0, 0.6 + 0.8j]).tolist()
+    ['neutral', 'cycling']
+    """
     codes = classify_codes(z, tol)
     labels = np.array(REGIMES + ("undetermined",))[codes]
     return str(labels) if labels.ndim == 0 else labels

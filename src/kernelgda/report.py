@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ReportEntry", "ReportMeta", "render_markdown", "render_html", "format_value"]
+__all__ = ["ReportEntry", "ReportMeta", "render_markdown", "render_html", "format_value", "theory_links"]
 
 #: Rows of a table shown in the report; the full table is in the data file.
 MAX_ROWS = 40
@@ -43,6 +43,9 @@ class ReportEntry:
         The PNG figure, embedded in the HTML page.
     seconds : float
         Wall time of the experiment (computation and figure).
+    theory : tuple of int
+        Sections of ``docs/theory.md`` the experiment checks (linked when the report knows
+        where the documentation site is, ``ReportMeta.site``).
     """
 
     name: str
@@ -54,11 +57,16 @@ class ReportEntry:
     files: dict
     png: bytes = b""
     seconds: float = float("nan")
+    theory: tuple = ()
 
 
 @dataclass(frozen=True)
 class ReportMeta:
-    """What the whole run was: package version, mode, command, date, total time."""
+    """What the whole run was: package version, mode, command, date, total time.
+
+    ``site`` is the URL of the built documentation site relative to the report (empty: none);
+    when set, each experiment links to its sections of the site's theory page.
+    """
 
     version: str
     quick: bool
@@ -66,6 +74,7 @@ class ReportMeta:
     date: str = ""
     seconds: float = float("nan")
     extra: dict = field(default_factory=dict)
+    site: str = ""
 
 
 def format_value(value) -> str:
@@ -97,6 +106,23 @@ def _duration(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "n/a"
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def theory_links(entry: ReportEntry, site: str) -> list[tuple[str, str]]:
+    """``(label, url)`` of the site's theory section for each section the entry checks.
+
+    Examples
+    --------
+    >>> e = ReportEntry("x", "", "", [], {}, {}, {}, theory=(7, 9))
+    >>> theory_links(e, "site")
+    [('section 7', 'site/theory.html#section-7'), ('section 9', 'site/theory.html#section-9')]
+    >>> theory_links(e, "")
+    []
+    """
+    if not site:
+        return []
+    root = site.rstrip("/")
+    return [(f"section {n}", f"{root}/theory.html#section-{n}") for n in entry.theory]
 
 
 def _md_cell(value) -> str:
@@ -138,6 +164,9 @@ def render_markdown(entries: list[ReportEntry], meta: ReportMeta) -> str:
                 f"**Figure.** {e.caption}", "",
                 f"Files: [{e.files['png']}]({e.files['png']}), [{e.files['pdf']}]({e.files['pdf']}), "
                 f"[{e.files['data']}]({e.files['data']}); time {_duration(e.seconds)}."]
+        links = theory_links(e, meta.site)
+        if links:
+            out += ["", "Theory: " + ", ".join(f"[{label}]({url})" for label, url in links) + "."]
         if e.summary:
             out += ["", "Headline numbers:", ""]
             out += [f"- {k}: {format_value(v)}" for k, v in e.summary.items()]
@@ -200,6 +229,10 @@ def render_html(entries: list[ReportEntry], meta: ReportMeta) -> str:
                   f'<figure><img alt="{esc(e.name)}" src="data:image/png;base64,{img}">',
                   f"<figcaption><b>Figure.</b> {esc(e.caption)}</figcaption></figure>",
                   f"<p>Files: {links}; time {esc(_duration(e.seconds))}.</p>"]
+        theory = theory_links(e, meta.site)
+        if theory:
+            parts.append("<p>Theory: " + ", ".join(f'<a href="{esc(url)}">{esc(label)}</a>'
+                                                   for label, url in theory) + ".</p>")
         if summary:
             parts.append(f"<p>Headline numbers:</p><ul>{summary}</ul>")
         if e.table:

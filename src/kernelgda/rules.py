@@ -10,13 +10,15 @@ On the reduced state ``(B, e)`` the GDA field is linear, ``F ~ A z`` with
 
 and each rule's step matrix is a polynomial or companion form in ``M``:
 
-| rule          | step matrix                              | state            |
-|---------------|------------------------------------------|------------------|
-| simultaneous  | ``I + M``                                | ``z``            |
-| d_steps = k   | ``S_G S_D^k``                            | ``z``            |
-| extragradient | ``I + M + M^2``                          | ``z``            |
-| optimistic    | ``[[I + 2M, -M], [I, 0]]``               | ``(z_k, z_k-1)`` |
-| momentum      | ``[[I + M, beta I], [M, beta I]]``       | ``(z, D v)``     |
+=============  ==================================  ================
+rule           step matrix                         state
+=============  ==================================  ================
+simultaneous   ``I + M``                           ``z``
+d_steps = k    ``S_G S_D^k``                       ``z``
+extragradient  ``I + M + M^2``                     ``z``
+optimistic     ``[[I + 2M, -M], [I, 0]]``          ``(z_k, z_k-1)``
+momentum       ``[[I + M, beta I], [M, beta I]]``  ``(z, D v)``
+=============  ==================================  ================
 
 For simultaneous, extragradient, optimistic and momentum every eigenvalue ``z``
 of the step is a root of a polynomial in ``z`` whose coefficients depend on one
@@ -408,6 +410,15 @@ def stability_region(mode: str, beta: float = 0.0, num: int = 2001) -> list[np.n
 
     Root locus: ``mu`` such that one step eigenvalue is ``z = exp(i theta)``,
     keeping only the points where the other root (if any) has modulus ``<= 1``.
+
+    Parameters
+    ----------
+    mode : str
+        An update rule of :data:`REGISTRY` (``GDA.mode``).
+    beta : float
+        Momentum coefficient (``mode="momentum"`` only).
+    num : int
+        Points on the unit circle of ``z``.
 
     Returns
     -------

@@ -2,7 +2,7 @@
 
 The progress metric of the authors' experiments: the optimal-transport cost between the
 generated measure ``Q = sum_j q_j delta_{y_j}`` and the data ``P = sum_i p_i delta_{x_i}``
-with squared Euclidean cost,
+with squared Euclidean cost::
 
     W2^2(Q, P) = min_{T >= 0, T 1 = q, T^T 1 = p} sum_{j,i} T_ji |y_j - x_i|^2 .
 

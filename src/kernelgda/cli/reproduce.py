@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["register", "run_experiments", "write_experiment"]
+__all__ = ["register", "run_experiments", "write_experiment", "find_site"]
 
 DEFAULT_OUT = "results"
 
@@ -126,7 +126,7 @@ def run_experiments(names, *, quick: bool, out: Path, progress=None, client=None
         entries[exp.name] = ReportEntry(name=exp.name, description=exp.description, caption=result.caption,
                                         table=result.table, summary=result.summary,
                                         config=config_dict(result.config), files=files, png=png,
-                                        seconds=seconds)
+                                        seconds=seconds, theory=exp.theory_sections)
         bar.update(1)
 
     try:
@@ -153,6 +153,22 @@ def _output_dir(path: str) -> Path:
     return writable_dir(path, "--out")
 
 
+def find_site(out: Path, cwd: Path | None = None) -> str:
+    """The built documentation site next to the report, as a URL relative to ``out``.
+
+    A site counts as built when its ``theory.html`` exists. Looked for, in order: ``out/site``
+    (``sphinx-build -b html docs OUT/site``) and ``docs/_build/html`` under the current
+    directory (the README's command, run from the repository root). ``""`` when neither exists.
+    """
+    import os
+
+    cwd = Path.cwd() if cwd is None else cwd
+    for site in (out / "site", cwd / "docs" / "_build" / "html"):
+        if (site / "theory.html").is_file():
+            return Path(os.path.relpath(site.resolve(), out.resolve())).as_posix()
+    return ""
+
+
 def _reproduce(args) -> int:
     from .. import __version__
     from ..experiments import EXPERIMENTS, get
@@ -176,7 +192,8 @@ def _reproduce(args) -> int:
         " --only " + " ".join(names) if args.only else "") + (
         f" --scheduler {args.scheduler}" if args.scheduler is not None else "")
     meta = ReportMeta(version=__version__, quick=args.quick, command=command,
-                      date=time.strftime("%Y-%m-%d %H:%M:%S %Z"), seconds=time.perf_counter() - start)
+                      date=time.strftime("%Y-%m-%d %H:%M:%S %Z"), seconds=time.perf_counter() - start,
+                      site=find_site(out))
     atomic_write_text(out / "report.md", render_markdown(entries, meta))
     atomic_write_text(out / "index.html", render_html(entries, meta))
     print(f"wrote {len(entries)} experiments, {out / 'report.md'} and {out / 'index.html'} "

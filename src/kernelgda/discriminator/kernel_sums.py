@@ -1,7 +1,7 @@
 """Blocked kernel sums: the gradient of a kernel expansion at many points (theory section 2).
 
 For a radial kernel ``K = phi(|u - v|^2)`` the gradient of ``sum_c w_c K(., z_c)`` at the rows
-of ``Y`` is
+of ``Y`` is::
 
     grad f(y) = 2 ( (G w) y - G (w z) ),         G = phi'(|y - z|^2)
 

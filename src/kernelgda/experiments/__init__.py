@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -43,7 +44,7 @@ from . import (
 )
 from ._base import Result, config_dict, no_progress, to_dataset
 
-__all__ = ["Experiment", "EXPERIMENTS", "get", "Result", "to_dataset", "config_dict"]
+__all__ = ["Experiment", "EXPERIMENTS", "get", "Result", "to_dataset", "config_dict", "cited_sections"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,15 @@ class Experiment:
     def description(self) -> str:
         """One-line description."""
         return self.module.DESCRIPTION
+
+    @property
+    def theory_sections(self) -> tuple[int, ...]:
+        """Sections of ``docs/theory.md`` the experiment checks: the module's
+        ``THEORY_SECTIONS`` if it sets one, else the numbers its description cites
+        ("theory section 7.1" -> 7, "sections 9, 11" -> 9, 11)."""
+        if hasattr(self.module, "THEORY_SECTIONS"):
+            return tuple(self.module.THEORY_SECTIONS)
+        return cited_sections(self.description)
 
     def config(self, quick: bool = False):
         """The default configuration, or the quick one (seconds)."""
@@ -72,6 +82,25 @@ class Experiment:
 
         with style():  # text sizes are fixed when artists are created, so style the drawing
             return self.module.plot(result)
+
+
+_CITED = re.compile(r"sections?\s+(\d+(?:\.\d+)?(?:\s*(?:,|and|-)\s*\d+(?:\.\d+)?)*)")
+
+
+def cited_sections(text: str) -> tuple[int, ...]:
+    """Top-level theory sections cited in ``text`` ("section 7.1", "sections 9, 11"), sorted.
+
+    Examples
+    --------
+    >>> cited_sections("rates against sigma (theory sections 9, 11 and 7.2)")
+    (7, 9, 11)
+    >>> cited_sections("no citation")
+    ()
+    """
+    found = set()
+    for group in _CITED.findall(text):
+        found.update(int(num.split(".")[0]) for num in re.findall(r"\d+(?:\.\d+)?", group))
+    return tuple(sorted(found))
 
 
 #: Registry name -> Experiment, in the order ``kernelgda reproduce`` runs them.

@@ -38,7 +38,25 @@ KERNELS = {
 
 
 def make_kernel(kind: str = "gaussian", **params) -> Kernel:
-    """Build a kernel from its registry name and parameters (``make_kernel("gaussian", sigma=1)``)."""
+    """Build a kernel from its registry name and parameters (``make_kernel("gaussian", sigma=1)``).
+
+    Parameters
+    ----------
+    kind : str
+        A name in :data:`KERNELS` (``"gaussian"``, ``"rational_quadratic"``, ``"laplacian"``,
+        ``"multiscale"``, ``"nngp"``, ...), as in a scenario file's ``[kernel]`` table.
+    **params
+        The kernel's parameters (``sigma``, ``alpha``, ``sigmas``, ``depth``, ...).
+
+    Returns
+    -------
+    Kernel
+
+    Examples
+    --------
+    >>> make_kernel("rational_quadratic", sigma=0.5, alpha=2.0)
+    RationalQuadratic(sigma=0.5, alpha=2.0)
+    """
     V.choice(kind, "kernel kind", tuple(KERNELS))
     try:
         return KERNELS[kind](**params)

@@ -22,7 +22,7 @@ the angle; similarly ``g_v``). Since ``|g_u|, |g_v| = O(R)``, the ``1 / R`` term
 vanish at coincident points like ``R``: this is the ``t^3 / 3`` term of
 ``sin t + (pi - t) cos t = pi - pi t^2 / 2 + t^3 / 3 + ...`` (the kernel is C^2,
 not C^3, at ``u = v``). To keep ``R`` and ``g`` accurate near ``u = v`` they are
-propagated from the differences ``v - u`` instead of from ``a b - s^2``:
+propagated from the differences ``v - u`` instead of from ``a b - s^2``::
 
     R_0^2  = a (|w|^2 / d + kappa^2 beta^2),   w = delta - kappa u,
              kappa = u.delta / (d a),   delta = v - u,   g_u0 = w / d

@@ -97,6 +97,13 @@ class Kernel:
     Subclasses also define ``length_scale`` (the distance on which the kernel
     changes: step caps and merge tolerances are multiples of it),
     :meth:`grad_scale`, ``params`` and ``name``.
+
+    Examples
+    --------
+    >>> import kernelgda as kg
+    >>> k = kg.Gaussian(sigma=1.0)              # every kernel of the library is a Kernel
+    >>> isinstance(k, kg.Kernel), k.pair_grad(np.zeros((2, 3)), np.ones((4, 3))).shape
+    (True, (2, 4, 3))
     """
 
     #: Twice differentiable everywhere, coincident points included.

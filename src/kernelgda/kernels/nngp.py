@@ -42,6 +42,13 @@ class NNGP(Kernel):
     ``length_scale = 1`` (give data at unit scale). With ``bias = 0`` it is not
     differentiable at the origin.
 
+    Parameters
+    ----------
+    depth : int >= 1
+        Number of hidden ReLU layers.
+    bias : float
+        Bias standard deviation (its variance ``bias^2`` enters every layer).
+
     Examples
     --------
     >>> k = NNGP(depth=2, bias=0.0)

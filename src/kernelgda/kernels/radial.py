@@ -22,6 +22,11 @@ __all__ = ["Gaussian", "RationalQuadratic", "Laplacian", "Multiscale"]
 class Gaussian(RadialKernel):
     """Gaussian kernel ``K(u, v) = exp(-|u - v|^2 / (2 sigma^2))``.
 
+    Parameters
+    ----------
+    sigma : float
+        Bandwidth, in ``[1e-50, 1e50]``.
+
     Examples
     --------
     >>> k = Gaussian(sigma=0.5)
@@ -55,6 +60,18 @@ class RationalQuadratic(RadialKernel):
     """Rational quadratic kernel ``(1 + |u - v|^2 / (2 alpha sigma^2))^(-alpha)``.
 
     Tends to the Gaussian as ``alpha -> inf``; ``hess_u K(u, u) = -I / sigma^2``.
+
+    Parameters
+    ----------
+    sigma : float
+        Bandwidth, in ``[1e-50, 1e50]``.
+    alpha : float
+        Shape (a scale mixture of Gaussians), in ``[1e-50, 1e50]``.
+
+    Examples
+    --------
+    >>> RationalQuadratic(sigma=0.5, alpha=2.0)([[0.0]], [[0.5]])   # (1 + 1/4)^-2
+    array([[0.64]])
     """
 
     alpha: float = 1.0
@@ -101,6 +118,16 @@ class Laplacian(RadialKernel):
     Not differentiable at ``u = v``: the gradient there is taken as 0 (the
     symmetric subgradient), and second derivatives at coincident points raise a
     ``ValueError``. Use it for simulation; linearization needs distinct points.
+
+    Parameters
+    ----------
+    sigma : float
+        Bandwidth, in ``[1e-50, 1e50]``.
+
+    Examples
+    --------
+    >>> bool(np.isclose(Laplacian(sigma=0.5)([[0.0]], [[0.5]])[0, 0], np.exp(-1.0)))
+    True
     """
 
     name = "laplacian"
@@ -179,6 +206,19 @@ class Multiscale(RadialKernel):
 
     ``sigma`` is set to the smallest bandwidth (the scale of the linear regime);
     ``curvature = sum_i w_i / sigma_i^2``.
+
+    Parameters
+    ----------
+    sigmas : tuple of float
+        Bandwidths ``sigma_i``, each in ``[1e-50, 1e50]``.
+    scale_weights : tuple of float, optional
+        Weights ``w_i`` (default 1 each).
+
+    Examples
+    --------
+    >>> k = Multiscale(sigmas=(0.1, 1.0), scale_weights=(1.0, 0.5))
+    >>> k.sigma, round(k.curvature, 9)          # 1 / 0.1^2 + 0.5 / 1^2
+    (0.1, 100.5)
     """
 
     sigma: float = field(init=False, default=1.0)

@@ -22,7 +22,7 @@ __all__ = ["simulate_cells", "HISTORY_TOL", "CHUNK_SIZE"]
 #: History truncation of simulated sweeps (kernelgda.discriminator): the gradient error
 #: stays below 1e-15 of the expansion's total mass times the largest kernel gradient. The
 #: truncated dynamics have a fixed point shifted by about that error; at 1e-12 the shift sat
-#: above the measurement's noise floor and a converging optimistic cell measured |z| = 0.9997
+#: above the measurement's noise floor and a converging optimistic cell measured ``|z| = 0.9997``
 #: instead of 0.9534 (the run settles on the shifted point, which the fit reads as an
 #: eigenvalue 1). 1e-15 keeps the shift below rounding at the cost of ~25% more history.
 HISTORY_TOL = 1e-15

@@ -47,20 +47,20 @@ class SMMResult:
 
     Attributes
     ----------
-    e : (*B, K + 1, d) array
+    e : ``(*B, K + 1, d)`` array
         Mean offset ``e_k`` of the generated points from the true point.
-    cov : (*B, K + 1, d, d) array
+    cov : ``(*B, K + 1, d, d)`` array
         Covariance ``S_k`` of the generated points.
-    b : (*B, K + 1, d) array
+    b : ``(*B, K + 1, d)`` array
         Discriminator slope ``grad f(x)``.
-    curvature : (*B, K + 1, d, d) array
+    curvature : ``(*B, K + 1, d, d)`` array
         Discriminator curvature ``C = -hess f(x)``.
-    spread : (*B, K + 1) array
+    spread : ``(*B, K + 1)`` array
         ``tr S_k``.
     linear_e, linear_spread : arrays like ``e`` and ``spread``
         The same recursion without the ``g2`` terms (the linear model of theory
         section 5); it may overflow to ``inf`` where that model diverges.
-    status : Status or (*B,) int8 array
+    status : Status or ``(*B,)`` int8 array
         :class:`~kernelgda.status.Status` of a single run (``DIVERGED`` when the SMM
         state became non-finite), or the status codes of a batch.
     message : str
@@ -95,11 +95,11 @@ class DiagonalResult:
 
     Attributes
     ----------
-    variance : (*B, K + 1, d) array
+    variance : ``(*B, K + 1, d)`` array
         Variances ``r_i`` along the principal directions.
-    curvature : (*B, K + 1, d) array
+    curvature : ``(*B, K + 1, d)`` array
         Discriminator curvatures ``c_i`` along them.
-    spread : (*B, K + 1) array
+    spread : ``(*B, K + 1)`` array
         ``sum_i r_i``.
     """
 

@@ -42,7 +42,7 @@ def fall_steps(kernel, *, p, q, n, lam, gda, e0, cov0, num_steps, factors=(1e3, 
 
     Returns
     -------
-    smm, linear : (*B, len(factors)) int arrays
+    smm, linear : ``(*B, len(factors))`` int arrays
         First step reaching each factor, ``-1`` if not within ``num_steps`` (``linear``
         is ``None`` when not asked for).
 
