@@ -137,6 +137,16 @@ class EmpiricalNTK(Kernel):
     is the linearization of the network's own GDA (theory section 13). Formulas in the
     module docstring; ``activation="relu"`` has value and gradient only (``smooth = False``).
 
+    Parameters
+    ----------
+    width : int
+        Number of hidden neurons ``h`` (even: they come in antisymmetric pairs).
+    activation : {"erf", "relu"}
+    sigma_w, sigma_b : float
+        Standard deviations of the input weights and biases.
+    seed : int
+        Seed of the network's initialization (the same as the discriminator's).
+
     Examples
     --------
     >>> k = EmpiricalNTK(width=64, activation="erf", sigma_w=1.0, sigma_b=0.5, seed=0)
