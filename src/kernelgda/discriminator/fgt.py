@@ -21,7 +21,7 @@ Certified error
 ---------------
 Cramer's inequality, ``|h_a(x)| <= k 2^(a/2) sqrt(a!) exp(-x^2 / 2)`` with ``k = 1.086435``
 (used for this purpose by Baxter and Roussos, 2002), bounds every term of the series for a
-centre in its box (``|rho_i| <= b / (2 h)``, ``r = sqrt(2) b / (2 h)``):
+centre in its box (``|rho_i| <= b / (2 h)``, ``r = sqrt(2) b / (2 h)``)::
 
     |(rho^a / a!) h_a(x)|             <= k r^a / sqrt(a!)                    (function)
     |(rho^a / a!) h_{a+1}(x)| / h     <= (k sqrt(2) / h) r^a sqrt(a + 1) / sqrt(a!)   (derivative)
@@ -32,7 +32,7 @@ coordinate, at most ``(A' + E') (A + E)^(d-1) - A' A^(d-1)`` (the difference of 
 series with non-negative majorants), and its Euclidean norm at most ``sqrt(d)`` times that.
 Boxes further than ``R`` from a point are skipped; a centre at distance ``>= R >= sigma`` has
 gradient at most ``(R / sigma^2) exp(-R^2 / (2 sigma^2))``. The order ``p`` is the smallest for
-which the sum of the two, ``eps``, is at most ``tol`` times ``grad_bound = exp(-1/2) / sigma``, and
+which the sum of the two, ``eps``, is at most ``tol`` times ``grad_bound = exp(-1/2) / sigma``, and::
 
     |grad f_transform(t) - grad f_exact(t)| <= eps D        at every point t,
 

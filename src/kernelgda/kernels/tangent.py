@@ -1,12 +1,12 @@
 """The empirical tangent kernel of a finite two-layer network at its initialization (theory section 13).
 
-For ``f(u) = (1/sqrt(h)) sum_r a_r phi(w_r . u + b_r)`` with parameters ``theta = (a, W, b)``,
+For ``f(u) = (1/sqrt(h)) sum_r a_r phi(w_r . u + b_r)`` with parameters ``theta = (a, W, b)``::
 
     Theta_h(u, v) = grad_theta f(u) . grad_theta f(v)
                   = (1/h) sum_r [ phi(z_r(u)) phi(z_r(v)) + a_r^2 phi'(z_r(u)) phi'(z_r(v)) (u . v + 1) ]
 
 with ``z_r(u) = w_r . u + b_r``. Its derivatives in ``u`` (and the mixed one) are sums over
-neurons of the same kind, written below with ``P_k = phi^(k)(z(u))``, ``Q_k = phi^(k)(z(v))``:
+neurons of the same kind, written below with ``P_k = phi^(k)(z(u))``, ``Q_k = phi^(k)(z(v))``::
 
     grad_u      = sum_r [P_1 Q_0 w + a^2 P_2 Q_1 D w + a^2 P_1 Q_1 v] / h
     hess_u      = sum_r [P_2 Q_0 w w^T + a^2 P_3 Q_1 D w w^T + a^2 P_2 Q_1 (w v^T + v w^T)] / h
