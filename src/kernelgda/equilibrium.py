@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 
 from . import _validate as V
 from .game import KernelGAN
@@ -399,6 +398,8 @@ def _symmetric_solve(a, b):
 
 def _find_parametric(gan, gen, q, *, tol, max_iter):
     """Fixed point of a parametric generator (module docstring; theory section 12)."""
+    from scipy.optimize import minimize  # lazy: scipy.optimize costs ~0.15 s to import
+
     tol = V.scalar(tol, "tol", positive=True)
     max_iter = V.integer(max_iter, "max_iter", minimum=1)
     if gen.d != gan.d:

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from . import _validate as V
 from . import isolated
@@ -127,6 +126,8 @@ def best_rate(theta, *, p=1.0, q=1.0, n=1, eta_d, lam, sigma, mode="alternating"
     >>> round(rate, 6)                      # kappa = 100 < band ratio: sqrt(1 - eta_d lam)
     0.974679
     """
+    from scipy.optimize import minimize_scalar  # lazy: scipy.optimize costs ~0.15 s to import
+
     th = _spectrum(theta)
     num = V.integer(num, "num", minimum=16)
     if num > 10**6:

@@ -32,7 +32,6 @@ never exchanged, since exchanging them changes the generated distribution.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ..game import KernelGAN
 from ..linearize import distinct_locations
@@ -91,6 +90,8 @@ def distance(a: np.ndarray, b: np.ndarray, groups: list[np.ndarray]) -> float:
     >>> distance(np.array([[0.0], [1.0]]), np.array([[1.0], [0.0]]), groups)
     0.0
     """
+    from scipy.optimize import linear_sum_assignment  # lazy: scipy.optimize is slow to import
+
     worst = 0.0
     for g in groups:
         diff = a[g][:, None, :] - b[g][None, :, :]
