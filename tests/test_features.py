@@ -15,8 +15,8 @@ import pytest
 
 import kernelgda as kg
 import kernelgda.features as features
-from kernelgda.discriminator.threads import THREADS
 from kernelgda.status import Status
+from kernelgda.threads import THREADS
 
 from .oracles import kernel_grad_u, kernel_value, naive_simulate
 

@@ -17,8 +17,8 @@ import pytest
 import kernelgda as kg
 import kernelgda.discriminator.kernel_sums as disc_mod
 from kernelgda.discriminator import Expansion, kernel_grad_sum
-from kernelgda.discriminator.threads import THREADS
 from kernelgda.status import Status
+from kernelgda.threads import THREADS
 
 from .oracles import grad_expansion, naive_grad_sum, naive_simulate
 

@@ -39,9 +39,9 @@ from numbers import Integral
 import numpy as np
 
 from . import _validate as V
-from .discriminator.threads import THREADS
 from .kernels import Gaussian, Kernel, Multiscale, RationalQuadratic
 from .resources import check_bytes, format_count, points_bytes
+from .threads import THREADS
 
 __all__ = ["RandomFeatures", "FeatureDiscriminator"]
 

@@ -10,17 +10,17 @@
   expansions in boxes, a certified gradient-error bound; ``kg.FastGaussTransform``);
 - :mod:`~kernelgda.discriminator.truncation`: the one truncation tracker (dropped mass and its
   certified gradient bound);
-- :mod:`~kernelgda.discriminator.threads`: the shared worker pool.
+- the shared worker pool is :mod:`kernelgda.threads`.
 
 Random-feature discriminators are in :mod:`kernelgda.features`. Every discriminator offers the
 interface the update rules step through (:mod:`kernelgda.rules`).
 """
 
+from ..threads import THREADS, ThreadPool
 from .expansion import Expansion, MultiExpansion
 from .fgt import FastGaussTransform, GaussTransform
 from .history import RESCALE_BELOW, History
 from .kernel_sums import augment_centres, coef_columns, kernel_grad_sum
-from .threads import THREADS, ThreadPool
 from .truncation import MIX_COND_MAX, TruncationTracker
 
 __all__ = ["Expansion", "MultiExpansion", "FastGaussTransform", "GaussTransform",

@@ -19,8 +19,8 @@ import numpy as np
 
 from ..kernels import Gaussian, Laplacian, RationalQuadratic
 from ..resources import check_history
+from ..threads import THREADS
 from .history import RESCALE_BELOW
-from .threads import THREADS
 from .truncation import TruncationTracker
 
 __all__ = ["BatchedDiscriminators", "Profiles", "expansion_grad"]

@@ -10,7 +10,7 @@ with a *coefficient column* ``[w, w z]``. For each cache-sized block of centres 
 product yields the exponents (or squared distances) directly, one in-place elementwise map
 (``exp`` for the Gaussian) follows, then one product with the coefficient columns (``d + 1``
 matrix-vector products when ``d <= 3``); no ``(n, M, d)`` array is formed. Blocks are shared
-among the cores by :data:`~kernelgda.discriminator.threads.THREADS` and partial sums are added
+among the cores by :data:`~kernelgda.threads.THREADS` and partial sums are added
 in a fixed order. Each kernel value is correct to about ``1e-16 (|y|^2 + |z|^2) / sigma^2``
 relative (coordinates from the true points' mean); beyond :data:`FAR_LIMIT` and for kernels
 not differentiable at coincident points (the Laplacian) explicit differences are used.
@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import Gaussian, Kernel
-from .threads import CHUNKS_PER_WORKER, THREADS
+from ..threads import CHUNKS_PER_WORKER, THREADS
 
 __all__ = ["kernel_grad_sum", "augment_centres", "coef_columns", "expansion_origin", "BLOCK_ENTRIES",
            "FAR_LIMIT"]

@@ -53,7 +53,7 @@ from ..kernels.tangent import (
 )
 from ..resources import check_bytes
 from ..status import Status
-from .threads import THREADS
+from ..threads import THREADS
 
 __all__ = ["NetworkDiscriminator", "NetworkModel", "NetworkEquilibrium", "NETWORK_RULES"]
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as V
-from ..discriminator.threads import THREADS
 from ..resources import check_bytes, format_count
+from ..threads import THREADS
 from .base import Generator, initial_theta, latent_codes
 
 __all__ = ["MLP", "ACTIVATIONS"]
