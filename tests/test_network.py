@@ -258,3 +258,14 @@ def test_relu_network_run_is_exact_network_gda():
     assert not np.allclose(y, y0, atol=1e-3), "the run must move"
     np.testing.assert_allclose(traj.y[-1], y, rtol=0, atol=1e-8,
                                err_msg="ReLU network vs the hand-written loop")
+
+
+def test_simulate_max_memory_governs_the_network_parameters():
+    """simulate's max_memory reaches the network's parameter buffers (checked before building)."""
+    gan = kg.KernelGAN([[0.0]], 1.0, kg.Gaussian(0.5), lam=1.0)
+    net = kg.NetworkDiscriminator(width=100_000, activation="erf", sigma_w=1.0, sigma_b=0.0, seed=0)
+    with pytest.raises(ValueError, match="network discriminator parameters: needs 12.0 MB"):
+        kg.simulate(gan, kg.GDA(0.1, 0.1), [[0.1]], 1.0, 5, discriminator=net, max_memory="1M")
+    small = kg.NetworkDiscriminator(width=16, activation="erf", sigma_w=1.0, sigma_b=0.0, seed=0)
+    assert str(kg.simulate(gan, kg.GDA(0.1, 0.1), [[0.1]], 1.0, 5, discriminator=small,
+                           max_memory="1M").status) == "completed"

@@ -256,9 +256,9 @@ def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, 
                        max_memory=None):
     if isinstance(features, FastGaussTransform):  # history as Hermite expansions in boxes
         disc = features.build(gan.kernel, gan.x_true, gan.p_true, n, num_funcs, max_memory=max_memory)
-    elif isinstance(features, RandomFeatures):  # random features: f = w.phi, no history (kernelgda.features)
+    elif isinstance(features, RandomFeatures | NetworkDiscriminator):  # features w.phi / network parameters
         disc = features.build(gan.kernel, gan.x_true, gan.p_true, num_funcs, max_memory=max_memory)
-    elif features is not None:  # a network or a learned metric (discriminator/network.py, metric.py)
+    elif features is not None:  # a learned metric (discriminator/metric.py)
         disc = features.build(gan.kernel, gan.x_true, gan.p_true, num_funcs)
     elif num_funcs is None:
         disc = Expansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, history_tol,
