@@ -606,3 +606,18 @@ def test_scenario_ntk_kernel_and_its_refusals():
                        ({"kind": "ntk", "activation": "tanh"}, "kernel.activation")):
         with pytest.raises(ValueError, match=match):
             parse_scenario(dict(base, kernel=tab))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode, options", [("extragradient", {}), ("optimistic", {}),
+                                           ("momentum", {"beta": 0.3}), ("alternating", {"d_steps": 2})])
+def test_generator_linearization_predicts_every_rule(mode, options):
+    """The (B, t) map of theory section 12 through each rule's step matrix, against exact runs."""
+    gan, eq = _perfect_gradient_case()
+    gda = kg.GDA(0.1, 0.2, mode=mode, **options)
+    lin = kg.linearize(gan, eq, gda)
+    e0 = 1e-6 * np.array([[1.0], [-0.7], [0.4]])
+    start = eq.generator.with_theta(eq.theta + eq.generator.pull_back(eq.theta, e0))
+    traj = kg.simulate(gan, gda, start, eq.q, 1500, start=eq, history_tol=0)
+    measured = traj.rate(eq.y)
+    assert lin.stable and abs(measured - lin.generator_rate) < 1e-5, (mode, measured, lin.generator_rate)
