@@ -20,17 +20,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _validate as V
-from .discriminator.expansion import Expansion, MultiExpansion
-from .discriminator.fgt import FastGaussTransform
-from .discriminator.metric import LearnedMetric
-from .discriminator.network import NetworkDiscriminator
-from .discriminator.truncation import LOSSLESS_TOL, history_tolerance
-from .features import RandomFeatures
+from .discriminator.expansion import exact_expansion
+from .discriminator.interface import DiscriminatorSpec
+from .discriminator.truncation import history_tolerance
 from .game import GDA, KernelGAN
-from .generators import POINTS, Generator, Points
+from .generators.base import run_state
 from .kernels import sqdist
 from .measure import Measurement, default_noise_floor, measure_eigenvalues
-from .resources import check_bytes, check_history, check_trajectory, format_size
+from .resources import check_trajectory
 from .rules import StepConstants, get_rule
 from .status import Status
 from .wasserstein import wasserstein2_series
@@ -252,26 +249,12 @@ def measure_recorded(y, y_star, *, linear_limit: float, noise_floor: float, dela
                        (meas.window[0] * s, meas.window[1] * s))
 
 
-def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, features=None,
-                       max_memory=None):
-    if isinstance(features, FastGaussTransform):  # history as Hermite expansions in boxes
-        disc = features.build(gan.kernel, gan.x_true, gan.p_true, n, num_funcs, max_memory=max_memory)
-    elif isinstance(features, RandomFeatures | NetworkDiscriminator):  # features w.phi / network parameters
-        disc = features.build(gan.kernel, gan.x_true, gan.p_true, num_funcs, max_memory=max_memory)
-    elif features is not None:  # a learned metric (discriminator/metric.py)
-        disc = features.build(gan.kernel, gan.x_true, gan.p_true, num_funcs)
-    elif num_funcs is None:
-        disc = Expansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, history_tol,
-                         max_memory=max_memory)
-    else:  # function 0 is f; the others start at 0 and are set up by the rule's stepper
-        disc = MultiExpansion(gan.kernel, gan.x_true, gan.p_true, n, capacity, num_funcs,
-                              history_tol, max_memory=max_memory)
-    if features is None and history_tol == LOSSLESS_TOL:
-        # refused as the full history would be: with lam = 0 the default drops nothing
-        d = gan.x_true.shape[1]
-        check_history(capacity, n, 2 * d + 3 if num_funcs is None else d + 2 + num_funcs,
-                      limit=max_memory)
-    first = 1.0 if num_funcs is None else np.eye(num_funcs)[0]
+def _initial_discriminator(gan, gda, n, capacity, history_tol, start, num_funcs, spec, max_memory):
+    """The run's discriminator (the exact expansion, or what ``spec`` builds), at ``f*`` of ``start``."""
+    if spec is None:
+        disc = exact_expansion(gan, n, capacity, history_tol, num_funcs, max_memory=max_memory)
+    else:
+        disc = spec.setup(gan, gda, n, num_funcs, max_memory=max_memory)
     if start is not None:
         ys = getattr(start, "y", None)
         qs = getattr(start, "q", None)
@@ -280,17 +263,27 @@ def _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs=None, 
         ys, qs = gan.check_generated(ys, qs)
         if ys.shape[0] != n:
             raise ValueError(f"start has {ys.shape[0]} generated points but y0 has {n}")
-        if hasattr(disc, "start_at"):  # a network: its own fixed point (discriminator/network.py)
-            disc.start_at(gan, ys, qs, start)
-        elif gan.lam > 0:  # f* = (K(., X) p - K(., Y*) q) / lam; for lam = 0 (perfect match) f* = 0
-            disc.add_true(first / gan.lam)
-            disc.add_slice(ys, np.multiply.outer(-qs / gan.lam, first))
+        disc.start_at(gan, ys, qs, start, num_funcs)
     return disc
 
 
-def _movement(disc):
-    movement = getattr(disc, "movement", None)
-    return None if movement is None else np.array(movement)
+class _Rows:
+    """The recorded rows of a run: the points, a generator's parameters (``thetas``, or ``None``)
+    and, through :meth:`Discriminator.record`, the discriminator's kernel movement."""
+
+    def __init__(self, num_rows, y, s, thetas, disc):
+        self.y = np.empty((num_rows, *y.shape))
+        self.thetas = thetas
+        self.disc = disc
+        self.count = 0
+        self.add(y, s)
+
+    def add(self, y, s):
+        self.y[self.count] = y
+        if self.thetas is not None:
+            self.thetas[self.count] = s
+        self.disc.record(y)
+        self.count += 1
 
 
 def _quiet(func):
@@ -304,9 +297,7 @@ def _quiet(func):
 
 @_quiet
 def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=None,
-             history_tol: float | None = None,
-             discriminator: RandomFeatures | FastGaussTransform | NetworkDiscriminator | LearnedMetric
-             | None = None,
+             history_tol: float | None = None, discriminator: DiscriminatorSpec | None = None,
              divergence_bound: float | None = None, record_every: int = 1,
              max_memory=None) -> Trajectory:
     """Run the exact nonlinear GDA dynamics of a kernel GAN.
@@ -334,24 +325,15 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         default is lossless: ``2^-53``, float64 rounding of the gradient's scale
         (:data:`kernelgda.discriminator.truncation.LOSSLESS_TOL`), which gives the full
         history's numbers to rounding at ``O(T / (eta_d lam))`` cost; ``0`` keeps every slice.
-    discriminator : None, RandomFeatures, FastGaussTransform, NetworkDiscriminator or LearnedMetric
-        ``None`` keeps the exact kernel expansion; ``kg.RandomFeatures(num_features=D,
-        seed=s)`` uses the random-feature discriminator ``f = w.phi`` (cost
-        ``O(T D (m + n) d)``, no history; simultaneous and alternating modes;
-        see :mod:`kernelgda.features`). ``start=eq`` then sets ``w`` to the
-        random-feature ``f*``. ``kg.FastGaussTransform(tol=...)`` keeps the history as
-        Hermite expansions in boxes (Gaussian and multiscale kernels, ``d <= 3``, every
-        rule; cost per step independent of the history's length), with its certified
-        gradient-error bound in ``Trajectory.truncation_bound``
-        (:mod:`kernelgda.discriminator.fgt`). ``kg.NetworkDiscriminator(width, ...)`` trains a
-        two-layer network in parameter space with weight decay ``lam`` toward its initialization
-        (cost ``O(T width (m + n) d)``; simultaneous, alternating, optimistic and momentum
-        GDA; see :mod:`kernelgda.discriminator.network`); ``start=eq`` starts it at its own
-        fixed point (``eq.theta`` of a :class:`~kernelgda.discriminator.network.NetworkEquilibrium`,
-        else the discriminator's fixed point for ``eq.y``). ``kg.LearnedMetric(every=k)``
-        keeps the exact expansion of a Gaussian kernel and replaces its metric every ``k``
-        discriminator steps by the positive part of the gradient-outer-product difference
-        (the authors' "RFM" option; :mod:`kernelgda.discriminator.metric`).
+    discriminator : None or DiscriminatorSpec
+        ``None`` keeps the exact kernel expansion; otherwise a discriminator spec
+        (:class:`~kernelgda.discriminator.interface.DiscriminatorSpec`), each documented with its
+        cost and the rules it runs: ``kg.RandomFeatures(num_features=D, seed=s)`` (random
+        features ``f = w.phi``, no history), ``kg.FastGaussTransform(tol=...)`` (the history as
+        Hermite expansions in boxes, certified bound in ``Trajectory.truncation_bound``),
+        ``kg.NetworkDiscriminator(width, ...)`` (a two-layer network in parameter space; ``start``
+        may be its own fixed point) or ``kg.LearnedMetric(every=k)`` (the authors' learned
+        Gaussian metric). ``start=eq`` starts each at its ``f*``.
     divergence_bound : float, optional
         Distance from the mean of the true points beyond which the run stops as
         ``Status.DIVERGED``; default :data:`DIVERGENCE_FACTOR` ``* max(sigma, extent)``.
@@ -395,21 +377,14 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         raise ValueError(f"gan must be a KernelGAN, got {type(gan).__name__}")
     if not isinstance(gda, GDA):
         raise ValueError(f"gda must be a GDA, got {type(gda).__name__}")
-    gen, s = POINTS, None
-    if isinstance(y0, Generator):
-        gen = y0
-        s = gen.theta.copy()
-        y0 = gen.points(s)
-        if isinstance(gen, Points):  # the point model given as a generator: run it on its points
-            gen, s = POINTS, None
+    gen, s, y0 = run_state(y0)
     y, q = gan.check_generated(y0, q)
     s = y if s is None else s
     num_steps = V.integer(num_steps, "num_steps", minimum=0)
     if discriminator is None:
         history_tol = history_tolerance(history_tol)
     else:
-        specs = RandomFeatures | FastGaussTransform | NetworkDiscriminator | LearnedMetric
-        if not isinstance(discriminator, specs):
+        if not isinstance(discriminator, DiscriminatorSpec):
             raise ValueError("discriminator must be None (exact expansion), "
                              "kg.RandomFeatures(num_features=..., seed=...), kg.FastGaussTransform(tol=...), "
                              "kg.NetworkDiscriminator(width=...) or kg.LearnedMetric(every=...), "
@@ -417,10 +392,6 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
         if history_tol is not None:
             raise ValueError("history_tol applies to the exact expansion only; "
                              f"leave it unset with discriminator={type(discriminator).__name__}(...)")
-        if isinstance(discriminator, FastGaussTransform):
-            discriminator.check(gan.kernel, y.shape[1])
-        elif not isinstance(discriminator, RandomFeatures):
-            discriminator.check_rule(gda.mode)
     center = gan.x_true.mean(axis=0)
     if divergence_bound is None:
         extent = max(np.abs(gan.x_true - center).max(), np.abs(y - center).max())
@@ -431,62 +402,46 @@ def simulate(gan: KernelGAN, gda: GDA, y0, q, num_steps: int = 1000, *, start=No
     record_every = V.integer(record_every, "record_every", minimum=1)
     check_trajectory(num_steps, y.shape[0], y.shape[1], record_every, limit=max_memory)
     num_rows = len(recorded_steps(num_steps, record_every))
-    if gen is not POINTS:
-        check_bytes(8 * num_rows * s.size, "recorded generator parameters", limit=max_memory,
-                    detail=f"{num_rows} rows x {s.size} parameters ({format_size(8 * num_rows * s.size)})",
-                    hint="record fewer steps (record_every)")
+    thetas = gen.parameter_rows(num_rows, max_memory=max_memory)
 
     n = y.shape[0]
     rule = get_rule(gda.mode)
     num_funcs = None if rule.state_copies == 1 else rule.state_copies
     capacity = rule.slices_per_step(gda.d_steps) * num_steps + 2
-    disc = _initial_expansion(gan, n, capacity, history_tol, start, q, num_funcs, discriminator,
-                              max_memory)
+    disc = _initial_discriminator(gan, gda, n, capacity, history_tol, start, num_funcs, discriminator,
+                                  max_memory)
     consts = rule.constants(StepConstants.make(gan.lam, gda.eta_d, gda.eta_g, gda.beta, q,
                                                gda.d_steps))
     state = rule.init(consts, disc, s, gen)
 
-    out = np.empty((num_rows, n, y.shape[1]))
-    out[0] = y
-    thetas = None if gen is POINTS else np.empty((num_rows, s.size))
-    if thetas is not None:
-        thetas[0] = s
-    watch = getattr(disc, "record", lambda y: None)  # a network's kernel movement at recorded steps
-    watch(y)
-    rows, last, last_s = 1, y, s
+    rows = _Rows(num_rows, y, s, thetas, disc)
+    last, last_s = y, s
     bound = 0.0
     status, message, k = Status.COMPLETED, f"completed {num_steps} steps", num_steps
     for k in range(num_steps):
         s, state = rule.step(consts, state, disc, s, gen)
         y = gen.points(s)
         bound = max(bound, disc.bound)
-        if not (np.isfinite(y).all() and np.isfinite(s).all()) or np.abs(y - center).max() > divergence_bound:
+        finite = np.isfinite(y).all() and (s is y or np.isfinite(s).all())
+        if not finite or np.abs(y - center).max() > divergence_bound:
             status = Status.DIVERGED
             message = (f"diverged at step {k + 1}: a generated point left the ball of radius "
                        f"{divergence_bound:.3g} around the true points' mean"
-                       if np.isfinite(y).all() else f"diverged at step {k + 1}: non-finite values")
+                       if finite else f"diverged at step {k + 1}: non-finite values")
             break
         last, last_s = y, s
         if (k + 1) % record_every == 0:
-            out[rows] = y
-            if thetas is not None:
-                thetas[rows] = s
-            watch(y)
-            rows += 1
+            rows.add(y, s)
     else:
         k = num_steps
     if k % record_every:  # the last configuration, off the stride
-        out[rows] = last
-        if thetas is not None:
-            thetas[rows] = last_s
-        watch(last)
-        rows += 1
+        rows.add(last, last_s)
     if status == Status.COMPLETED and escaped(gan, last):
         status = Status.ESCAPED
         message = f"escaped: completed {num_steps} steps, but {Status.ESCAPED.description}"
-    return Trajectory(y=out[:rows], status=status,
+    return Trajectory(y=rows.y[:rows.count], status=status,
                       message=message, q=q, sigma=gan.kernel.length_scale, truncation_bound=bound,
                       num_slices=disc.num_slices, delays=rule.num_delays,
                       record_every=record_every, num_taken=k,
-                      theta=None if thetas is None else thetas[:rows],
-                      kernel_movement=_movement(disc))
+                      theta=None if thetas is None else thetas[:rows.count],
+                      kernel_movement=disc.kernel_movement())

@@ -39,6 +39,7 @@ from numbers import Integral
 import numpy as np
 
 from . import _validate as V
+from .discriminator.interface import Discriminator, DiscriminatorSpec
 from .kernels import Gaussian, Kernel, Multiscale, RationalQuadratic
 from .resources import check_bytes, format_count, points_bytes
 from .threads import THREADS
@@ -67,7 +68,7 @@ SAMPLERS = {Gaussian: _gaussian, RationalQuadratic: _rational_quadratic, Multisc
 
 
 @dataclass(frozen=True)
-class RandomFeatures:
+class RandomFeatures(DiscriminatorSpec):
     """Random Fourier feature discriminator, for ``simulate(..., discriminator=...)``.
 
     Parameters
@@ -133,12 +134,16 @@ class RandomFeatures:
         omega, phase, amp = self.sample(kernel, x.shape[1], max_memory=max_memory)
         return FeatureDiscriminator(omega, phase, amp, x, p, num_funcs)
 
+    def setup(self, gan, gda, n, num_funcs=None, *, max_memory=None) -> FeatureDiscriminator:
+        """:meth:`build` for ``gan``'s kernel and true points (every rule runs on features)."""
+        return self.build(gan.kernel, gan.x_true, gan.p_true, num_funcs, max_memory=max_memory)
+
 
 #: Entries of the phase matrix ``n x D`` below which a step runs on one thread.
 PARALLEL_MIN_ENTRIES = 65536
 
 
-class FeatureDiscriminator:
+class FeatureDiscriminator(Discriminator):
     """The random-feature discriminator ``f = w.phi`` (module docstring, (D-RF)).
 
     Same interface as :class:`~kernelgda.discriminator.Expansion` (``decay``,

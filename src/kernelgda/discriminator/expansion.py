@@ -42,14 +42,34 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import Kernel
+from ..resources import check_history
 from .history import RESCALE_BELOW, History
+from .interface import Discriminator
 from .kernel_sums import augment_centres, coef_columns, expansion_origin, kernel_grad_sum
-from .truncation import TruncationTracker
+from .truncation import LOSSLESS_TOL, TruncationTracker
 
-__all__ = ["Expansion", "MultiExpansion"]
+__all__ = ["Expansion", "MultiExpansion", "exact_expansion"]
 
 
-class _ExactBase:
+def exact_expansion(gan, n: int, capacity: int, history_tol, num_funcs: int | None = None, *,
+                    max_memory=None):
+    """The exact discriminator of a run, ``f = 0``: an :class:`Expansion`, or a
+    :class:`MultiExpansion` of ``num_funcs`` functions (function 0 is ``f``; the others start at
+    0 and are set up by the rule's stepper). The lossless default truncation (``history_tol`` =
+    :data:`~kernelgda.discriminator.truncation.LOSSLESS_TOL`) is refused over ``max_memory`` as the
+    full history would be: with ``lam = 0`` it drops nothing."""
+    x, p = gan.x_true, gan.p_true
+    if num_funcs is None:
+        disc = Expansion(gan.kernel, x, p, n, capacity, history_tol, max_memory=max_memory)
+    else:
+        disc = MultiExpansion(gan.kernel, x, p, n, capacity, num_funcs, history_tol, max_memory=max_memory)
+    if history_tol == LOSSLESS_TOL:
+        d = x.shape[1]
+        check_history(capacity, n, 2 * d + 3 if num_funcs is None else d + 2 + num_funcs, limit=max_memory)
+    return disc
+
+
+class _ExactBase(Discriminator):
     """What the exact expansions share: the true-point term and the field gradient."""
 
     def _init_true(self, kernel: Kernel, x: np.ndarray, p: np.ndarray, n: int) -> None:

@@ -64,6 +64,7 @@ from ..kernels import Gaussian, Kernel, Multiscale
 from ..resources import ITEMSIZE, default_limit, parse_size
 from .expansion import Expansion, MultiExpansion
 from .history import RESCALE_BELOW
+from .interface import Discriminator, DiscriminatorSpec
 from .truncation import TruncationTracker
 
 __all__ = ["FastGaussTransform", "GaussTransform", "transform_order", "CRAMER", "MAX_ORDER", "MIN_TOL",
@@ -140,7 +141,7 @@ def transform_order(tol: float, d: int, box_side: float = BOX_SIDE) -> tuple[int
 
 
 @dataclass(frozen=True)
-class FastGaussTransform:
+class FastGaussTransform(DiscriminatorSpec):
     """Fast Gauss transform of the discriminator history, for ``simulate(..., discriminator=...)``.
 
     Gaussian and multiscale Gaussian kernels, ``d <= 3``, every update rule. The gradient error
@@ -186,6 +187,10 @@ class FastGaussTransform:
         """The discriminator ``f = 0`` over the true points ``x (m, d)`` with weights ``p``."""
         self.check(kernel, x.shape[1])
         return GaussTransform(kernel, x, p, n, self.tol, num_funcs, max_memory=max_memory)
+
+    def setup(self, gan, gda, n, num_funcs=None, *, max_memory=None) -> GaussTransform:
+        """:meth:`build` for ``gan`` (every rule; :meth:`check` refuses other kernels and ``d > 3``)."""
+        return self.build(gan.kernel, gan.x_true, gan.p_true, n, num_funcs, max_memory=max_memory)
 
 
 class _Grid:
@@ -296,7 +301,7 @@ class _Grid:
         return out
 
 
-class GaussTransform:
+class GaussTransform(Discriminator):
     """The discriminator of :class:`FastGaussTransform`: boxes for the history, the rest exact.
 
     The interface of :class:`~kernelgda.discriminator.Expansion` (``grad``, ``field_grad``,

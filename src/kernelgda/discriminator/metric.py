@@ -36,6 +36,7 @@ import numpy as np
 from ..kernels import Gaussian, Kernel
 from ..kernels.anisotropic import METRIC_RTOL, AnisotropicGaussian
 from ..kernels.base import PARAM_MAX, PARAM_MIN
+from .interface import Discriminator, DiscriminatorSpec
 
 __all__ = ["LearnedMetric", "MetricExpansion", "METRIC_RULES"]
 
@@ -44,7 +45,7 @@ METRIC_RULES = ("simultaneous", "alternating")
 
 
 @dataclass(frozen=True)
-class LearnedMetric:
+class LearnedMetric(DiscriminatorSpec):
     """Gaussian kernel discriminator whose metric is learned, for ``kg.simulate(..., discriminator=...)``.
 
     The game's kernel is the starting metric: an :class:`~kernelgda.kernels.anisotropic.AnisotropicGaussian`
@@ -100,8 +101,13 @@ class LearnedMetric:
         kernel.check_dim(x)
         return MetricExpansion(self, kernel, x, p)
 
+    def setup(self, gan, gda, n, num_funcs=None, *, max_memory=None) -> MetricExpansion:
+        """:meth:`check_rule`, then :meth:`build` for ``gan``."""
+        self.check_rule(gda.mode)
+        return self.build(gan.kernel, gan.x_true, gan.p_true, num_funcs)
 
-class MetricExpansion:
+
+class MetricExpansion(Discriminator):
     """The exact expansion ``f = c K(., X) p + sum_s K(., Y^s) w_s`` with a changing metric.
 
     The rules' interface (``decay``, ``add_true``, ``add_slice``, ``grad``) plus ``bound = 0``

@@ -54,6 +54,7 @@ from ..kernels.tangent import (
 from ..resources import check_bytes
 from ..status import Status
 from ..threads import THREADS
+from .interface import Discriminator, DiscriminatorSpec
 
 __all__ = ["NetworkDiscriminator", "NetworkModel", "NetworkEquilibrium", "NETWORK_RULES"]
 
@@ -103,7 +104,7 @@ class NetworkEquilibrium:
 
 
 @dataclass(frozen=True)
-class NetworkDiscriminator:
+class NetworkDiscriminator(DiscriminatorSpec):
     """Two-layer network discriminator for ``kg.simulate(..., discriminator=...)`` (theory section 13).
 
     ``f(u) = (1/sqrt(width)) sum_r a_r phi(w_r . u + b_r)`` with ``w_r ~ N(0, sigma_w^2 I)``,
@@ -178,6 +179,11 @@ class NetworkDiscriminator:
                     detail=f"{size} parameters x {funcs + 4} copies", hint="use a smaller width")
         return NetworkModel(self, x, p, num_funcs)
 
+    def setup(self, gan, gda, n, num_funcs=None, *, max_memory=None) -> NetworkModel:
+        """:meth:`check_rule`, then :meth:`build` over ``gan``'s true points."""
+        self.check_rule(gda.mode)
+        return self.build(gan.kernel, gan.x_true, gan.p_true, num_funcs, max_memory=max_memory)
+
     def equilibrium(self, gan, y0, q, *, tol: float = 1e-12, max_iter: int = 30) -> NetworkEquilibrium:
         """The fixed point ``(theta*, Y*)`` of network GDA near ``y0`` (module docstring).
 
@@ -248,7 +254,7 @@ class NetworkDiscriminator:
                                   message=msg, network=self)
 
 
-class NetworkModel:
+class NetworkModel(Discriminator):
     """The parameter-space discriminator a :class:`NetworkDiscriminator` builds (module docstring).
 
     The rules' interface (``decay``, ``mix``, ``add_true``, ``add_slice``, ``grad``) plus
@@ -393,7 +399,7 @@ class NetworkModel:
                          "this width, or the generated points are far from a fixed point")
 
     @_one_blas
-    def start_at(self, gan, y, q, start) -> None:
+    def start_at(self, gan, y, q, start, num_funcs=None) -> None:
         """Start at a fixed point: ``start.theta`` when it has one (:class:`NetworkEquilibrium`),
         else the discriminator's own fixed point for the generated points ``y`` (``lam > 0``;
         with ``lam = 0`` ``theta0``, the fixed point of a perfect fit)."""

@@ -20,9 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as V
+from ..resources import check_bytes, format_size
 
 __all__ = ["Generator", "Points", "POINTS", "COMPLEX_STEP", "PULL_BACK_RCOND", "check_smooth", "latent_codes",
-           "initial_theta"]
+           "initial_theta", "run_state"]
 
 #: Imaginary step of the complex-step derivatives of :meth:`Generator.contraction`: the
 #: truncation error is ``O(h^2)`` (here ~1e-40 of the third derivative, far below float64
@@ -107,6 +108,15 @@ class Generator:
         theta = self.check_theta(theta)
         e = self.check_v(e, "e")
         return np.linalg.lstsq(self.jacobian(theta), e.ravel(), rcond=PULL_BACK_RCOND)[0]
+
+    def parameter_rows(self, num_rows: int, *, max_memory=None) -> np.ndarray | None:
+        """An empty ``(num_rows, P)`` array for the parameters a run records, checked against
+        ``max_memory`` before it is allocated (``None`` for the point model: its points are the rows)."""
+        nbytes = 8 * num_rows * self.num_params
+        check_bytes(nbytes, "recorded generator parameters", limit=max_memory,
+                    detail=f"{num_rows} rows x {self.num_params} parameters ({format_size(nbytes)})",
+                    hint="record fewer steps (record_every)")
+        return np.empty((num_rows, self.num_params))
 
     def with_theta(self, theta) -> Generator:
         """A copy of this generator that starts from ``theta``."""
@@ -211,6 +221,21 @@ class Points(Generator):
     def contraction(self, theta, v):
         self.check_theta(theta)
         return np.zeros((self.num_params, self.num_params))
+
+    def parameter_rows(self, num_rows, *, max_memory=None):
+        return None
+
+
+def run_state(y0) -> tuple[Generator, np.ndarray | None, object]:
+    """``(generator, theta, points)`` a run starts from: ``(POINTS, None, y0)`` for points (the run's
+    state is then the checked points; a :class:`Points` generator runs its points too), else the
+    generator, a copy of its ``theta`` and its points."""
+    if isinstance(y0, Points):
+        return POINTS, None, y0.points(y0.theta)
+    if isinstance(y0, Generator):
+        theta = y0.theta.copy()
+        return y0, theta, y0.points(theta)
+    return POINTS, None, y0
 
 
 #: The identity generator that :func:`kernelgda.simulate` and :func:`kernelgda.simulate_batch`
