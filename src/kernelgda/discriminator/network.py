@@ -43,11 +43,11 @@ import numpy as np
 
 from .. import _validate as V
 from ..kernels import Kernel
-from ..kernels.ntk import NTK, check_activation, check_scales
+from ..kernels.ntk import NTK
 from ..kernels.tangent import (
     EmpiricalNTK,
     activation_derivatives,
-    check_width,
+    checked_network,
     initial_parameters,
     tangent_gram,
 )
@@ -145,12 +145,8 @@ class NetworkDiscriminator(DiscriminatorSpec):
     track_movement: bool = True
 
     def __post_init__(self):
-        object.__setattr__(self, "width", check_width(self.width))
-        object.__setattr__(self, "activation", check_activation(self.activation))
-        sigma_w, sigma_b = check_scales(self.sigma_w, self.sigma_b)
-        object.__setattr__(self, "sigma_w", sigma_w)
-        object.__setattr__(self, "sigma_b", sigma_b)
-        object.__setattr__(self, "seed", V.integer(self.seed, "seed", minimum=0))
+        for name, value in checked_network(self).items():
+            object.__setattr__(self, name, value)
         if not isinstance(self.track_movement, bool):
             raise ValueError(f"track_movement must be True or False, got {self.track_movement!r}")
 

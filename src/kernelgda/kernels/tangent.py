@@ -41,6 +41,15 @@ MAX_WIDTH = 1 << 24
 _SQRT_PI = np.sqrt(np.pi)
 
 
+def checked_network(spec) -> dict:
+    """The checked ``width``, ``activation``, ``sigma_w``, ``sigma_b`` and ``seed`` of a two-layer network
+    (``spec`` has those attributes: :class:`EmpiricalNTK`, :class:`kernelgda.NetworkDiscriminator`)."""
+    width, activation = check_width(spec.width), check_activation(spec.activation)
+    sigma_w, sigma_b = check_scales(spec.sigma_w, spec.sigma_b)
+    return {"width": width, "activation": activation, "sigma_w": sigma_w, "sigma_b": sigma_b,
+            "seed": V.integer(spec.seed, "seed", minimum=0)}
+
+
 def check_width(width) -> int:
     """An even width ``2 <= h <= MAX_WIDTH`` (the antisymmetric initialization pairs neurons)."""
     if isinstance(width, bool) or not isinstance(width, Integral):
@@ -163,12 +172,8 @@ class EmpiricalNTK(Kernel):
     name = "empirical_ntk"
 
     def __post_init__(self):
-        object.__setattr__(self, "width", check_width(self.width))
-        object.__setattr__(self, "activation", check_activation(self.activation))
-        sigma_w, sigma_b = check_scales(self.sigma_w, self.sigma_b)
-        object.__setattr__(self, "sigma_w", sigma_w)
-        object.__setattr__(self, "sigma_b", sigma_b)
-        object.__setattr__(self, "seed", V.integer(self.seed, "seed", minimum=0))
+        for name, value in checked_network(self).items():
+            object.__setattr__(self, name, value)
 
     @property
     def smooth(self) -> bool:
