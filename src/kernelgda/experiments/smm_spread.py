@@ -29,6 +29,7 @@ from ..kernels import Gaussian
 from ..linearize import linearize
 from ..smm import from_points, half_life, stationary_spread
 from ._base import REGIME_LABELS, Result, no_progress, regime_code
+from ._clouds import cloud, trace_spread
 
 NAME = "smm-spread"
 DESCRIPTION = ("Spread of a centred cloud around one true point: exact dynamics against the "
@@ -73,18 +74,6 @@ QUICK = Config(settings=(Setting(0.5, 2.0, 0.25, 1.0),), dims=(1, 2), n=8, num_s
                checkpoints=(30, 100, 300))
 
 
-def _cloud(rng, n, d, scale):
-    z = rng.normal(size=(n, d))
-    z -= z.mean(axis=0)
-    return z * scale * np.sqrt(d * n / (z**2).sum())     # tr S_0 = d scale^2 exactly
-
-
-def _spread(y):
-    """Trace of the covariance of each configuration, ``y (..., n, d)`` -> ``(...)``."""
-    dev = y - y.mean(axis=-2, keepdims=True)
-    return (dev**2).sum(axis=(-2, -1)) / y.shape[-2]
-
-
 def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     """Exact, SMM and linear spreads for every setting, mass and dimension (module docstring)."""
     rng = np.random.default_rng(config.seed)
@@ -107,7 +96,7 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
                 q = ratio * config.p / config.n
                 gan = KernelGAN(np.zeros((1, d)), config.p, Gaussian(st.sigma), lam=st.lam)
                 eq = find_equilibrium(gan, np.zeros((config.n, d)), q)
-                y0 = _cloud(rng, config.n, d, st.s * st.sigma)
+                y0 = cloud(rng, config.n, d, st.s * st.sigma)
                 res = from_points(gan, gda, y0, q, num, start=eq)
                 smm[i, j, k], linear[i, j, k] = res.spread, res.linear_spread
                 kh = half_life(gan.kernel, p=config.p, q=q, n=config.n, d=d, lam=st.lam,
@@ -117,13 +106,13 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
                 # One kg.simulate per cell: with these few points and a short kept history it
                 # is faster than simulate_batch.
                 traj = simulate(gan, gda, y0, q, num, start=eq, history_tol=config.history_tol)
-                exact[i, j, k, :traj.num_steps + 1] = _spread(traj.y)
+                exact[i, j, k, :traj.num_steps + 1] = trace_spread(traj.y)
                 if ratio > 1 and j == int(np.argmax(config.mass_ratios)):
                     # excess mass: the SMM's stationary spread and the exact spread fixed point
                     stationary[i, k] = stationary_spread(gan.kernel, p=config.p, q=q, n=config.n, d=d)
                     fp = find_equilibrium(gan, traj.y[-1], q)
                     if fp.converged:
-                        fixed_spread[i, k] = _spread(fp.y)
+                        fixed_spread[i, k] = trace_spread(fp.y)
                         lin = linearize(gan, fp, gda)
                         fixed_rate[i, k] = lin.generator_rate
                         fixed_regime[i, k] = regime_code(lin.regime)

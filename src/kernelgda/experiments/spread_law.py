@@ -27,6 +27,7 @@ from ..game import GDA, KernelGAN
 from ..kernels import Gaussian
 from ..smm import half_life
 from ._base import Result, no_progress
+from ._clouds import cloud, trace_spread
 
 NAME = "spread-law"
 DESCRIPTION = ("The 1/k spread law of a matched-mass cloud over three decades: exact dynamics "
@@ -57,17 +58,6 @@ class Config:
 QUICK = Config(num_steps=2500)
 
 
-def _cloud(rng, n, d, scale):
-    z = rng.normal(size=(n, d))
-    z -= z.mean(axis=0)
-    return z * scale * np.sqrt(d * n / (z**2).sum())  # tr S_0 = d scale^2 exactly
-
-
-def _spread(y):
-    dev = y - y.mean(axis=-2, keepdims=True)
-    return (dev**2).sum(axis=(-2, -1)) / y.shape[-2]
-
-
 def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     """Exact spread, the ``1/k`` law and their agreement per dimension (module docstring)."""
     rng = np.random.default_rng(config.seed)
@@ -79,10 +69,10 @@ def compute(config: Config = Config(), *, progress=no_progress) -> Result:
     for k, d in enumerate(progress(dims, total=len(dims), desc=NAME)):
         gan = KernelGAN(np.zeros((1, d)), config.p, Gaussian(config.sigma), lam=config.lam)
         eq = find_equilibrium(gan, np.zeros((config.n, d)), q)
-        y0 = _cloud(rng, config.n, d, config.s * config.sigma)
+        y0 = cloud(rng, config.n, d, config.s * config.sigma)
         traj = simulate(gan, gda, y0, q, config.num_steps, start=eq, record_every=config.record_every)
         steps = traj.steps
-        spread = _spread(traj.y)
+        spread = trace_spread(traj.y)
         k_half[k] = half_life(gan.kernel, p=config.p, q=q, n=config.n, d=d, lam=config.lam,
                               eta_g=config.eta_g, spread0=spread[0])
         bound[k] = traj.truncation_bound
