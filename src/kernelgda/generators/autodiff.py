@@ -57,8 +57,6 @@ class JaxGenerator(Generator):
     ((2, 2), (4, 4))
     """
 
-    complex_safe = False
-
     def __init__(self, fn, z, *, theta, smooth: bool = True):
         if not callable(fn):
             raise ValueError(f"fn must be a function fn(theta, z) -> y, got {fn!r}")

@@ -60,9 +60,6 @@ class Generator:
     num_params: int
     theta: np.ndarray
     smooth: bool = True
-    #: Whether :meth:`vjp` accepts complex ``theta`` (analytic in ``theta``), which the
-    #: generic complex-step :meth:`contraction` needs.
-    complex_safe: bool = True
 
     def points(self, theta) -> np.ndarray:
         """Generated points ``Y = G(theta, Z)``, shape ``(n, d)``."""
@@ -83,7 +80,8 @@ class Generator:
         ``sum_{j,a} v_ja d^2 y_ja / dtheta^2`` (symmetric; zero for an affine generator).
 
         Generic version: complex-step derivatives of :meth:`vjp` (:data:`COMPLEX_STEP`),
-        one per parameter, exact to rounding.
+        one per parameter, exact to rounding; a generator whose :meth:`vjp` does not take a
+        complex ``theta`` overrides it (as :class:`~kernelgda.generators.JaxGenerator` does).
         """
         theta = self.check_theta(theta)
         v = self.check_v(v)

@@ -93,7 +93,6 @@ class MLP(Generator):
         self.hidden = tuple(V.integer(h, "hidden", minimum=1) for h in hidden)
         self.activation = V.choice(activation, "activation", tuple(ACTIVATIONS))
         self.smooth = self.activation != "relu"
-        self.complex_safe = self.smooth
         self._phi, self._dphi = ACTIVATIONS[self.activation]
         sizes = (self.k, *self.hidden, self.d)
         self._shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
